@@ -1,0 +1,1 @@
+"""Read-only examinations of a mounted target; each returns findings with evidence."""

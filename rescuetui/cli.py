@@ -1,0 +1,366 @@
+"""The command line: every step of a rescue as a subcommand, for operators and automation alike."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from rescuetui import __version__
+from rescuetui.core.errors import RescueError
+from rescuetui.core.text import printable
+
+# Exit statuses (stable: automation depends on them). `run` exits with the command's own status.
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INCOMPLETE = 4  # the work was done but something was left (a mount, a skipped undo)
+EXIT_INTERRUPTED = 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rescuetui",
+        description="Find a Linux system that does not boot, mount it safely and repair it.",
+    )
+    parser.add_argument("--version", action="version", version=f"rescuetui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def target_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--disk", help="block device or raw disk image (also a fixed VHD) of the "
+                       "broken system; default: every attached disk but the rescue system's own")
+        p.add_argument("--root", help="the root filesystem's device, when the disk holds several "
+                       "systems")
+        p.add_argument("--key-file", type=Path, help="key file that unlocks LUKS devices")
+        p.add_argument("--passphrase-stdin", action="store_true",
+                       help="read the LUKS passphrase from standard input")
+        p.add_argument("--assemble-raid", action="store_true",
+                       help="assemble md RAID arrays found on the disk")
+        p.add_argument("--journal", type=Path, help="where session journals go (default "
+                       "/var/log/rescuetui)")
+
+    scan = sub.add_parser("scan", help="list disks, installed systems and their fstab trees")
+    scan.add_argument("--disk", help="only this block device or disk image")
+    scan.add_argument("--json", action="store_true", help="machine-readable output")
+
+    run = sub.add_parser("run", help="mount the system and run one command in its chroot")
+    target_options(run)
+    run.add_argument("--rw", action="store_true", help="mount read-write and record what the "
+                     "command changes")
+    run.add_argument("--dry-run", action="store_true", help="show the command, run nothing")
+    run.add_argument("--timeout", type=float, help="stop the command after this many seconds")
+    run.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+
+    shell = sub.add_parser("shell", help="an interactive shell in the system's chroot")
+    target_options(shell)
+    shell.add_argument("--rw", action="store_true", help="mount read-write")
+
+    cleanup = sub.add_parser("cleanup", help="unmount and detach what a killed run left behind")
+    cleanup.add_argument("--json", action="store_true")
+
+    undo = sub.add_parser("undo", help="restore the files a session changed")
+    undo.add_argument("--session", type=Path, help="session journal directory (default: the "
+                      "latest under /var/log/rescuetui)")
+    which = undo.add_mutually_exclusive_group()
+    which.add_argument("--last", action="store_true", help="only the session's latest change")
+    which.add_argument("change", nargs="?", type=int, help="only the change with this number")
+    undo.add_argument("--disk", help="the disk or image, when it is not where the session found it")
+    undo.add_argument("--force", action="store_true", help="restore files changed since")
+    undo.add_argument("--journal", type=Path, help="where the undo run's own journal goes")
+    undo.add_argument("--json", action="store_true")
+
+    lab = sub.add_parser("lab", help="practice systems")
+    lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
+    image = lab_sub.add_parser("image", help="build the Debian 12 practice disk image "
+                               "(/boot and / on separate partitions)")
+    image.add_argument("-o", "--output", type=Path, required=True)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    _exit_on_termination()
+    try:
+        return int(COMMANDS[args.command](args))
+    except RescueError as exc:
+        print(f"rescuetui: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", EXIT_FAILURE)
+    except KeyboardInterrupt:
+        print("rescuetui: interrupted; everything mounted was taken down.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _exit_on_termination() -> None:
+    """SIGTERM and SIGHUP unwind like Ctrl-C does, so every mount is taken down on the way out."""
+
+    def leave(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, leave)
+
+
+def _warn(message: str) -> None:
+    print(f"rescuetui: {message}", file=sys.stderr)
+
+
+def _emit_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=True)
+    sys.stdout.write("\n")
+
+
+# -- scan ------------------------------------------------------------------------------------
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from rescuetui.core.session import RescueSession
+
+    with RescueSession(record=False) as session:
+        candidates = session.find(args.disk)
+        assert session.inventory is not None
+        targets = [session.inspect(c) for c in candidates]
+        if args.json:
+            _emit_json({
+                "devices": session.inventory.to_json(),
+                "targets": [dict(t.to_json(), mount_check=[
+                    {"mountpoint": printable(o.entry.entry.mountpoint), "status": o.status,
+                     "message": o.message} for o in tree]) for t, tree in targets],
+            })
+            return EXIT_OK
+        _print_devices(session.inventory)
+        print()
+        if not targets:
+            print("No installed Linux system found.")
+        for target, tree in targets:
+            _print_target(target, tree)
+    return EXIT_OK
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "K", "M", "G", "T"):
+        if n < 1024 or unit == "T":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+def _print_devices(inventory: Any) -> None:
+    print(f"{'DEVICE':<16} {'SIZE':>7} {'ROLE':<12} {'FS':<6} {'LABEL':<16} UUID / NOTE")
+    for d in inventory.devices:
+        name = d.path if d.devtype == "disk" else "  " + d.path
+        note = printable(d.identity.uuid or "")
+        if d.identity.error:
+            note = d.identity.error
+        elif d.devtype == "disk" and d.identity.partition_table:
+            note = f"{d.identity.partition_table} partition table"
+        flags = []
+        if d.rescue_own:
+            flags.append("rescue system's own")
+        if d.mountpoints:
+            flags.append("mounted on " + ", ".join(printable(m) for m in d.mountpoints))
+        if flags:
+            note += f" [{'; '.join(flags)}]"
+        label = printable(d.identity.label or "")
+        print(f"{name:<16} {_size(d.size):>7} {d.role:<12} {d.fstype or '':<6} {label:<16} {note}")
+
+
+def _print_target(target: Any, tree: list[Any]) -> None:
+    distro = printable(target.os_release.get("PRETTY_NAME", "Linux"))
+    print(f"Installed system on {target.device}: {distro}")
+    print(f"  family {target.family or 'unknown'}, {target.arch or 'unknown architecture'}, "
+          f"{target.boot_mode.upper()} boot"
+          + (f" (ESP {target.esp})" if target.esp else ""))
+    print(f"  boot loader config: {target.bootloader_config or 'not found'}")
+    if not target.kernels:
+        print("  kernels: none found in /boot or /lib/modules")
+    for k in target.kernels:
+        initrd = (f"{k.initramfs} ({_size(k.initramfs_size)})" if k.initramfs_size is not None
+                  else f"{k.initramfs} MISSING")
+        image = k.image or "no kernel image"
+        print(f"  kernel {printable(k.version)}: {image}; initramfs {initrd}")
+    print("  fstab:")
+    for r in target.fstab:
+        device = f" -> {r.device}" if r.device else ""
+        note = f" ({r.note})" if r.note else ""
+        print(f"    line {r.entry.line_number}: {printable(r.entry.mountpoint):<12} "
+              f"{printable(r.entry.spec)}{device}: {r.status}{note}")
+    for p in target.fstab_problems:
+        print(f"    problem: {p.message}")
+    for o in tree:
+        if o.problem:
+            print(f"  mount check: {o.message}")
+    for note in target.notes:
+        print(f"  note: {note}")
+
+
+# -- run and shell ---------------------------------------------------------------------------
+
+
+def _open_session(args: argparse.Namespace, *, dry_run: bool = False) -> Any:
+    from rescuetui.core.session import RescueSession
+
+    session = RescueSession(journal_base=args.journal, dry_run=dry_run)
+    try:
+        session.unlock_with(
+            key_file=args.key_file,
+            passphrase=sys.stdin.buffer.readline().rstrip(b"\n") if args.passphrase_stdin else None,
+            assemble_raid=args.assemble_raid,
+        )
+        try:
+            session.open_target(args.disk, args.root)
+        finally:
+            for note in session.notes:
+                _warn(note)
+        for outcome in session.tree:
+            if outcome.problem:
+                _warn(outcome.message)
+        if args.rw:
+            session.make_writable()
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rescuetui.core.manifest import compare, snapshot
+
+    argv = list(args.argv)
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if not argv:
+        raise RescueError("Give the command to run after --, e.g. `rescuetui run --disk IMG -- "
+                          "cat /etc/os-release`.")
+    session = _open_session(args, dry_run=args.dry_run)
+    with session:
+        before = snapshot(session.root) if args.rw and not args.dry_run else None
+
+        def show(line: str) -> None:
+            sys.stdout.buffer.write(line.encode("utf-8", "surrogateescape") + b"\n")
+            sys.stdout.buffer.flush()
+
+        result = session.runner.run_blocking(argv, in_chroot=True, timeout=args.timeout,
+                                             on_line=show)
+        if before is not None:
+            diff = compare(before, snapshot(session.root))
+            session.journal.append("manifest", command=result.seq, **diff.to_json())
+    if not result.ok and (result.timed_out or result.cancelled):
+        _warn(result.describe_failure())
+    return result.returncode if result.returncode is not None else EXIT_FAILURE
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    session = _open_session(args)
+    with session:
+        print(f"rescuetui: shell in {session.target.os_release.get('PRETTY_NAME', 'the target')} "
+              f"on {session.target.device} ({'read-write' if args.rw else 'read-only'}); "
+              "leave with `exit`.", file=sys.stderr)
+        result = session.runner.run_interactive(["/bin/sh", "-c",
+                                                 'exec "${SHELL:-/bin/bash}" -i 2>/dev/null || '
+                                                 "exec /bin/sh -i"])
+    return result.returncode if result.returncode is not None else EXIT_FAILURE
+
+
+# -- cleanup and undo ------------------------------------------------------------------------
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from rescuetui.core.cleanup import cleanup_sessions
+
+    reports = cleanup_sessions()
+    if args.json:
+        _emit_json([r.__dict__ for r in reports])
+    else:
+        if not reports:
+            print("Nothing to clean up: no run left mounts or loop devices behind.")
+        for r in reports:
+            if r.skipped_alive:
+                print(f"{r.session}: still running; left alone.")
+                continue
+            print(f"{r.session}: took down {r.mounts} mounts and {len(r.loops)} loop devices"
+                  + (f", stopped {r.processes_stopped} processes" if r.processes_stopped else ""))
+            for p in r.problems:
+                print(f"  problem: {p}")
+    return EXIT_INCOMPLETE if any(r.problems for r in reports) else EXIT_OK
+
+
+def cmd_undo(args: argparse.Namespace) -> int:
+    from rescuetui.core.journal import Journal
+    from rescuetui.core.session import RescueSession
+    from rescuetui.core.undo import undo_session
+
+    journal = Journal.open(args.session) if args.session else Journal.open(Journal.latest())
+    target = next((r for r in reversed(journal.records()) if r.get("kind") == "target"), None)
+    if target is None:
+        raise RescueError(f"The session {journal.directory} never mounted a target; nothing to undo.")
+    disk, root = args.disk, None
+    if disk is None:
+        recorded = target.get("disk")
+        if recorded and Path(recorded).exists():
+            disk = recorded
+        else:
+            root = _device_with_uuid(target.get("uuid"))
+    with RescueSession(journal_base=args.journal) as session:
+        session.open_target(disk, root, api=False)
+        session.make_writable()
+        which: str | int = "last" if args.last else args.change if args.change else "all"
+        report = undo_session(journal, session.root, session.journal, which=which,
+                              force=args.force)
+    if args.json:
+        _emit_json(report.to_json())
+    else:
+        for line in report.restored:
+            print(f"restored {line}")
+        for line in report.skipped:
+            print(f"skipped {line}")
+        for line in report.not_undoable:
+            print(f"by hand: {line}")
+        if not (report.restored or report.skipped):
+            print("Nothing to undo.")
+    return EXIT_INCOMPLETE if report.skipped else EXIT_OK
+
+
+def _device_with_uuid(uuid: str | None) -> str:
+    from rescuetui.core.inventory import scan_inventory
+
+    found = [d for d in scan_inventory().matching("UUID", uuid or "") if not d.rescue_own]
+    if len(found) != 1:
+        raise RescueError(
+            f"The session's root filesystem (UUID {uuid}) is {'not attached' if not found else 'on several devices'}; "
+            "give the disk with --disk."
+        )
+    return found[0].path
+
+
+# -- lab -------------------------------------------------------------------------------------
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from rescuetui.lab.debian import two_partition_image
+
+    if args.lab_command == "image":
+        print(f"Building {args.output} (the first build runs debootstrap: about a minute)...",
+              file=sys.stderr)
+        built = two_partition_image(args.output)
+        print(f"{built.image}: Debian 12, /boot on partition 1, / on partition 2")
+        return EXIT_OK
+    raise RescueError("Give a lab command: `rescuetui lab image -o IMAGE`.")
+
+
+COMMANDS = {
+    "scan": cmd_scan,
+    "run": cmd_run,
+    "shell": cmd_shell,
+    "cleanup": cmd_cleanup,
+    "undo": cmd_undo,
+    "lab": cmd_lab,
+}

@@ -1,0 +1,10 @@
+"""Azure Linux (formerly CBL-Mariner)."""
+
+from rescuetui.core.distros.base import DistroFamily
+
+AZURE_LINUX = DistroFamily(
+    name="azurelinux",
+    ids=frozenset({"azurelinux", "mariner"}),
+    initramfs_pattern="initramfs-{version}.img",
+    bootloader_configs=("/boot/grub2/grub.cfg", "/boot/efi/boot/grub2/grub.cfg"),
+)

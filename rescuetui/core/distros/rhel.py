@@ -1,0 +1,12 @@
+"""Red Hat Enterprise Linux, CentOS, AlmaLinux, Rocky, Oracle Linux and Fedora."""
+
+from rescuetui.core.distros.base import DistroFamily
+
+RHEL = DistroFamily(
+    name="rhel",
+    ids=frozenset({"rhel", "centos", "almalinux", "rocky", "ol", "fedora", "amzn", "cloudlinux"}),
+    initramfs_pattern="initramfs-{version}.img",
+    bootloader_configs=(
+        "/boot/grub2/grub.cfg", "/boot/efi/EFI/{id}/grub.cfg", "/boot/loader/entries",
+    ),
+)

@@ -1,0 +1,109 @@
+"""Resolution of a target's fstab entries to the block devices found on the rescue host."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from rescuetui.core.fstab import Fstab, FstabEntry
+from rescuetui.core.inventory import BlockDevice, Inventory
+from rescuetui.core.text import printable
+
+_PART_NUMBER = re.compile(r"(\d+)$")
+
+
+@dataclass(frozen=True)
+class ResolvedEntry:
+    """One fstab entry and what it names on this host.
+
+    status: `resolved` (device found), `missing` (nothing matches), `ambiguous` (several devices
+    match and none can be preferred), `skipped` (swap, network, pseudo filesystems: recognised,
+    not mounted into the chroot).
+    """
+
+    entry: FstabEntry
+    status: str
+    device: str | None = None
+    note: str = ""
+
+    @property
+    def required(self) -> bool:
+        return not (self.entry.nofail or self.entry.noauto)
+
+    def to_json(self) -> dict[str, Any]:
+        e = self.entry
+        return {
+            "line": e.line_number,
+            "spec": printable(e.spec),
+            "mountpoint": printable(e.mountpoint),
+            "fstype": printable(e.fstype),
+            "options": [printable(o) for o in e.options],
+            "kind": e.kind,
+            "nofail": e.nofail,
+            "status": self.status,
+            "device": self.device,
+            "note": self.note,
+        }
+
+
+def resolve_entry(entry: FstabEntry, inventory: Inventory, root_disk: str) -> ResolvedEntry:
+    if entry.kind in ("network", "pseudo"):
+        return ResolvedEntry(entry, "skipped", note=f"{entry.kind} filesystem, not mounted here")
+    if entry.kind == "bind":
+        return ResolvedEntry(entry, "resolved", note="bind mount inside the target")
+    spec = entry.device
+    if spec.tag == "other":
+        return ResolvedEntry(entry, "missing", note=f"{printable(entry.spec)} names no device")
+    if spec.tag == "path":
+        return _resolve_path(entry, inventory, root_disk)
+    return _choose(entry, inventory.matching(spec.tag, spec.value), root_disk)
+
+
+def _choose(entry: FstabEntry, found: list[BlockDevice], root_disk: str) -> ResolvedEntry:
+    """Prefer the broken system's own disk: a repair VM made from the same image has twins."""
+    skipped_note = "swap: recognised, not mounted" if entry.kind == "swap" else ""
+    usable = [d for d in found if not d.rescue_own]
+    on_root_disk = [d for d in usable if d.whole_disk == root_disk]
+    for group in (on_root_disk, usable):
+        if len(group) == 1:
+            status = "skipped" if entry.kind == "swap" else "resolved"
+            note = skipped_note or ("" if group is on_root_disk else "on another disk than the root")
+            return ResolvedEntry(entry, status, group[0].path, note)
+        if len(group) > 1:
+            names = ", ".join(d.path for d in group)
+            return ResolvedEntry(entry, "ambiguous", note=f"matches several devices: {names}")
+    if found:
+        return ResolvedEntry(
+            entry, "missing",
+            note="found only on the rescue system's own disk, which is never used for the target",
+        )
+    return ResolvedEntry(entry, "missing", note=f"no device has {printable(str(entry.device))}")
+
+
+def _resolve_path(entry: FstabEntry, inventory: Inventory, root_disk: str) -> ResolvedEntry:
+    """A kernel device name (`/dev/sda2`) is the broken system's own naming, not the rescue
+    host's: the same partition number on the root's disk is the best reading of it."""
+    path = entry.spec
+    if path.startswith(("/dev/mapper/", "/dev/dm-")) or path.count("/") > 2:
+        return ResolvedEntry(
+            entry, "missing",
+            note=f"{printable(path)} is a device-mapper or udev path; open the LVM/LUKS device "
+            "first, or change the entry to UUID=",
+        )
+    m = _PART_NUMBER.search(path)
+    if m:
+        number = int(m.group(1))
+        same = [
+            d for d in inventory.partitions_of(root_disk) if d.identity.partition_number == number
+        ]
+        if len(same) == 1:
+            return ResolvedEntry(
+                entry, "skipped" if entry.kind == "swap" else "resolved", same[0].path,
+                note=f"by partition number {number} on the root's disk; fstab should use UUID=",
+            )
+    return ResolvedEntry(entry, "missing", note=f"no partition on {root_disk} matches {path}")
+
+
+def resolve_fstab(fstab: Fstab, inventory: Inventory, root_disk: str) -> list[ResolvedEntry]:
+    return [resolve_entry(e, inventory, root_disk) for e in fstab.entries]

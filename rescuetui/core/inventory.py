@@ -1,0 +1,253 @@
+"""Every block device on the rescue host: the tree from sysfs (pyudev), identity from libblkid."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyudev
+
+from rescuetui.core.mountinfo import MountInfo, current_mounts
+from rescuetui.core.probe import Identity, probe_device, udev_identity
+from rescuetui.core.text import printable
+
+# What the rescue system itself runs from: never offered as a target by default.
+RESCUE_MOUNTPOINTS = (
+    "/", "/boot", "/boot/efi", "/efi", "/usr", "/var",
+    "/run/live/medium", "/lib/live/mount/medium", "/cdrom", "/run/initramfs/live",
+    "/run/archiso/bootmnt", "/run/rootfsbase",
+)
+ESP_TYPES = frozenset({"c12a7328-f81f-11d2-ba4b-00a0c93ec93b", "0xef"})
+BIOS_BOOT_TYPE = "21686148-6449-6e6f-744e-656564454649"
+_TRANSPORTS = (
+    ("loop", "loop"), ("vd", "virtio"), ("nvme", "nvme"), ("sd", "scsi"), ("md", "md"),
+    ("dm-", "dm"), ("mmcblk", "mmc"), ("xvd", "xen"), ("sr", "cdrom"), ("hd", "ide"),
+)
+_SKIPPED = re.compile(r"^(ram|zram|fd)\d")
+
+
+@dataclass
+class BlockDevice:
+    path: str
+    name: str
+    devtype: str  # "disk" or "partition"
+    transport: str
+    size: int
+    major_minor: str
+    parent: str | None = None
+    readonly: bool = False
+    removable: bool = False
+    identity: Identity = field(default_factory=Identity)
+    mountpoints: list[str] = field(default_factory=list)
+    rescue_own: bool = False
+    backing_file: str | None = None
+    holders: list[str] = field(default_factory=list)
+    dm_name: str | None = None
+
+    @property
+    def whole_disk(self) -> str:
+        return self.parent or self.path
+
+    @property
+    def fstype(self) -> str | None:
+        return self.identity.fstype
+
+    @property
+    def encrypted(self) -> bool:
+        return (self.identity.fstype or "").startswith("crypto_")
+
+    @property
+    def lvm_member(self) -> bool:
+        return self.identity.fstype == "LVM2_member"
+
+    @property
+    def raid_member(self) -> bool:
+        return self.identity.fstype in ("linux_raid_member", "isw_raid_member", "ddf_raid_member")
+
+    @property
+    def is_esp(self) -> bool:
+        return (self.identity.partition_type or "").lower() in ESP_TYPES
+
+    @property
+    def is_bios_boot(self) -> bool:
+        return (self.identity.partition_type or "").lower() == BIOS_BOOT_TYPE
+
+    @property
+    def role(self) -> str:
+        """A word for what the device holds, for lists and decisions."""
+        if self.identity.error:
+            return "unreadable" if self.identity.error.startswith("cannot") else "ambiguous"
+        if self.encrypted:
+            return "encrypted"
+        if self.lvm_member:
+            return "lvm-pv"
+        if self.raid_member:
+            return "raid-member"
+        if self.fstype == "swap":
+            return "swap"
+        if self.identity.usage == "filesystem":
+            return "esp" if self.is_esp else "filesystem"
+        if self.identity.partition_table:
+            return "partitioned"
+        if self.is_bios_boot:
+            return "bios-boot"
+        return "empty" if not self.fstype else self.fstype
+
+    def to_json(self) -> dict[str, Any]:
+        ident = self.identity
+
+        def shown(value: str | None) -> str | None:
+            return None if value is None else printable(value)
+
+        return {
+            "path": self.path,
+            "name": self.name,
+            "type": self.devtype,
+            "transport": self.transport,
+            "size": self.size,
+            "parent": self.parent,
+            "readonly": self.readonly,
+            "removable": self.removable,
+            "role": self.role,
+            "fstype": ident.fstype,
+            "fsversion": ident.version,
+            "uuid": shown(ident.uuid),
+            "label": shown(ident.label),
+            "partition_table": ident.partition_table,
+            "partition_number": ident.partition_number,
+            "partition_type": ident.partition_type,
+            "partuuid": ident.partuuid,
+            "partlabel": shown(ident.partlabel),
+            "probe_error": ident.error,
+            "identity_source": ident.source,
+            "mountpoints": [printable(m) for m in self.mountpoints],
+            "rescue_own": self.rescue_own,
+            "backing_file": shown(self.backing_file),
+            "holders": self.holders,
+            "dm_name": self.dm_name,
+        }
+
+
+@dataclass
+class Inventory:
+    devices: list[BlockDevice]
+
+    def get(self, path: str) -> BlockDevice | None:
+        real = os.path.realpath(path)
+        return next((d for d in self.devices if d.path in (path, real)), None)
+
+    def partitions_of(self, disk: str) -> list[BlockDevice]:
+        return [d for d in self.devices if d.parent == disk]
+
+    def on_disk(self, disk: str) -> list[BlockDevice]:
+        """The disk itself and its partitions."""
+        return [d for d in self.devices if d.whole_disk == disk]
+
+    def matching(self, tag: str, value: str) -> list[BlockDevice]:
+        """Devices whose identity carries `tag`=`value` (UUIDs compared without case)."""
+        def attr(d: BlockDevice) -> str | None:
+            i = d.identity
+            return {"UUID": i.uuid, "LABEL": i.label, "PARTUUID": i.partuuid,
+                    "PARTLABEL": i.partlabel}.get(tag)
+
+        if tag in ("UUID", "PARTUUID"):
+            return [d for d in self.devices if (attr(d) or "").lower() == value.lower() != ""]
+        return [d for d in self.devices if attr(d) == value and value != ""]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [d.to_json() for d in self.devices]
+
+
+def _transport(name: str) -> str:
+    return next((t for prefix, t in _TRANSPORTS if name.startswith(prefix)), "other")
+
+
+def _attr(device: pyudev.Device, name: str) -> str | None:
+    try:
+        raw = device.attributes.get(name)
+    except (OSError, KeyError):
+        return None
+    return None if raw is None else raw.decode("utf-8", "surrogateescape").strip()
+
+
+def _list_sysfs(path: Path) -> list[str]:
+    try:
+        return sorted(p.name for p in path.iterdir())
+    except OSError:
+        return []
+
+
+def scan_inventory(probe: bool = True) -> Inventory:
+    """List every block device the kernel knows, probe each, and mark the rescue system's own."""
+    context = pyudev.Context()
+    mounts = current_mounts()
+    devices: list[BlockDevice] = []
+    for dev in context.list_devices(subsystem="block"):
+        name = dev.sys_name
+        if _SKIPPED.match(name):
+            continue
+        size = int(_attr(dev, "size") or 0) * 512
+        if size == 0:  # an unattached loop device or an empty drive
+            continue
+        devtype = dev.device_type or "disk"
+        parent = None
+        if devtype == "partition" and dev.parent is not None:
+            parent = f"/dev/{dev.parent.sys_name}"
+        path = dev.device_node or f"/dev/{name}"
+        bd = BlockDevice(
+            path=path,
+            name=name,
+            devtype=devtype,
+            transport=_transport(parent.removeprefix("/dev/") if parent else name),
+            size=size,
+            major_minor=f"{dev.properties.get('MAJOR', '0')}:{dev.properties.get('MINOR', '0')}",
+            parent=parent,
+            readonly=_attr(dev, "ro") == "1",
+            removable=_attr(dev, "removable") == "1",
+            backing_file=_attr(dev, "loop/backing_file"),
+            holders=[f"/dev/{h}" for h in _list_sysfs(Path(dev.sys_path) / "holders")],
+            dm_name=_attr(dev, "dm/name"),
+        )
+        if probe:
+            bd.identity = udev_identity(dev.properties) or probe_device(path)
+        bd.mountpoints = [m.mountpoint for m in mounts if _same_device(m, bd)]
+        devices.append(bd)
+    _mark_rescue_own(devices, mounts)
+    return Inventory(devices)
+
+
+def _same_device(mount: MountInfo, device: BlockDevice) -> bool:
+    return mount.major_minor == device.major_minor or mount.source == device.path
+
+
+def _mark_rescue_own(devices: list[BlockDevice], mounts: Iterable[MountInfo]) -> None:
+    """Mark the disks the rescue system runs from, following dm/md devices to the disks below."""
+    by_mm = {d.major_minor: d for d in devices}
+    by_path = {d.path: d for d in devices}
+    wanted = [m for m in mounts if m.mountpoint in RESCUE_MOUNTPOINTS]
+    wanted_mm = {m.major_minor for m in wanted} | _swap_devices(by_path)
+    own_disks: set[str] = set()
+    queue = [by_mm[mm] for mm in wanted_mm if mm in by_mm]
+    queue += [by_path[m.source] for m in wanted if m.source in by_path]
+    while queue:
+        dev = queue.pop()
+        if dev.whole_disk in own_disks:
+            continue
+        own_disks.add(dev.whole_disk)
+        for slave in _list_sysfs(Path("/sys/class/block") / dev.name / "slaves"):
+            if f"/dev/{slave}" in by_path:
+                queue.append(by_path[f"/dev/{slave}"])
+    for dev in devices:
+        dev.rescue_own = dev.whole_disk in own_disks
+
+
+def _swap_devices(by_path: dict[str, BlockDevice]) -> set[str]:
+    try:
+        lines = Path("/proc/swaps").read_text().splitlines()[1:]
+    except OSError:
+        return set()
+    return {by_path[f.split()[0]].major_minor for f in lines if f.split() and f.split()[0] in by_path}

@@ -1,0 +1,257 @@
+"""The session journal: every command, file change and decision, as fsync'd JSON lines, with backups."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rescuetui.core.errors import RescueError
+from rescuetui.core.rootpath import resolve_in_root
+
+DEFAULT_JOURNAL_BASE = Path("/var/log/rescuetui")
+JOURNAL_FILE = "journal.jsonl"
+
+
+def digest_of(path: Path) -> str | None:
+    """sha256 of a regular file, or None when it does not exist."""
+    if not path.is_file() or path.is_symlink():
+        return None
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What a file looked like at one moment: enough to restore it exactly."""
+
+    exists: bool
+    digest: str | None = None
+    mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
+
+    @classmethod
+    def of(cls, path: Path) -> FileState:
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            return cls(False)
+        return cls(True, digest_of(path), st.st_mode & 0o7777, st.st_uid, st.st_gid)
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> FileState:
+        mode = record.get("mode")
+        return cls(
+            bool(record.get("exists")),
+            record.get("sha256"),
+            int(mode, 8) if mode else None,
+            record.get("uid"),
+            record.get("gid"),
+        )
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "exists": self.exists,
+            "sha256": self.digest,
+            "mode": None if self.mode is None else f"{self.mode:04o}",
+            "uid": self.uid,
+            "gid": self.gid,
+        }
+
+
+class Journal:
+    """One directory per session: `journal.jsonl`, `output/` (command output), `backups/`.
+
+    Each record is flushed and fsync'd before the call returns, so a crash or a power cut loses
+    at most the record being written. Paths of target files are recorded relative to the target's
+    root (`/etc/fstab`), because the target is mounted somewhere else each session.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.path = directory / JOURNAL_FILE
+        self._seq = self._last_seq()
+
+    @classmethod
+    def create(cls, base: Path | None = None) -> Journal:
+        base = base or DEFAULT_JOURNAL_BASE
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        directory = base / f"{stamp}-{os.getpid()}"
+        try:
+            for sub in ("output", "backups"):
+                (directory / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise RescueError(
+                f"Cannot create the journal directory {directory}: {exc.strerror}. "
+                "Give a writable place with --journal DIR."
+            ) from exc
+        journal = cls(directory)
+        journal.append("session-start", host=socket.gethostname(), pid=os.getpid())
+        return journal
+
+    @classmethod
+    def open(cls, directory: Path) -> Journal:
+        if not (directory / JOURNAL_FILE).is_file():
+            raise RescueError(f"{directory} holds no rescuetui journal ({JOURNAL_FILE} missing).")
+        return cls(directory)
+
+    @staticmethod
+    def latest(base: Path | None = None) -> Path:
+        base = base or DEFAULT_JOURNAL_BASE
+        sessions = sorted(p for p in base.glob("*/" + JOURNAL_FILE)) if base.is_dir() else []
+        if not sessions:
+            raise RescueError(f"No rescuetui session journal found under {base}.")
+        return sessions[-1].parent
+
+    def _last_seq(self) -> int:
+        last = 0
+        for rec in self.records():
+            last = max(last, int(rec.get("seq") or 0))
+        return last
+
+    def next_seq(self) -> int:
+        self._seq += 1
+        return self._seq
+
+    def output_path(self, seq: int) -> Path:
+        return self.directory / "output" / f"{seq:05d}.log"
+
+    def append(self, kind: str, *, seq: int | None = None, **fields: Any) -> dict[str, Any]:
+        record: dict[str, Any] = {"seq": seq or self.next_seq(), "kind": kind, "time": time.time()}
+        record.update(fields)
+        line = json.dumps(record, ensure_ascii=True, default=str) + "\n"
+        with open(self.path, "a", encoding="ascii") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        return record
+
+    def records(self) -> list[dict[str, Any]]:
+        if not self.path.is_file():
+            return []
+        out = []
+        with open(self.path, encoding="ascii", errors="replace") as f:
+            for line in f:
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # a torn last line after a crash
+        return out
+
+    def decision(self, question: str, answer: str) -> dict[str, Any]:
+        return self.append("decision", question=question, answer=answer)
+
+    def change_file(
+        self,
+        root: Path,
+        path: str,
+        new_content: bytes,
+        *,
+        reason: str,
+        owner: FileState | None = None,
+        mode: int | None = None,
+    ) -> dict[str, Any]:
+        """Replace the target file `path` (relative to `root`) with `new_content`.
+
+        The old file is copied into the journal's backups first, the new one is written to a
+        temporary file beside it and renamed over, and the record names both digests. Mode and
+        owner stay as they were, unless `owner` (a FileState) gives others; a new file gets `mode`.
+        """
+        host_path = _in_root(root, path)
+        seq = self.next_seq()
+        before = FileState.of(host_path)
+        backup = self._backup(seq, host_path, path) if before.exists else None
+        tmp = host_path.with_name(f".{host_path.name}.rescuetui-{seq}")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(new_content)
+                f.flush()
+                os.fsync(f.fileno())
+            keep = owner if owner is not None and owner.exists else before
+            if keep.exists:
+                os.chown(tmp, keep.uid or 0, keep.gid or 0)
+                os.chmod(tmp, keep.mode if keep.mode is not None else 0o644)
+            elif mode is not None:
+                os.chmod(tmp, mode)
+            os.replace(tmp, host_path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise RescueError(
+                f"Could not write {path} on the target: {exc.strerror}. The file is unchanged"
+                f"{'; its backup is ' + str(backup) if backup else ''}."
+            ) from exc
+        after = FileState.of(host_path)
+        return self.append(
+            "file-change",
+            seq=seq,
+            path=path,
+            reason=reason,
+            before=before.as_record(),
+            after=after.as_record(),
+            backup=str(backup) if backup else None,
+        )
+
+    def remove_file(self, root: Path, path: str, *, reason: str) -> dict[str, Any]:
+        """Delete a target file, after copying it into the backups."""
+        host_path = _in_root(root, path)
+        seq = self.next_seq()
+        before = FileState.of(host_path)
+        backup = self._backup(seq, host_path, path) if before.exists else None
+        host_path.unlink(missing_ok=True)
+        return self.append(
+            "file-change",
+            seq=seq,
+            path=path,
+            reason=reason,
+            before=before.as_record(),
+            after=FileState(False).as_record(),
+            backup=str(backup) if backup else None,
+        )
+
+    def _backup(self, seq: int, host_path: Path, path: str) -> Path:
+        dest = self.directory / "backups" / f"{seq:05d}" / path.lstrip("/")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(host_path, dest, follow_symlinks=False)
+        with open(dest, "rb") as f:
+            os.fsync(f.fileno())
+        return dest
+
+    def copy_into(self, root: Path) -> Path | None:
+        """Copy the whole session directory into the target, so the record travels with the disk.
+
+        Returns where it went, or None when the target is not writable (said in the journal).
+        """
+        dest = root / "var/log/rescuetui" / self.directory.name
+        try:
+            if dest.exists():
+                shutil.rmtree(dest)
+            shutil.copytree(self.directory, dest, symlinks=True)
+        except OSError as exc:
+            self.append("note", text=f"journal not copied into the target: {exc.strerror}")
+            return None
+        return dest
+
+
+def _in_root(root: Path, path: str) -> Path:
+    """Host path of a target file: its directories resolved inside the target, never outside.
+
+    A symbolic link as the file itself is refused: the caller names the file the link points to.
+    """
+    if not path.startswith("/") or "\0" in path:
+        raise RescueError(f"Refusing the target path {path!r}: it must be absolute.")
+    host_path = resolve_in_root(root, path, follow_last=False)
+    if host_path.is_symlink():
+        raise RescueError(
+            f"{path} on the target is a symbolic link; change the file it points to instead."
+        )
+    return host_path

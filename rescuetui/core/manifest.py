@@ -1,0 +1,73 @@
+"""Change manifests: which files a command changed, by comparing stat snapshots before and after."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+# What package managers and initramfs builders can touch on a target.
+DEFAULT_SCOPE = ("/boot", "/etc", "/usr", "/var/lib/dpkg", "/var/lib/rpm", "/var/lib/apt",
+                 "/lib", "/lib64", "/bin", "/sbin", "/opt")
+
+Signature = tuple[int, int, int, int, int, int]
+
+
+@dataclass(frozen=True)
+class ManifestDiff:
+    added: list[str]
+    removed: list[str]
+    modified: list[str]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.added or self.removed or self.modified)
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {"added": self.added, "removed": self.removed, "modified": self.modified}
+
+
+def snapshot(root: Path, scope: tuple[str, ...] = DEFAULT_SCOPE) -> dict[str, Signature]:
+    """stat of every entry below the scope paths, keyed by target path. Symbolic links are not
+    followed (a merged /usr is walked once, through /usr), mount points of other filesystems
+    inside the tree are walked like the rest (a separate /boot is part of the target)."""
+    seen: dict[str, Signature] = {}
+    root_str = str(root)
+    for top in scope:
+        start = root / top.lstrip("/")
+        if start.is_symlink() or not start.is_dir():
+            continue
+        stack = [start]
+        while stack:
+            directory = stack.pop()
+            try:
+                entries = list(os.scandir(directory))
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                seen[entry.path[len(root_str):]] = (
+                    st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, st.st_ino
+                )
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(Path(entry.path))
+    return seen
+
+
+def compare(before: dict[str, Signature], after: dict[str, Signature]) -> ManifestDiff:
+    """Directories count as modified only when their mode or owner changed, not their mtime."""
+    added = sorted(after.keys() - before.keys())
+    removed = sorted(before.keys() - after.keys())
+    modified = []
+    for path in sorted(before.keys() & after.keys()):
+        a, b = before[path], after[path]
+        if stat.S_ISDIR(a[0]) and stat.S_ISDIR(b[0]):
+            if a[:3] != b[:3]:
+                modified.append(path)
+        elif a != b:
+            modified.append(path)
+    return ManifestDiff(added, removed, modified)

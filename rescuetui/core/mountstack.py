@@ -1,0 +1,220 @@
+"""Every loop device and mount a run makes, recorded in order and undone in reverse."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+from rescuetui.core.errors import RescueError
+from rescuetui.core.mountinfo import current_mounts, mounts_below
+from rescuetui.core.probe import probe_device
+from rescuetui.core.state import MountRecord, SessionState
+from rescuetui.core.tools import ToolError, tool
+
+VHD_FOOTER_COOKIE = b"conectix"
+# Mount options that keep a read-only look at a filesystem from writing anything, even a
+# journal replay: used when probing disks the operator has not chosen.
+NO_WRITE_OPTIONS = {"ext3": ["noload"], "ext4": ["noload"], "xfs": ["norecovery"]}
+
+
+class MountStack:
+    """Mounts and loop devices of one run. Each is written to the state file before the next,
+    so `teardown` here, or `rescuetui cleanup` after a kill -9, can take them all down."""
+
+    def __init__(self, state: SessionState) -> None:
+        self.state = state
+
+    @property
+    def records(self) -> list[MountRecord]:
+        return self.state.mounts
+
+    # -- loop devices -------------------------------------------------------------------------
+
+    def attach_image(self, image: Path, *, read_only: bool = False) -> str:
+        """Attach a raw disk image (or fixed VHD) to a loop device with its partitions."""
+        if not image.is_file():
+            raise RescueError(f"The disk image {image} does not exist or is not a regular file.")
+        args = ["--find", "--show", "--partscan"]
+        if read_only:
+            args.append("--read-only")
+        size = image.stat().st_size
+        if _has_vhd_footer(image, size):
+            # A fixed VHD is a raw image with a 512-byte footer; keep the footer out of reach.
+            args += ["--sizelimit", str(size - 512)]
+        elif _is_dynamic_vhd(image):
+            raise RescueError(
+                f"{image} is a dynamic VHD; convert it first: "
+                f"qemu-img convert -O raw {image} {image.with_suffix('.raw')}"
+            )
+        device = tool("losetup", *args, str(image)).strip()
+        self.state.loops.append(device)
+        self.state.save()
+        # No udev here to create partition nodes at once; partx asks the kernel directly.
+        with contextlib.suppress(ToolError):
+            tool("partx", "-u", device)
+        _wait_for_partitions(device)
+        return device
+
+    # -- mounts -------------------------------------------------------------------------------
+
+    def mount(
+        self,
+        source: str,
+        target: Path,
+        *,
+        fstype: str | None = None,
+        options: list[str] | None = None,
+        kind: str,
+    ) -> MountRecord:
+        options = list(options or [])
+        if fstype == "xfs" and "nouuid" not in options and _xfs_uuid_in_use(source):
+            options.append("nouuid")
+        args = []
+        if fstype:
+            args += ["-t", fstype]
+        if options:
+            args += ["-o", ",".join(options)]
+        tool("mount", *args, source, str(target))
+        record = MountRecord(source, str(target), fstype, options, kind)
+        self.state.mounts.append(record)
+        self.state.save()
+        return record
+
+    def remount(self, record: MountRecord, writable: bool) -> None:
+        mode = "rw" if writable else "ro"
+        tool("mount", "-o", f"remount,{mode}", record.target)
+        record.options = [o for o in record.options if o not in ("ro", "rw")] + [mode]
+        self.state.save()
+
+    def unmount_last(self) -> None:
+        record = self.state.mounts[-1]
+        _unmount(Path(record.target))
+        self.state.mounts.pop()
+        self.state.save()
+
+    def teardown(self) -> list[str]:
+        """Unmount in reverse order and detach loop devices; return what could not be undone."""
+        return teardown_state(self.state)
+
+
+def teardown_state(state: SessionState) -> list[str]:
+    """Take down everything a session state records. Used by a live run and by cleanup."""
+    problems: list[str] = []
+    for record in reversed(list(state.mounts)):
+        try:
+            _unmount(Path(record.target))
+        except RescueError as exc:
+            problems.append(str(exc))
+        state.mounts.remove(record)
+        state.save()
+    # Anything still mounted below the session directory (a mount a killed run made before it
+    # could record it, or one a chroot command made) goes too.
+    for leftover in reversed(mounts_below(state.directory)):
+        try:
+            _unmount(Path(leftover.mountpoint))
+        except RescueError as exc:
+            problems.append(str(exc))
+    for close in reversed(list(state.opened)):
+        try:
+            tool(*close)
+        except RescueError as exc:
+            problems.append(f"Could not close an opened volume: {exc}")
+        state.opened.remove(close)
+        state.save()
+    for loop in reversed(list(state.loops)):
+        try:
+            tool("losetup", "--detach", loop)
+        except ToolError as exc:
+            if "No such device" not in exc.stderr and "No such device or address" not in exc.stderr:
+                problems.append(f"Loop device {loop} could not be detached: {exc.stderr}")
+        state.loops.remove(loop)
+        state.save()
+    return problems
+
+
+def _unmount(target: Path) -> None:
+    """Unmount; if busy, stop the processes still working inside the target, then lazily."""
+    if not _is_mountpoint(target):
+        return
+    try:
+        tool("umount", str(target))
+        return
+    except ToolError as exc:
+        if "busy" not in exc.stderr:
+            raise RescueError(f"Could not unmount {target}: {exc.stderr}") from exc
+    stopped = kill_processes_inside(target)
+    try:
+        tool("umount", str(target))
+        return
+    except ToolError:
+        pass
+    try:
+        tool("umount", "--lazy", str(target))
+    except ToolError as exc:
+        raise RescueError(
+            f"Could not unmount {target} (busy; stopped {stopped} processes): {exc.stderr}. "
+            f"Find what holds it with `fuser -vm {target}` and run `rescuetui cleanup` again."
+        ) from exc
+
+
+def _is_mountpoint(target: Path) -> bool:
+    t = str(target)
+    return any(m.mountpoint == t for m in current_mounts())
+
+
+def kill_processes_inside(directory: Path) -> int:
+    """SIGKILL processes whose root or working directory lies in `directory` (chroot leftovers)."""
+    prefix = str(directory).rstrip("/") + "/"
+    killed = 0
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            places = (os.readlink(proc / "root"), os.readlink(proc / "cwd"))
+        except OSError:
+            continue
+        if any((p + "/").startswith(prefix) for p in places):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(proc.name), signal.SIGKILL)
+                killed += 1
+    if killed:
+        time.sleep(0.2)
+    return killed
+
+
+def _xfs_uuid_in_use(source: str) -> bool:
+    """Whether an XFS filesystem with this one's UUID is already mounted (a cloned image)."""
+    uuid = probe_device(source).uuid
+    if not uuid:
+        return False
+    for m in current_mounts():
+        if m.fstype == "xfs" and m.source.startswith("/dev/") and probe_device(m.source).uuid == uuid:
+            return True
+    return False
+
+
+def _has_vhd_footer(image: Path, size: int) -> bool:
+    if size < 512 or size % 512:
+        return False
+    with open(image, "rb") as f:
+        f.seek(size - 512)
+        return f.read(8) == VHD_FOOTER_COOKIE
+
+
+def _is_dynamic_vhd(image: Path) -> bool:
+    with open(image, "rb") as f:
+        return f.read(8) == VHD_FOOTER_COOKIE
+
+
+def _wait_for_partitions(device: str, timeout: float = 2.0) -> None:
+    """Partition nodes appear asynchronously after a scan; wait until sysfs and /dev agree."""
+    name = Path(device).name
+    deadline = time.monotonic() + timeout
+    while True:
+        parts = [p.name for p in Path(f"/sys/class/block/{name}").glob(f"{name}p*")]
+        if all(Path(f"/dev/{p}").exists() for p in parts) or time.monotonic() > deadline:
+            return
+        time.sleep(0.02)

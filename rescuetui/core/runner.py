@@ -1,0 +1,269 @@
+"""Runs commands on the host or in the target's chroot: argv lists only, streamed, journaled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from rescuetui.core.errors import RescueError
+
+if TYPE_CHECKING:
+    from rescuetui.core.journal import Journal
+
+LineCallback = Callable[[str], None]
+
+CHROOT_ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "DEBIAN_FRONTEND": "noninteractive",
+}
+KILL_GRACE_SECONDS = 3.0
+TAIL_LINES = 200
+
+
+@dataclass
+class CommandResult:
+    argv: list[str]
+    where: str
+    returncode: int | None
+    started: float
+    ended: float
+    output_path: Path | None = None
+    timed_out: bool = False
+    cancelled: bool = False
+    dry_run: bool = False
+    tail: list[str] = field(default_factory=list)
+    seq: int | None = None  # the journal record of this command
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+    @property
+    def seconds(self) -> float:
+        return self.ended - self.started
+
+    def describe_failure(self) -> str:
+        shown = shlex.join(self.argv)
+        if self.timed_out:
+            return f"`{shown}` ({self.where}) did not finish in time and was stopped."
+        if self.cancelled:
+            return f"`{shown}` ({self.where}) was cancelled."
+        last = f" Last output: {self.tail[-1]}" if self.tail else ""
+        return f"`{shown}` ({self.where}) failed with exit status {self.returncode}.{last}"
+
+
+class CommandRunner:
+    """Runs argv lists, never a shell string.
+
+    Output (stdout and stderr together) is streamed line by line to a callback and to an output
+    file in the journal. stdin is /dev/null. Each command gets its own process group, so a
+    timeout or a cancellation stops everything it started. With `dry_run`, the exact argv is
+    reported through the callback and nothing runs.
+    """
+
+    def __init__(
+        self,
+        journal: Journal | None = None,
+        *,
+        chroot: Path | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        self.journal = journal
+        self.chroot = chroot
+        self.dry_run = dry_run
+
+    def where(self, in_chroot: bool) -> str:
+        return f"chroot:{self.chroot}" if in_chroot else "host"
+
+    def _full_argv(self, argv: Sequence[str], in_chroot: bool) -> list[str]:
+        if not argv:
+            raise RescueError("No command was given to run.")
+        if not all(isinstance(a, str) for a in argv):
+            raise TypeError(f"argv must be a list of str, got {argv!r}")
+        if in_chroot:
+            if self.chroot is None:
+                raise RescueError("No target is mounted, so nothing can run inside its chroot.")
+            return ["chroot", str(self.chroot), *argv]
+        return list(argv)
+
+    async def run(
+        self,
+        argv: Sequence[str],
+        *,
+        in_chroot: bool = False,
+        timeout: float | None = None,
+        on_line: LineCallback | None = None,
+        cancel: asyncio.Event | None = None,
+    ) -> CommandResult:
+        full = self._full_argv(argv, in_chroot)
+        where = self.where(in_chroot)
+        started = time.time()
+        if self.dry_run:
+            if on_line:
+                on_line(f"[dry-run] {where}: {shlex.join(list(argv))}")
+            result = CommandResult(list(argv), where, 0, started, started, dry_run=True)
+            self._journal(result)
+            return result
+
+        seq = self.journal.next_seq() if self.journal else None
+        output_path = self.journal.output_path(seq) if self.journal and seq else None
+        env = CHROOT_ENV | {"TERM": os.environ.get("TERM", "dumb")} if in_chroot else None
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *full,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+                env=env,
+            )
+        except FileNotFoundError as exc:
+            raise RescueError(
+                f"The program `{full[0]}` is not installed on the rescue system; install it "
+                "(see README) and try again."
+            ) from exc
+        tail: deque[str] = deque(maxlen=TAIL_LINES)
+        out: BinaryIO | None = open(output_path, "wb") if output_path else None  # noqa: SIM115
+        timed_out = cancelled = False
+        try:
+            reader = asyncio.ensure_future(_pump(proc, out, tail, on_line))
+            waiters: set[asyncio.Future[object]] = {reader}
+            cancel_wait = asyncio.ensure_future(cancel.wait()) if cancel else None
+            if cancel_wait:
+                waiters.add(cancel_wait)
+            done, _ = await asyncio.wait(
+                waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if reader not in done:
+                timed_out = cancel_wait is None or cancel_wait not in done
+                cancelled = not timed_out
+                await _kill_group(proc)
+                await reader
+            if cancel_wait and not cancel_wait.done():
+                cancel_wait.cancel()
+            returncode = await proc.wait()
+        except asyncio.CancelledError:
+            await _kill_group(proc)
+            raise
+        finally:
+            if out:
+                out.close()
+        result = CommandResult(
+            list(argv),
+            where,
+            returncode,
+            started,
+            time.time(),
+            output_path=output_path,
+            timed_out=timed_out,
+            cancelled=cancelled,
+            tail=list(tail),
+            seq=seq,
+        )
+        self._journal(result, seq)
+        return result
+
+    def run_blocking(self, argv: Sequence[str], **kwargs: object) -> CommandResult:
+        """`run` for callers outside an event loop (the CLI)."""
+        return asyncio.run(self.run(argv, **kwargs))  # type: ignore[arg-type]
+
+    def run_interactive(self, argv: Sequence[str], *, in_chroot: bool = True) -> CommandResult:
+        """Run with the operator's terminal attached (a shell): output is not captured."""
+        import subprocess
+
+        full = self._full_argv(argv, in_chroot)
+        env = CHROOT_ENV | {"TERM": os.environ.get("TERM", "dumb")} if in_chroot else None
+        started = time.time()
+        if self.dry_run:
+            result = CommandResult(list(argv), self.where(in_chroot), 0, started, started, dry_run=True)
+        else:
+            # Like system(3): the operator's Ctrl-C is for the shell, not for us; the child
+            # gets the default handler back.
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            try:
+                completed = subprocess.run(  # noqa: S603 - argv list
+                    full, env=env, check=False,
+                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+                )
+            finally:
+                signal.signal(signal.SIGINT, previous)
+            result = CommandResult(
+                list(argv), self.where(in_chroot), completed.returncode, started, time.time()
+            )
+        self._journal(result, interactive=True)
+        return result
+
+    def _journal(
+        self, result: CommandResult, seq: int | None = None, *, interactive: bool = False
+    ) -> None:
+        if self.journal is None:
+            return
+        record = self.journal.append(
+            "command",
+            seq=seq,
+            argv=result.argv,
+            where=result.where,
+            start=result.started,
+            end=result.ended,
+            exit=result.returncode,
+            output=str(result.output_path) if result.output_path else None,
+            timed_out=result.timed_out,
+            cancelled=result.cancelled,
+            dry_run=result.dry_run,
+            interactive=interactive,
+        )
+        result.seq = record["seq"]
+
+
+async def _pump(
+    proc: asyncio.subprocess.Process,
+    out: BinaryIO | None,
+    tail: deque[str],
+    on_line: LineCallback | None,
+) -> None:
+    """Copy the child's output to the file and hand each complete line to the callback."""
+    assert proc.stdout is not None
+    pending = b""
+    while chunk := await proc.stdout.read(65536):
+        if out:
+            out.write(chunk)
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for raw in lines:
+            _emit(raw, tail, on_line)
+    if pending:
+        _emit(pending, tail, on_line)
+
+
+def _emit(raw: bytes, tail: deque[str], on_line: LineCallback | None) -> None:
+    line = raw.decode("utf-8", "surrogateescape")
+    tail.append(line)
+    if on_line:
+        on_line(line)
+
+
+async def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM the whole process group, then SIGKILL whatever is left after a grace period."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            await asyncio.wait_for(proc.wait(), KILL_GRACE_SECONDS)
+            # The leader is gone; make sure no member of its group outlives it.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            return
+        except TimeoutError:
+            continue

@@ -1,0 +1,374 @@
+"""One rescue run: the chosen disk attached, the target mounted with its fstab tree, a chroot ready."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from rescuetui.core.errors import RescueError
+from rescuetui.core.fstabtree import ResolvedEntry, resolve_fstab
+from rescuetui.core.inventory import Inventory, scan_inventory
+from rescuetui.core.journal import Journal
+from rescuetui.core.mountinfo import mounts_below
+from rescuetui.core.mountstack import NO_WRITE_OPTIONS, MountStack
+from rescuetui.core.rootpath import resolve_in_root
+from rescuetui.core.runner import CommandRunner
+from rescuetui.core.state import SessionState
+from rescuetui.core.target import (
+    Candidate,
+    TargetSystem,
+    choose_candidate,
+    describe_target,
+    find_candidates,
+    read_fstab,
+)
+from rescuetui.core.text import printable
+from rescuetui.core.tools import ToolError
+from rescuetui.core.volumes import activate_volume_group, assemble_array, unlock_luks
+
+# fstab options passed on when mounting into the chroot; the rest (nofail, x-systemd.*, user,
+# errors=...) concern the target's own boot, not a rescue look at it.
+KEPT_OPTIONS = ("subvol=", "subvolid=", "nouuid")
+API_MOUNTS = (
+    # (source, target, fstype, options), as arch-chroot mounts them
+    ("proc", "/proc", "proc", ["nosuid", "noexec", "nodev"]),
+    ("sys", "/sys", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
+    ("udev", "/dev", "devtmpfs", ["mode=0755", "nosuid"]),
+    ("devpts", "/dev/pts", "devpts", ["mode=0620", "gid=5", "nosuid", "noexec"]),
+    ("shm", "/dev/shm", "tmpfs", ["mode=1777", "nosuid", "nodev"]),
+    ("run", "/run", "tmpfs", ["nosuid", "nodev", "mode=0755"]),
+)
+EFIVARS = Path("/sys/firmware/efi/efivars")
+
+
+@dataclass(frozen=True)
+class MountOutcome:
+    """What happened to one fstab entry when the tree was mounted."""
+
+    entry: ResolvedEntry
+    status: str  # mounted, skipped, missing, failed
+    message: str = ""
+
+    @property
+    def problem(self) -> bool:
+        return self.status in ("missing", "failed")
+
+
+def disk_device(disk: str, stack: MountStack) -> str:
+    """A block device path for `--disk`: the device itself, or an image attached to a loop."""
+    path = Path(disk)
+    if path.is_block_device():
+        return str(path.resolve())
+    if path.is_file():
+        return stack.attach_image(path.resolve())
+    raise RescueError(f"--disk {disk}: no such block device or disk image file.")
+
+
+class RescueSession:
+    """Attach, find, mount, chroot; everything recorded and torn down in reverse on close.
+
+    Use as a context manager. The target is mounted read-only; `make_writable` remounts it
+    read-write when a fix (or `--rw`) needs it.
+    """
+
+    def __init__(
+        self,
+        *,
+        journal_base: Path | None = None,
+        state_base: Path | None = None,
+        dry_run: bool = False,
+        record: bool = True,
+    ) -> None:
+        self.state = SessionState.create(state_base)
+        self.stack = MountStack(self.state)
+        self.journal = Journal.create(journal_base) if record else None
+        self.root = self.state.directory / "root"
+        self.where = "the attached disks"
+        self.runner = CommandRunner(self.journal, chroot=self.root, dry_run=dry_run)
+        self.inventory: Inventory | None = None
+        self.target: TargetSystem | None = None
+        self.tree: list[MountOutcome] = []
+        self.notes: list[str] = []
+        self.writable = False
+        self.unlock_with()
+
+    def __enter__(self) -> RescueSession:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def find(self, disk: str | None = None) -> list[Candidate]:
+        """Attach `disk` if it is an image, list every device, and find the installed systems
+        (on `disk` only, when given)."""
+        disk_path = disk_device(disk, self.stack) if disk else None
+        self.inventory = scan_inventory()
+        disks = [self._whole_disk(disk_path)] if disk_path else None
+        self.where = disk_path or "the attached disks"
+        if self._open_volumes(disks):
+            self.inventory = scan_inventory()
+            if disks is not None:  # what was opened on the disk counts as on the disk
+                disks += [d.path for d in self.inventory.devices if d.dm_name or
+                          d.name.startswith("md")]
+        return find_candidates(self.inventory, self.stack, disks)
+
+    def unlock_with(
+        self,
+        *,
+        key_file: Path | None = None,
+        passphrase: bytes | None = None,
+        assemble_raid: bool = False,
+    ) -> None:
+        """What `find` may use to open encrypted, LVM and RAID devices on the chosen disks."""
+        self._key_file, self._passphrase, self._assemble_raid = key_file, passphrase, assemble_raid
+
+    def _open_volumes(self, disks: list[str] | None) -> bool:
+        """Unlock LUKS (with a key), activate LVM groups, assemble RAID (on request). What
+        cannot be opened becomes a note for the operator, not a failure: the root may be
+        elsewhere."""
+        assert self.inventory is not None
+        opened = False
+        for dev in self.inventory.devices:
+            if dev.rescue_own or (disks is not None and dev.whole_disk not in disks):
+                continue
+            try:
+                if dev.encrypted:
+                    if self._key_file is None and self._passphrase is None:
+                        self.notes.append(f"{dev.path} is encrypted (LUKS); give --key-file or "
+                                          "--passphrase-stdin to unlock it.")
+                        continue
+                    unlock_luks(self.state, dev, passphrase=self._passphrase,
+                                key_file=self._key_file)
+                elif dev.lvm_member:
+                    activate_volume_group(self.state, dev)
+                elif dev.raid_member:
+                    if not self._assemble_raid:
+                        self.notes.append(f"{dev.path} is an md RAID member; assemble it with "
+                                          "--assemble-raid.")
+                        continue
+                    assemble_array(self.state, self.inventory, dev)
+                else:
+                    continue
+                opened = True
+            except RescueError as exc:
+                self.notes.append(str(exc))
+        return opened
+
+    def open_target(
+        self, disk: str | None = None, root: str | None = None, *, api: bool = True
+    ) -> TargetSystem:
+        """Mount the chosen system read-only with its fstab tree and, with `api`, prepare the
+        chroot (proc, sys, dev, run, resolv.conf)."""
+        candidate = choose_candidate(self.find(disk), root, self.where)
+        self.tree = self._mount_system(candidate, self.root, no_write=False)
+        assert self.inventory is not None
+        # Described only now: kernels on a separate /boot or /usr show once the tree is mounted.
+        target = describe_target(self.root, candidate, self.inventory)
+        if api:
+            self._mount_api()
+        self.target = target
+        if self.journal:
+            self.journal.append(
+                "target",
+                disk=disk,
+                device=target.device,
+                uuid=target.uuid,
+                fstype=target.fstype,
+                subvolume=target.subdir,
+                distro=target.os_release.get("PRETTY_NAME", ""),
+                mount_root=str(self.root),
+                tree=[{"mountpoint": printable(o.entry.entry.mountpoint), "status": o.status,
+                       "message": o.message} for o in self.tree],
+            )
+        return target
+
+    def inspect(self, candidate: Candidate) -> tuple[TargetSystem, list[MountOutcome]]:
+        """Describe a candidate with its fstab tree mounted read-only (no journal replay), then
+        unmount it again: what `scan` shows for every system it finds."""
+        where = self.state.directory / "probe" / candidate.device.name
+        where.mkdir(parents=True, exist_ok=True)
+        mark = len(self.stack.records)
+        try:
+            tree = self._mount_system(candidate, where, no_write=True)
+            assert self.inventory is not None
+            return describe_target(where, candidate, self.inventory), tree
+        finally:
+            while len(self.stack.records) > mark:
+                self.stack.unmount_last()
+            where.rmdir()
+
+    def _mount_system(
+        self, candidate: Candidate, where: Path, *, no_write: bool
+    ) -> list[MountOutcome]:
+        assert self.inventory is not None
+        dev = candidate.device
+        where.mkdir(exist_ok=True)
+        extra = NO_WRITE_OPTIONS.get(dev.fstype or "", []) if no_write else []
+        options = ["ro", *extra] + ([f"subvol={candidate.subdir}"] if candidate.subdir else [])
+        try:
+            self.stack.mount(dev.path, where, fstype=dev.fstype, options=options, kind="root")
+        except ToolError as exc:
+            raise RescueError(
+                f"The root filesystem {dev.path} could not be mounted read-only: "
+                f"{exc.stderr}. It may need fsck (`e2fsck -f` / `xfs_repair`)."
+            ) from exc
+        fstab = resolve_fstab(read_fstab(where), self.inventory, dev.whole_disk)
+        return self._mount_tree(where, fstab, no_write)
+
+    def _whole_disk(self, device: str) -> str:
+        assert self.inventory is not None
+        found = self.inventory.get(device)
+        if found is None:
+            raise RescueError(f"{device} is not a block device the kernel lists.")
+        if found.rescue_own:
+            raise RescueError(
+                f"{device} is the rescue system's own disk (it holds what this system runs from); "
+                "it is never used as a target."
+            )
+        return found.whole_disk
+
+    def _mount_tree(
+        self, root: Path, fstab: list[ResolvedEntry], no_write: bool
+    ) -> list[MountOutcome]:
+        outcomes = []
+        known = {line.split()[-1] for line in Path("/proc/filesystems").read_text().splitlines()
+                 if line.strip()}
+        ordered = sorted(
+            (r for r in fstab if r.entry.kind in ("filesystem", "bind")),
+            key=lambda r: (0 if r.entry.mountpoint == "/" else r.entry.mountpoint.count("/")),
+        )
+        for resolved in ordered:
+            entry = resolved.entry
+            if entry.mountpoint == "/":
+                continue
+            name = printable(entry.mountpoint)
+            if resolved.status != "resolved":
+                if resolved.required:
+                    outcomes.append(MountOutcome(
+                        resolved, "missing",
+                        f"{name} (fstab line {entry.line_number}, {printable(entry.spec)}) is "
+                        f"required but {resolved.note or resolved.status}; the system will not "
+                        "boot cleanly until the device is attached or the entry gets nofail",
+                    ))
+                else:
+                    outcomes.append(MountOutcome(
+                        resolved, "skipped",
+                        f"{name} skipped: {resolved.note or resolved.status} (nofail)"))
+                continue
+            mountpoint = resolve_in_root(root, entry.mountpoint)
+            if not mountpoint.is_dir():
+                outcomes.append(MountOutcome(
+                    resolved, "failed",
+                    f"{name}: the mount point does not exist on the target root; create it "
+                    f"(`rescuetui shell --rw`, then `mkdir -p {name}`) or fix fstab line "
+                    f"{entry.line_number}"))
+                continue
+            try:
+                if entry.kind == "bind":
+                    source = resolve_in_root(root, entry.spec)
+                    self.stack.mount(str(source), mountpoint, options=["bind"], kind="fstab")
+                else:
+                    assert resolved.device is not None
+                    options = ["ro"] + [o for o in entry.options if o.startswith(KEPT_OPTIONS)]
+                    fstype = entry.fstype if entry.fstype not in ("auto", "") else None
+                    if no_write:
+                        options += NO_WRITE_OPTIONS.get(fstype or "", [])
+                    self.stack.mount(resolved.device, mountpoint, fstype=fstype,
+                                     options=sorted(set(options), key=options.index),
+                                     kind="fstab")
+                outcomes.append(MountOutcome(resolved, "mounted", f"{name} from {resolved.device}"))
+            except ToolError as exc:
+                hint = ""
+                if entry.fstype not in known and entry.fstype not in ("auto", "none"):
+                    hint = (f"; this rescue kernel cannot mount {printable(entry.fstype)} "
+                            "(not in /proc/filesystems): load its module or use a rescue "
+                            "image that has it")
+                outcomes.append(MountOutcome(
+                    resolved, "failed", f"{name} from {resolved.device}: {exc.stderr}{hint}"))
+        return outcomes
+
+    def _mount_api(self) -> None:
+        for source, path, fstype, options in API_MOUNTS:
+            where = resolve_in_root(self.root, path)
+            if not where.is_dir():
+                if path == "/dev/shm":
+                    continue  # not every devtmpfs has it; nothing needs it for repairs
+                raise RescueError(
+                    f"The target has no {path} directory, so its chroot cannot be prepared. "
+                    f"Create it (mkdir {path}) after a read-write mount, or check the root "
+                    "filesystem: a missing top-level directory often means damage."
+                )
+            self.stack.mount(source, where, fstype=fstype, options=options, kind="api")
+        if EFIVARS.is_dir() and resolve_in_root(self.root, "/sys/firmware/efi/efivars").is_dir():
+            self.stack.mount("efivarfs", resolve_in_root(self.root, "/sys/firmware/efi/efivars"),
+                             fstype="efivarfs", options=["nosuid", "noexec", "nodev"], kind="api")
+        self._bind_resolv_conf()
+
+    def _bind_resolv_conf(self) -> None:
+        """Give the chroot the host's DNS without overwriting the target's resolv.conf."""
+        host = Path(os.path.realpath("/etc/resolv.conf"))
+        if not host.is_file():
+            return
+        inside = resolve_in_root(self.root, "/etc/resolv.conf")
+        if not inside.exists():
+            run_dir = resolve_in_root(self.root, "/run")
+            if not str(inside).startswith(str(run_dir) + "/"):
+                return  # no file to bind over, and the target is read-only here
+            inside.parent.mkdir(parents=True, exist_ok=True)
+            inside.touch()
+        self.stack.mount(str(host), inside, options=["bind", "ro"], kind="api")
+
+    def make_writable(self) -> None:
+        """Remount the target's own filesystems read-write (never the API filesystems)."""
+        if self.writable:
+            return
+        for record in self.stack.records:
+            if record.kind in ("root", "fstab") and "bind" not in record.options:
+                try:
+                    self.stack.remount(record, writable=True)
+                except ToolError as exc:
+                    raise RescueError(
+                        f"{record.source} cannot be made writable: {exc.stderr}. The disk may be "
+                        "read-only (check the image file's permissions or the device's ro flag) "
+                        "or the filesystem has errors that need fsck first."
+                    ) from exc
+        self.writable = True
+        if self.journal:
+            self.journal.append("remount", mode="rw")
+
+    def close(self) -> list[str]:
+        """Copy the journal into the target when it is writable, then tear everything down."""
+        problems: list[str] = []
+        if self.journal and self.target is not None and self.writable:
+            if self.journal.copy_into(self.root) is None:
+                problems.append("The journal could not be copied into the target.")
+        problems += self.stack.teardown()
+        if self.journal:
+            self.journal.append("session-end", problems=problems)
+        if not problems:
+            remove_session_dirs(self.state.directory)
+        return problems
+
+
+def remove_session_dirs(directory: Path) -> None:
+    """Remove a torn-down session's own empty mount point directories and its state file.
+
+    Only directories this program made, one level each, and only with nothing mounted below:
+    never a walk that could reach into a target that is still mounted.
+    """
+    if mounts_below(directory):
+        return
+    for sub in (directory / "probe").glob("*"):
+        sub.rmdir()
+    for sub in ("probe", "root"):
+        if (directory / sub).is_dir():
+            (directory / sub).rmdir()
+    (directory / "state.json").unlink(missing_ok=True)
+    directory.rmdir()

@@ -1,0 +1,310 @@
+"""Finding installed Linux systems on the attached disks and describing one once it is mounted."""
+
+from __future__ import annotations
+
+import re
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rescuetui.core.distros import FAMILIES, family_for
+from rescuetui.core.errors import RescueError
+from rescuetui.core.fstab import Fstab, FstabProblem, parse_fstab
+from rescuetui.core.fstabtree import ResolvedEntry, resolve_fstab
+from rescuetui.core.inventory import BlockDevice, Inventory
+from rescuetui.core.mountstack import NO_WRITE_OPTIONS, MountStack
+from rescuetui.core.osrelease import parse_os_release, parse_redhat_release
+from rescuetui.core.rootpath import resolve_in_root
+from rescuetui.core.text import from_disk, printable
+from rescuetui.core.tools import ToolError
+
+ROOT_FSTYPES = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "jfs", "reiserfs"})
+# Where btrfs installers put the root subvolume (Ubuntu `@`, others `root`, `@rootfs`).
+BTRFS_ROOT_SUBVOLS = ("@", "@rootfs", "root")
+_ELF_MACHINES = {3: "i686", 62: "x86_64", 183: "aarch64", 40: "arm", 21: "ppc64", 22: "s390x",
+                 243: "riscv64"}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A filesystem that holds an installed system's root (os-release or redhat-release, fstab)."""
+
+    device: BlockDevice
+    subdir: str  # "" or the btrfs subvolume that holds the root
+    os_release: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return self.os_release.get("PRETTY_NAME") or self.os_release.get("NAME") or "Linux"
+
+
+@dataclass(frozen=True)
+class Kernel:
+    version: str
+    image: str | None
+    image_size: int | None
+    modules: str | None
+    initramfs: str
+    initramfs_size: int | None  # None: the initramfs file is missing
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": printable(self.version),
+            "image": self.image,
+            "image_size": self.image_size,
+            "modules": self.modules,
+            "initramfs": self.initramfs,
+            "initramfs_present": self.initramfs_size is not None,
+            "initramfs_size": self.initramfs_size,
+        }
+
+
+@dataclass
+class TargetSystem:
+    device: str
+    disk: str
+    fstype: str | None
+    uuid: str | None
+    subdir: str
+    os_release: dict[str, str]
+    family: str | None
+    arch: str | None
+    kernels: list[Kernel]
+    boot_mode: str
+    esp: str | None
+    bootloader_config: str | None
+    fstab: list[ResolvedEntry]
+    fstab_problems: list[FstabProblem]
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "device": self.device,
+            "disk": self.disk,
+            "fstype": self.fstype,
+            "uuid": printable(self.uuid) if self.uuid else None,
+            "subvolume": self.subdir or None,
+            "distro": {
+                "id": printable(self.os_release.get("ID", "")),
+                "version": printable(self.os_release.get("VERSION_ID", "")),
+                "name": printable(self.os_release.get("PRETTY_NAME", "")),
+                "family": self.family,
+            },
+            "arch": self.arch,
+            "kernels": [k.to_json() for k in self.kernels],
+            "boot_mode": self.boot_mode,
+            "esp": self.esp,
+            "bootloader_config": self.bootloader_config,
+            "fstab": [r.to_json() for r in self.fstab],
+            "fstab_problems": [
+                {"line": p.line_number, "text": printable(p.raw), "problem": p.message}
+                for p in self.fstab_problems
+            ],
+            "notes": self.notes,
+        }
+
+
+def read_release(root: Path) -> dict[str, str] | None:
+    """os-release (or redhat-release) of the system whose root is mounted at `root`."""
+    for name, parse in (("/etc/os-release", parse_os_release),
+                        ("/usr/lib/os-release", parse_os_release),
+                        ("/etc/redhat-release", parse_redhat_release)):
+        path = resolve_in_root(root, name)
+        if path.is_file():
+            try:
+                return parse(from_disk(path.read_bytes()[:65536]))
+            except OSError:
+                continue
+    return None
+
+
+def _root_dir(mounted: Path, fstype: str | None) -> str | None:
+    subdirs = ("",) + (BTRFS_ROOT_SUBVOLS if fstype == "btrfs" else ())
+    for sub in subdirs:
+        root = mounted / sub if sub else mounted
+        if resolve_in_root(root, "/etc/fstab").is_file() and read_release(root) is not None:
+            return sub
+    return None
+
+
+def find_candidates(
+    inventory: Inventory, stack: MountStack, disks: list[str] | None = None
+) -> list[Candidate]:
+    """Mount each filesystem that could be a root, read-only and without journal replay, look for
+    an installed system, and unmount it again. The rescue system's own disks are left alone."""
+    candidates = []
+    probe_base = stack.state.directory / "probe"
+    for dev in inventory.devices:
+        if dev.rescue_own or dev.fstype not in ROOT_FSTYPES or dev.identity.error:
+            continue
+        if disks is not None and dev.whole_disk not in disks:
+            continue
+        if dev.mountpoints:
+            mounted, ours = Path(dev.mountpoints[0]), False
+        else:
+            mounted, ours = probe_base / dev.name, True
+            mounted.mkdir(parents=True, exist_ok=True)
+            try:
+                stack.mount(dev.path, mounted, fstype=dev.fstype,
+                            options=["ro", *NO_WRITE_OPTIONS.get(dev.fstype or "", [])],
+                            kind="probe")
+            except ToolError:
+                mounted.rmdir()
+                continue
+        try:
+            sub = _root_dir(mounted, dev.fstype)
+            if sub is not None:
+                release = read_release(mounted / sub if sub else mounted) or {}
+                candidates.append(Candidate(dev, sub, release))
+        finally:
+            if ours:
+                stack.unmount_last()
+                mounted.rmdir()
+    return candidates
+
+
+def choose_candidate(candidates: list[Candidate], root: str | None, where: str) -> Candidate:
+    """The one candidate to work on, or an error that says how to pick."""
+    if root:
+        chosen = [c for c in candidates if c.device.path == root]
+        if not chosen:
+            raise RescueError(f"{root} holds no installed Linux system ({where}).")
+        return chosen[0]
+    if not candidates:
+        raise RescueError(
+            f"No installed Linux system found on {where}: no filesystem holds /etc/os-release and "
+            "/etc/fstab. Check that the right disk is attached (`rescuetui scan`), and unlock "
+            "encrypted or LVM devices first."
+        )
+    if len(candidates) > 1:
+        listing = "; ".join(f"{c.device.path} ({printable(c.name)})" for c in candidates)
+        raise RescueError(f"Several installed systems were found: {listing}. Choose one with --root.")
+    return candidates[0]
+
+
+def read_fstab(root: Path) -> Fstab:
+    path = resolve_in_root(root, "/etc/fstab")
+    return parse_fstab(from_disk(path.read_bytes()) if path.is_file() else "")
+
+
+def describe_target(root: Path, candidate: Candidate, inventory: Inventory) -> TargetSystem:
+    """Everything about a mounted target: distro, kernels, boot mode, fstab tree.
+
+    `root` must have the target's fstab tree mounted below it (a separate /boot, /usr), or the
+    kernels on those filesystems are not seen.
+    """
+    dev = candidate.device
+    release = candidate.os_release
+    family = family_for(release)
+    fstab = read_fstab(root)
+    resolved = resolve_fstab(fstab, inventory, dev.whole_disk)
+    notes = []
+    root_entry = next((r for r in resolved if r.entry.mountpoint == "/"), None)
+    if root_entry is None:
+        notes.append("/etc/fstab has no entry for /")
+    elif root_entry.device != dev.path:
+        notes.append(
+            f"/etc/fstab line {root_entry.entry.line_number} names "
+            f"{printable(root_entry.entry.spec)} for /, which is not {dev.path}, the root found"
+        )
+    esp = next((d.path for d in inventory.on_disk(dev.whole_disk) if d.is_esp), None)
+    bios_boot = any(d.is_bios_boot for d in inventory.on_disk(dev.whole_disk))
+    if esp is None:
+        esp_entry = next((r for r in resolved if r.entry.mountpoint in ("/boot/efi", "/efi")), None)
+        esp = esp_entry.device if esp_entry else None
+    boot_mode = "uefi+bios" if esp and bios_boot else "uefi" if esp else "bios"
+    return TargetSystem(
+        device=dev.path,
+        disk=dev.whole_disk,
+        fstype=dev.fstype,
+        uuid=dev.identity.uuid,
+        subdir=candidate.subdir,
+        os_release=release,
+        family=family.name if family else None,
+        arch=_architecture(root),
+        kernels=list_kernels(root, family.initramfs_name if family else None),
+        boot_mode=boot_mode,
+        esp=esp,
+        bootloader_config=_bootloader_config(root, release),
+        fstab=resolved,
+        fstab_problems=list(fstab.problems),
+        notes=notes,
+    )
+
+
+def list_kernels(root: Path, initramfs_name: Any = None) -> list[Kernel]:
+    """Kernels found in /boot and /lib/modules, newest version first."""
+    boot = resolve_in_root(root, "/boot")
+    modules = resolve_in_root(root, "/lib/modules")
+    versions: dict[str, str | None] = {}  # version -> package base name (Arch) or None
+    if boot.is_dir():
+        for image in boot.glob("vmlinuz-*"):
+            versions.setdefault(image.name.removeprefix("vmlinuz-"), None)
+    if modules.is_dir():
+        for mod in modules.iterdir():
+            pkgbase = mod / "pkgbase"
+            base = pkgbase.read_text().strip() if pkgbase.is_file() else None
+            if base:
+                versions.pop(base, None)
+            versions[mod.name] = base
+    kernels = []
+    for version, base in versions.items():
+        name = base or version
+        image = boot / f"vmlinuz-{name}"
+        initrd_name = initramfs_name(name) if initramfs_name else f"initrd.img-{name}"
+        initrd = boot / initrd_name
+        kernels.append(
+            Kernel(
+                version=version,
+                image=f"/boot/vmlinuz-{name}" if image.exists() else None,
+                image_size=_size(image),
+                modules=f"/lib/modules/{version}" if (modules / version).is_dir() else None,
+                initramfs=f"/boot/{initrd_name}",
+                initramfs_size=_size(initrd),
+            )
+        )
+    return sorted(kernels, key=lambda k: _version_key(k.version), reverse=True)
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size if path.is_file() else None
+    except OSError:
+        return None
+
+
+def _version_key(version: str) -> list[tuple[int, str]]:
+    return [(int(p), "") if p.isdigit() else (-1, p) for p in re.split(r"[.\-+_~]", version)]
+
+
+def _architecture(root: Path) -> str | None:
+    for candidate in ("/bin/sh", "/sbin/init", "/usr/bin/env"):
+        path = resolve_in_root(root, candidate)
+        try:
+            with open(path, "rb") as f:
+                header = f.read(20)
+        except OSError:
+            continue
+        if header[:4] != b"\x7fELF" or len(header) < 20:
+            continue
+        endian = "<" if header[5] == 1 else ">"
+        machine = struct.unpack(endian + "H", header[18:20])[0]
+        arch = _ELF_MACHINES.get(machine)
+        if arch == "ppc64" and endian == "<":
+            arch = "ppc64le"
+        return arch
+    return None
+
+
+def _bootloader_config(root: Path, release: dict[str, str]) -> str | None:
+    family = family_for(release)
+    paths = family.bootloader_configs if family else tuple(
+        p for f in FAMILIES for p in f.bootloader_configs
+    )
+    ident = release.get("ID", "")
+    for path in paths:
+        target = path.format(id=ident)
+        if resolve_in_root(root, target).exists():
+            return target
+    return None

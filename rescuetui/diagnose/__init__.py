@@ -1,0 +1,1 @@
+"""Panic signatures as data, the classifier and the decision tree."""
