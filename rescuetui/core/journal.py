@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,13 +87,14 @@ class Journal:
     def create(cls, base: Path | None = None) -> Journal:
         base = base or DEFAULT_JOURNAL_BASE
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        directory = base / f"{stamp}-{os.getpid()}"
         try:
+            base.mkdir(parents=True, exist_ok=True)
+            directory = Path(tempfile.mkdtemp(prefix=f"{stamp}-{os.getpid()}-", dir=base))
             for sub in ("output", "backups"):
                 (directory / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
             raise RescueError(
-                f"Cannot create the journal directory {directory}: {exc.strerror}. "
+                f"Cannot create a journal directory under {base}: {exc.strerror}. "
                 "Give a writable place with --journal DIR."
             ) from exc
         journal = cls(directory)

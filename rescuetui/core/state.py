@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,8 +41,7 @@ class SessionState:
         base = base or STATE_BASE
         base.mkdir(parents=True, exist_ok=True, mode=0o700)
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-        directory = base / f"{stamp}-{os.getpid()}"
-        directory.mkdir(mode=0o700)
+        directory = Path(tempfile.mkdtemp(prefix=f"{stamp}-{os.getpid()}-", dir=base))
         state = cls(directory)
         state.save()
         return state

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 
 import sh
@@ -44,6 +45,7 @@ def tool(name: str, *args: str, stdin: bytes | None = None) -> str:
             _in=stdin if stdin is not None else b"",
             _tty_out=False,
             _decode_errors="surrogateescape",
+            _env=os.environ | {"LVM_SUPPRESS_FD_WARNINGS": "1", "LC_ALL": "C"},
         )
     except sh.ErrorReturnCode as exc:
         raise ToolError(

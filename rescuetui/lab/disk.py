@@ -117,7 +117,9 @@ def build_disk(
         for number, p in enumerate(parts, start=1):
             if p.fstype:
                 argv = mkfs_argv(p.fstype, f"{loop}p{number}", p.uuid, p.label)
-                subprocess.run(argv, check=True, capture_output=True)
+                made = subprocess.run(argv, capture_output=True, text=True, check=False)
+                if made.returncode:
+                    raise RuntimeError(f"{' '.join(argv)} failed: {made.stderr.strip()[:300]}")
         known = mount_kernel_types or _kernel_filesystems()
         root_dir = state.directory / "build"
         mounted = [(n, p) for n, p in enumerate(parts, start=1)

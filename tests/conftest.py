@@ -1,0 +1,116 @@
+"""Shared fixtures: real loop-attached disk images, the cached Debian tree, and a leak check."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from rescuetui.core.mountinfo import current_mounts
+from rescuetui.core.state import STATE_BASE
+from rescuetui.lab.disk import BuiltDisk, Part, build_disk
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _real_parts_missing() -> str | None:
+    """Why tests on real disks cannot run here, or None when they can."""
+    if os.geteuid() != 0:
+        return "needs root (loop devices, mount, chroot)"
+    if not Path("/dev/loop-control").exists():
+        return "no loop devices (/dev/loop-control missing)"
+    for tool in ("losetup", "mount", "sfdisk", "mkfs.ext4", "mkfs.xfs", "partx"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (run `make setup`)"
+    return None
+
+
+REAL_PARTS_MISSING = _real_parts_missing()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if REAL_PARTS_MISSING is None:
+        return
+    skip = pytest.mark.skip(reason=REAL_PARTS_MISSING)
+    for item in items:
+        if "root" in item.keywords:
+            item.add_marker(skip)
+
+
+def _ours() -> tuple[set[str], set[str]]:
+    mounts = {m.mountpoint for m in current_mounts() if "rescuetui" in m.mountpoint}
+    out = subprocess.run(["losetup", "--noheadings", "--output", "NAME,BACK-FILE", "--list"],
+                         capture_output=True, text=True, check=False).stdout
+    loops = {line.split()[0] for line in out.splitlines() if "pytest" in line or "/tmp/" in line}
+    return mounts, loops
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test on real parts must leave no mount and no loop device behind."""
+    if "root" not in request.keywords or REAL_PARTS_MISSING:
+        yield
+        return
+    before = _ours()
+    yield
+    after = _ours()
+    assert after[0] <= before[0], f"mounts left behind: {after[0] - before[0]}"
+    assert after[1] <= before[1], f"loop devices left behind: {after[1] - before[1]}"
+
+
+@pytest.fixture
+def journal_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "journal"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def make_disk(tmp_path: Path) -> Callable[..., BuiltDisk]:
+    """Build a real (sparse) disk image: `make_disk([Part(...), ...], table="gpt", files={...})`.
+
+    XFS needs at least 300 MiB, hence the default size."""
+    counter = iter(range(1000))
+
+    def make(parts: list[Part], **kwargs: object) -> BuiltDisk:
+        image = tmp_path / f"disk{next(counter)}.img"
+        kwargs.setdefault("size_mb", 800)
+        return build_disk(image, parts, **kwargs)  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def debian_base_image(tmp_path_factory: pytest.TempPathFactory) -> BuiltDisk:
+    """The two-partition Debian 12 image (debootstrap tree cached in /var/cache/rescuetui)."""
+    if REAL_PARTS_MISSING:
+        pytest.skip(REAL_PARTS_MISSING)
+    if shutil.which("debootstrap") is None:
+        pytest.skip("debootstrap is not installed (run `make setup`)")
+    from rescuetui.lab.debian import two_partition_image
+
+    return two_partition_image(tmp_path_factory.mktemp("debian") / "base.img")
+
+
+@pytest.fixture
+def debian_image(debian_base_image: BuiltDisk, tmp_path: Path) -> BuiltDisk:
+    """A private copy of the Debian image that the test may change."""
+    copy = tmp_path / "debian.img"
+    subprocess.run(["cp", "--sparse=always", str(debian_base_image.image), str(copy)], check=True)
+    return BuiltDisk(copy, debian_base_image.parts)
+
+
+def rescuetui(*args: str, input: bytes | None = None, timeout: float = 300,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run the installed command line as an operator would."""
+    exe = shutil.which("rescuetui") or str(Path(sys.executable).parent / "rescuetui")
+    return subprocess.run([exe, *args], input=input, capture_output=True, timeout=timeout,
+                          env=env, check=False)
+
+
+__all__ = ["REPO", "STATE_BASE", "rescuetui"]

@@ -1,0 +1,107 @@
+"""The journal: fsync'd records, backups before every change, exact undo, paths kept in the root."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from rescuetui.core.errors import RescueError
+from rescuetui.core.journal import Journal
+from rescuetui.core.undo import undo_session
+
+
+@pytest.fixture
+def target_root(tmp_path: Path) -> Path:
+    root = tmp_path / "target"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/fstab").write_bytes(b"UUID=1 / ext4 defaults 0 1\n\xff binary tail\n")
+    os.chmod(root / "etc/fstab", 0o640)
+    return root
+
+
+def test_change_has_backup_and_record(target_root: Path, journal_dir: Path) -> None:
+    journal = Journal.create(journal_dir)
+    original = (target_root / "etc/fstab").read_bytes()
+    record = journal.change_file(target_root, "/etc/fstab", b"new\n", reason="test")
+    assert (target_root / "etc/fstab").read_bytes() == b"new\n"
+    assert Path(record["backup"]).read_bytes() == original
+    assert record["before"]["sha256"] != record["after"]["sha256"]
+    assert record["before"]["mode"] == record["after"]["mode"] == "0640"
+    on_disk = [r for r in Journal.open(journal.directory).records() if r["kind"] == "file-change"]
+    assert on_disk == [record]
+
+
+def test_undo_restores_exact_bytes_and_mode(target_root: Path, tmp_path: Path) -> None:
+    journal = Journal.create(tmp_path / "j1")
+    original = (target_root / "etc/fstab").read_bytes()
+    journal.change_file(target_root, "/etc/fstab", b"first\n", reason="one")
+    journal.change_file(target_root, "/etc/fstab", b"second\n", reason="two")
+    journal.change_file(target_root, "/etc/new.conf", b"created\n", reason="three", mode=0o600)
+    undo_journal = Journal.create(tmp_path / "j2")
+    report = undo_session(journal, target_root, undo_journal)
+    assert len(report.restored) == 3 and not report.skipped
+    assert (target_root / "etc/fstab").read_bytes() == original
+    assert (target_root / "etc/fstab").stat().st_mode & 0o777 == 0o640
+    assert not (target_root / "etc/new.conf").exists()
+    # The undo is itself journaled with backups, and a second undo finds nothing left to do.
+    assert sum(r["kind"] == "file-change" for r in undo_journal.records()) == 3
+    again = undo_session(journal, target_root, Journal.create(tmp_path / "j3"))
+    assert again.restored == []
+
+
+def test_undo_last_only(target_root: Path, tmp_path: Path) -> None:
+    journal = Journal.create(tmp_path / "j1")
+    journal.change_file(target_root, "/etc/fstab", b"first\n", reason="one")
+    journal.change_file(target_root, "/etc/fstab", b"second\n", reason="two")
+    undo_session(journal, target_root, Journal.create(tmp_path / "j2"), which="last")
+    assert (target_root / "etc/fstab").read_bytes() == b"first\n"
+
+
+def test_undo_leaves_a_file_changed_since(target_root: Path, tmp_path: Path) -> None:
+    journal = Journal.create(tmp_path / "j1")
+    journal.change_file(target_root, "/etc/fstab", b"ours\n", reason="one")
+    (target_root / "etc/fstab").write_bytes(b"someone else\n")
+    report = undo_session(journal, target_root, Journal.create(tmp_path / "j2"))
+    assert report.restored == [] and "changed since" in report.skipped[0]
+    assert (target_root / "etc/fstab").read_bytes() == b"someone else\n"
+
+
+def test_absolute_symlinks_stay_inside_the_target(tmp_path: Path, journal_dir: Path) -> None:
+    """A target's `/etc -> /host-etc` link must not lead a write onto the rescue host."""
+    root = tmp_path / "target"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "real-etc").mkdir(parents=True)
+    (root / "etc").symlink_to(str(outside))  # absolute, as the target would see it: wrong place
+    (root / "etc").unlink()
+    (root / "etc").symlink_to("/real-etc")
+    journal = Journal.create(journal_dir)
+    journal.change_file(root, "/etc/hosts", b"127.0.0.1 localhost\n", reason="test", mode=0o644)
+    assert (root / "real-etc/hosts").read_bytes() == b"127.0.0.1 localhost\n"
+    assert list(outside.iterdir()) == []
+
+
+def test_refuses_to_replace_a_symlink(tmp_path: Path, journal_dir: Path) -> None:
+    root = tmp_path / "target"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/resolv.conf").symlink_to("/run/resolv.conf")
+    with pytest.raises(RescueError, match="symbolic link"):
+        Journal.create(journal_dir).change_file(root, "/etc/resolv.conf", b"x", reason="t")
+
+
+def test_a_torn_last_line_is_ignored(journal_dir: Path) -> None:
+    journal = Journal.create(journal_dir)
+    journal.decision("Rebuild initramfs?", "yes")
+    with open(journal.path, "a") as f:
+        f.write('{"seq": 99, "kind": "comm')
+    kinds = [r["kind"] for r in Journal.open(journal.directory).records()]
+    assert kinds == ["session-start", "decision"]
+
+
+def test_latest_session(tmp_path: Path) -> None:
+    with pytest.raises(RescueError, match="No rescuetui session"):
+        Journal.latest(tmp_path)
+    first = Journal.create(tmp_path / "a")
+    assert Journal.latest(tmp_path / "a") == first.directory
