@@ -105,12 +105,17 @@ def debian_image(debian_base_image: BuiltDisk, tmp_path: Path) -> BuiltDisk:
     return BuiltDisk(copy, debian_base_image.parts)
 
 
+def rescuetui_exe() -> str:
+    """The installed `rescuetui` script of the environment running the tests."""
+    beside = Path(sys.executable).parent / "rescuetui"
+    return str(beside) if beside.exists() else shutil.which("rescuetui") or "rescuetui"
+
+
 def rescuetui(*args: str, input: bytes | None = None, timeout: float = 300,
               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
     """Run the installed command line as an operator would."""
-    exe = shutil.which("rescuetui") or str(Path(sys.executable).parent / "rescuetui")
-    return subprocess.run([exe, *args], input=input, capture_output=True, timeout=timeout,
+    return subprocess.run([rescuetui_exe(), *args], input=input, capture_output=True, timeout=timeout,
                           env=env, check=False)
 
 
-__all__ = ["REPO", "STATE_BASE", "rescuetui"]
+__all__ = ["REPO", "STATE_BASE", "rescuetui", "rescuetui_exe"]

@@ -50,6 +50,7 @@ class Part:
     ptype: str = "linux"
     uuid: str = field(default_factory=lambda: str(uuidlib.uuid4()))
     fstab_options: str = "defaults"
+    partuuid: str = field(default_factory=lambda: str(uuidlib.uuid4()))  # gpt tables only
 
     @property
     def fstab_uuid(self) -> str:
@@ -91,12 +92,13 @@ def build_disk(
     tree: Path | None = None,
     files: dict[str, bytes] | None = None,
     fstab: str | None = None,
+    dirs: tuple[str, ...] = (),
     mount_kernel_types: frozenset[str] | None = None,
 ) -> BuiltDisk:
     """Create `image`, partition it, make the filesystems and fill them.
 
     `tree` (a directory, e.g. a debootstrap'd Debian) is copied in, split across the partitions
-    by mount point; `files` (target path -> bytes) are written after it; `/etc/fstab` is written
+    by mount point; `dirs` are created and `files` (target path -> bytes) written after it; `/etc/fstab` is written
     from the parts unless `fstab` gives its text. Filesystems this kernel cannot mount (vfat
     here) are made but left empty.
     """
@@ -107,7 +109,8 @@ def build_disk(
     for p in parts:
         kind = PART_TYPES[p.ptype][0 if table == "gpt" else 1]
         size = f"size={p.size_mb}MiB, " if p.size_mb else ""
-        script.append(f"{size}type={kind}")
+        partuuid = f", uuid={p.partuuid}" if table == "gpt" else ""
+        script.append(f"{size}type={kind}{partuuid}")
     subprocess.run(["sfdisk", "-q", str(image)], input="\n".join(script) + "\n", text=True,
                    check=True, capture_output=True)
     state = SessionState.create()
@@ -131,6 +134,8 @@ def build_disk(
             stack.mount(f"{loop}p{number}", where, fstype=p.fstype, kind="build")
         if tree is not None:
             subprocess.run(["cp", "-a", f"{tree}/.", str(root_dir)], check=True)
+        for directory in dirs:
+            (root_dir / directory.lstrip("/")).mkdir(parents=True, exist_ok=True)
         all_files = dict(files or {})
         if any(p.mountpoint == "/" for p in parts):
             all_files.setdefault("/etc/fstab", (fstab or fstab_for(parts)).encode())

@@ -1,0 +1,194 @@
+"""The command line on a real Debian 12 disk image (debootstrap'd, /boot on its own partition):
+chroot commands, scan --json, the journal, change manifests, undo, and cleanup after kill -9."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import rescuetui, rescuetui_exe
+
+from rescuetui.core.journal import Journal
+from rescuetui.core.mountinfo import current_mounts
+from rescuetui.core.session import RescueSession
+from rescuetui.lab.disk import BuiltDisk
+
+pytestmark = [pytest.mark.root, pytest.mark.slow]
+
+
+def _loops_on(image: Path) -> str:
+    return subprocess.run(["losetup", "--associated", str(image)], capture_output=True,
+                          text=True, check=False).stdout
+
+
+def test_run_cat_os_release(debian_image: BuiltDisk, journal_dir: Path) -> None:
+    out = rescuetui("run", "--disk", str(debian_image.image), "--journal", str(journal_dir),
+                    "--", "cat", "/etc/os-release")
+    assert out.returncode == 0, out.stderr
+    assert b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"' in out.stdout
+    assert _loops_on(debian_image.image) == ""
+    assert not [m for m in current_mounts() if "rescuetui" in m.mountpoint]
+
+
+def test_run_sees_boot_partition_and_passes_exit_status(
+    debian_image: BuiltDisk, journal_dir: Path
+) -> None:
+    out = rescuetui("run", "--disk", str(debian_image.image), "--journal", str(journal_dir), "--",
+                    "sh", "-c", "ls /boot; test -e /proc/self/status && test -c /dev/null; exit 7")
+    assert out.returncode == 7, out.stderr
+    assert b"vmlinuz-" in out.stdout and b"initrd.img-" in out.stdout
+    (session,) = list(journal_dir.iterdir())
+    records = Journal.open(session).records()
+    command = next(r for r in records if r["kind"] == "command")
+    assert command["exit"] == 7 and command["where"].startswith("chroot:")
+    assert Path(command["output"]).read_bytes() == out.stdout
+
+
+def test_scan_json_shows_the_root_candidate(debian_image: BuiltDisk) -> None:
+    out = rescuetui("scan", "--disk", str(debian_image.image), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    (target,) = data["targets"]
+    root_part = debian_image.part("/")
+    assert target["uuid"] == root_part.uuid
+    assert target["distro"] == {"id": "debian", "version": "12",
+                                "name": "Debian GNU/Linux 12 (bookworm)", "family": "debian"}
+    assert target["arch"] == "x86_64" and target["boot_mode"] == "bios"
+    (kernel,) = target["kernels"]
+    assert kernel["version"].endswith("-cloud-amd64")
+    assert kernel["image"] == f"/boot/vmlinuz-{kernel['version']}"
+    assert kernel["initramfs"] == f"/boot/initrd.img-{kernel['version']}"
+    assert kernel["initramfs_present"] and kernel["initramfs_size"] > 1_000_000
+    assert kernel["modules"] == f"/lib/modules/{kernel['version']}"
+    fstab = {e["mountpoint"]: e for e in target["fstab"]}
+    assert fstab["/"]["status"] == fstab["/boot"]["status"] == "resolved"
+    assert fstab["/boot"]["device"].endswith("p1") and fstab["/"]["device"].endswith("p2")
+    assert all(c["status"] == "mounted" for c in target["mount_check"])
+    disks = [d for d in data["devices"] if d["type"] == "disk" and d["transport"] == "loop"]
+    assert any(d["partition_table"] == "dos" for d in disks)
+    assert _loops_on(debian_image.image) == ""
+
+
+def test_resolv_conf_is_lent_not_overwritten(debian_image: BuiltDisk, journal_dir: Path) -> None:
+    def run(*argv: str, rw: bool = False) -> bytes:
+        out = rescuetui("run", "--disk", str(debian_image.image), "--journal", str(journal_dir),
+                        *(["--rw"] if rw else []), "--", *argv)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+
+    # Give the target a resolv.conf of its own (from under the bind mount rescuetui puts there).
+    run("sh", "-c", "umount /etc/resolv.conf && echo 'nameserver 192.0.2.53' > /etc/resolv.conf",
+        rw=True)
+    host = Path(os.path.realpath("/etc/resolv.conf")).read_bytes()
+    with RescueSession(journal_base=journal_dir) as session:
+        session.open_target(str(debian_image.image))
+        session.make_writable()
+        inside = session.runner.run_blocking(["cat", "/etc/resolv.conf"], in_chroot=True)
+        assert "\n".join(inside.tail).strip().encode() == host.strip()
+    assert run("sh", "-c", "umount /etc/resolv.conf && cat /etc/resolv.conf") == (
+        b"nameserver 192.0.2.53\n")
+
+
+def test_rw_run_records_a_package_install_in_the_manifest(
+    debian_image: BuiltDisk, journal_dir: Path
+) -> None:
+    out = rescuetui("run", "--disk", str(debian_image.image), "--journal", str(journal_dir),
+                    "--rw", "--", "sh", "-c",
+                    "dpkg -i /var/cache/apt/archives/cpio_*.deb >/dev/null && echo installed")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == b"installed"
+    (session,) = list(journal_dir.iterdir())
+    records = Journal.open(session).records()
+    (manifest,) = [r for r in records if r["kind"] == "manifest"]
+    command = next(r for r in records if r["kind"] == "command")
+    assert manifest["command"] == command["seq"]
+    changed = manifest["modified"] + manifest["added"]
+    assert "/usr/bin/cpio" in changed
+    assert any(p.startswith("/var/lib/dpkg/") for p in changed)
+    # The journal travelled with the disk.
+    check = rescuetui("run", "--disk", str(debian_image.image), "--journal", str(journal_dir),
+                      "--", "ls", f"/var/log/rescuetui/{session.name}")
+    assert b"journal.jsonl" in check.stdout
+
+
+def test_file_change_then_undo_restores_exact_bytes(
+    debian_image: BuiltDisk, journal_dir: Path
+) -> None:
+    def hostname_digest() -> bytes:
+        out = rescuetui("run", "--disk", str(debian_image.image), "--journal", str(journal_dir),
+                        "--", "cat", "/etc/hostname")
+        assert out.returncode == 0, out.stderr
+        return hashlib.sha256(out.stdout).digest()
+
+    original = hostname_digest()
+    with RescueSession(journal_base=journal_dir) as session:
+        session.open_target(str(debian_image.image))
+        session.make_writable()
+        assert session.journal is not None
+        record = session.journal.change_file(session.root, "/etc/hostname", b"changed\n",
+                                             reason="test")
+        changed_in = session.journal.directory
+    assert Path(record["backup"]).is_file()
+    assert hostname_digest() != original
+    out = rescuetui("undo", "--session", str(changed_in), "--journal", str(journal_dir))
+    assert out.returncode == 0, out.stderr
+    assert b"restored #" in out.stdout
+    assert hostname_digest() == original
+    assert _loops_on(debian_image.image) == ""
+
+
+def test_dry_run_runs_nothing(debian_image: BuiltDisk, journal_dir: Path) -> None:
+    out = rescuetui("run", "--disk", str(debian_image.image), "--journal", str(journal_dir),
+                    "--dry-run", "--", "rm", "-rf", "/etc")
+    assert out.returncode == 0
+    assert b"[dry-run] chroot:" in out.stdout and b"rm -rf /etc" in out.stdout
+    check = rescuetui("run", "--disk", str(debian_image.image), "--journal", str(journal_dir),
+                      "--", "test", "-d", "/etc")
+    assert check.returncode == 0
+
+
+def test_kill_9_then_cleanup_leaves_nothing(debian_image: BuiltDisk, journal_dir: Path) -> None:
+    exe = rescuetui_exe()
+    proc = subprocess.Popen([exe, "run", "--disk", str(debian_image.image), "--journal",
+                             str(journal_dir), "--", "sleep", "300"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if any(m.mountpoint.endswith("/root/run") and "rescuetui" in m.mountpoint
+               for m in current_mounts()):
+            break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("the run never mounted its chroot")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert [m for m in current_mounts() if "rescuetui" in m.mountpoint], "expected leftovers"
+    assert _loops_on(debian_image.image) != ""
+    out = rescuetui("cleanup")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert b"took down" in out.stdout and b"stopped 1 processes" in out.stdout
+    assert not [m for m in current_mounts() if "rescuetui" in m.mountpoint]
+    assert _loops_on(debian_image.image) == ""
+
+
+def test_sigterm_tears_down(debian_image: BuiltDisk, journal_dir: Path) -> None:
+    exe = rescuetui_exe()
+    proc = subprocess.Popen([exe, "run", "--disk", str(debian_image.image), "--journal",
+                             str(journal_dir), "--", "sleep", "300"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not any(m.mountpoint.endswith("/root/run") and "rescuetui" in m.mountpoint
+                  for m in current_mounts()):
+        assert time.monotonic() < deadline, "the run never mounted its chroot"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert not [m for m in current_mounts() if "rescuetui" in m.mountpoint]
+    assert _loops_on(debian_image.image) == ""
