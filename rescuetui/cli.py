@@ -313,6 +313,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
         session.open_target(disk, root, api=False)
         session.make_writable()
         which: str | int = "last" if args.last else args.change if args.change else "all"
+        assert session.journal is not None
         report = undo_session(journal, session.root, session.journal, which=which,
                               force=args.force)
     if args.json:
@@ -335,8 +336,8 @@ def _device_with_uuid(uuid: str | None) -> str:
     found = [d for d in scan_inventory().matching("UUID", uuid or "") if not d.rescue_own]
     if len(found) != 1:
         raise RescueError(
-            f"The session's root filesystem (UUID {uuid}) is {'not attached' if not found else 'on several devices'}; "
-            "give the disk with --disk."
+            f"The session's root filesystem (UUID {uuid}) is "
+            f"{'not attached' if not found else 'on several devices'}; give the disk with --disk."
         )
     return found[0].path
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import socket
 import tempfile
 import time
 from dataclasses import dataclass
@@ -22,6 +20,8 @@ JOURNAL_FILE = "journal.jsonl"
 
 def digest_of(path: Path) -> str | None:
     """sha256 of a regular file, or None when it does not exist."""
+    import hashlib  # only when a file changes: keeps it off the start-up path
+
     if not path.is_file() or path.is_symlink():
         return None
     h = hashlib.sha256()
@@ -98,7 +98,7 @@ class Journal:
                 "Give a writable place with --journal DIR."
             ) from exc
         journal = cls(directory)
-        journal.append("session-start", host=socket.gethostname(), pid=os.getpid())
+        journal.append("session-start", host=os.uname().nodename, pid=os.getpid())
         return journal
 
     @classmethod

@@ -8,6 +8,7 @@ import signal
 import time
 from pathlib import Path
 
+from rescuetui.core import syscalls
 from rescuetui.core.errors import RescueError
 from rescuetui.core.mountinfo import current_mounts, mounts_below
 from rescuetui.core.probe import probe_device
@@ -72,12 +73,7 @@ class MountStack:
         options = list(options or [])
         if fstype == "xfs" and "nouuid" not in options and _xfs_uuid_in_use(source):
             options.append("nouuid")
-        args = []
-        if fstype:
-            args += ["-t", fstype]
-        if options:
-            args += ["-o", ",".join(options)]
-        tool("mount", *args, source, str(target))
+        syscalls.mount(source, str(target), fstype, options)
         record = MountRecord(source, str(target), fstype, options, kind)
         self.state.mounts.append(record)
         self.state.save()
@@ -85,7 +81,8 @@ class MountStack:
 
     def remount(self, record: MountRecord, writable: bool) -> None:
         mode = "rw" if writable else "ro"
-        tool("mount", "-o", f"remount,{mode}", record.target)
+        bind = ["bind"] if "bind" in record.options else []
+        syscalls.remount(record.target, [*bind, mode])
         record.options = [o for o in record.options if o not in ("ro", "rw")] + [mode]
         self.state.save()
 
@@ -140,19 +137,19 @@ def _unmount(target: Path) -> None:
     if not _is_mountpoint(target):
         return
     try:
-        tool("umount", str(target))
+        syscalls.umount(str(target))
         return
     except ToolError as exc:
         if "busy" not in exc.stderr:
             raise RescueError(f"Could not unmount {target}: {exc.stderr}") from exc
     stopped = kill_processes_inside(target)
     try:
-        tool("umount", str(target))
+        syscalls.umount(str(target))
         return
     except ToolError:
         pass
     try:
-        tool("umount", "--lazy", str(target))
+        syscalls.umount(str(target), lazy=True)
     except ToolError as exc:
         raise RescueError(
             f"Could not unmount {target} (busy; stopped {stopped} processes): {exc.stderr}. "

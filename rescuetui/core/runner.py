@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from rescuetui.core.errors import RescueError
 
@@ -139,7 +139,7 @@ class CommandRunner:
         timed_out = cancelled = False
         try:
             reader = asyncio.ensure_future(_pump(proc, out, tail, on_line))
-            waiters: set[asyncio.Future[object]] = {reader}
+            waiters: set[asyncio.Future[Any]] = {reader}
             cancel_wait = asyncio.ensure_future(cancel.wait()) if cancel else None
             if cancel_wait:
                 waiters.add(cancel_wait)

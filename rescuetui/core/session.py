@@ -365,10 +365,10 @@ def remove_session_dirs(directory: Path) -> None:
     """
     if mounts_below(directory):
         return
-    for sub in (directory / "probe").glob("*"):
-        sub.rmdir()
-    for sub in ("probe", "root"):
-        if (directory / sub).is_dir():
-            (directory / sub).rmdir()
+    for leftover in (directory / "probe").glob("*"):
+        leftover.rmdir()
+    for name in ("probe", "root"):
+        if (directory / name).is_dir():
+            (directory / name).rmdir()
     (directory / "state.json").unlink(missing_ok=True)
     directory.rmdir()

@@ -69,10 +69,9 @@ class SessionState:
             "opened": self.opened,
         }
         tmp = self.directory / (STATE_FILE + ".tmp")
+        # Atomic by rename; no fsync: /run is a tmpfs, gone at reboot together with the mounts.
         with open(tmp, "w") as f:
             json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, self.directory / STATE_FILE)
 
     def owner_alive(self) -> bool:

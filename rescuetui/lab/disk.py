@@ -98,9 +98,9 @@ def build_disk(
     """Create `image`, partition it, make the filesystems and fill them.
 
     `tree` (a directory, e.g. a debootstrap'd Debian) is copied in, split across the partitions
-    by mount point; `dirs` are created and `files` (target path -> bytes) written after it; `/etc/fstab` is written
-    from the parts unless `fstab` gives its text. Filesystems this kernel cannot mount (vfat
-    here) are made but left empty.
+    by mount point; `dirs` are created and `files` (target path -> bytes) written after it;
+    `/etc/fstab` is written from the parts unless `fstab` gives its text. Filesystems this
+    kernel cannot mount (vfat here) are made but left empty.
     """
     image.unlink(missing_ok=True)
     with open(image, "wb") as f:
@@ -125,11 +125,11 @@ def build_disk(
                     raise RuntimeError(f"{' '.join(argv)} failed: {made.stderr.strip()[:300]}")
         known = mount_kernel_types or _kernel_filesystems()
         root_dir = state.directory / "build"
-        mounted = [(n, p) for n, p in enumerate(parts, start=1)
+        mounted = [(n, p.mountpoint, p) for n, p in enumerate(parts, start=1)
                    if p.mountpoint and p.fstype in known]
-        mounted.sort(key=lambda np: np[1].mountpoint.count("/") if np[1].mountpoint != "/" else -1)
-        for number, p in mounted:
-            where = root_dir / (p.mountpoint or "/").lstrip("/")
+        mounted.sort(key=lambda m: m[1].count("/") if m[1] != "/" else -1)
+        for number, mountpoint, p in mounted:
+            where = root_dir / mountpoint.lstrip("/")
             where.mkdir(parents=True, exist_ok=True)
             stack.mount(f"{loop}p{number}", where, fstype=p.fstype, kind="build")
         if tree is not None:

@@ -1,0 +1,50 @@
+# rescuetui — set-up, practice run, tests and benchmarks. Run as root on Debian 12.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# What rescuetui and its tests need on the host: libblkid headers and a compiler for
+# pylibblkid, the filesystem and volume tools it drives, debootstrap for the practice system.
+APT_PACKAGES := python3 python3-venv python3-dev gcc pkg-config libblkid-dev \
+	util-linux mount fdisk e2fsprogs xfsprogs dosfstools btrfs-progs \
+	cryptsetup-bin lvm2 mdadm kmod psmisc debootstrap tmux
+PRACTICE_IMAGE ?= /var/tmp/rescuetui/practice.img
+
+.PHONY: setup system-packages demo test lint bench clean
+
+setup: system-packages $(VENV)/.installed
+
+system-packages:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing: $$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends $$missing; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q --config-settings editable_mode=compat -e '.[test]'
+	$(BIN)/python -m compileall -q rescuetui
+	touch $@
+
+# The practice system: a real Debian 12 disk image (/boot and / on their own partitions).
+demo: setup
+	mkdir -p $(dir $(PRACTICE_IMAGE))
+	$(BIN)/rescuetui lab image -o $(PRACTICE_IMAGE)
+	$(BIN)/rescuetui scan --disk $(PRACTICE_IMAGE)
+	$(BIN)/rescuetui run --disk $(PRACTICE_IMAGE) -- cat /etc/os-release
+
+test: setup lint
+	$(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check rescuetui tests bench
+	$(BIN)/mypy rescuetui
+
+bench: setup
+	$(BIN)/python bench/mount_chroot.py
+
+clean:
+	$(BIN)/rescuetui cleanup || true
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

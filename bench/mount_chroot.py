@@ -1,0 +1,51 @@
+"""Time to a mounted chroot and back: `rescuetui run --disk IMG -- true` against a shell script
+doing the same by hand (bench/reference_mount_chroot.sh). Prints both and the ratio.
+
+Run as root: `make bench` (builds the practice image from the cached Debian tree if needed).
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROUNDS = 7
+
+
+def timed(argv: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    from rescuetui.lab.debian import two_partition_image
+
+    with tempfile.TemporaryDirectory(prefix="rescuetui-bench-") as tmp:
+        image = Path(tmp) / "bench.img"
+        two_partition_image(image)
+        journal = Path(tmp) / "journal"
+        ours = [str(Path(sys.executable).parent / "rescuetui"), "run", "--disk", str(image),
+                "--journal", str(journal), "--", "true"]
+        reference = ["sh", str(HERE / "reference_mount_chroot.sh"), str(image)]
+        timed(ours), timed(reference)  # warm the page cache for both
+        results: dict[str, list[float]] = {"rescuetui run": [], "shell script": []}
+        for _ in range(ROUNDS):  # interleaved, so drift on the machine hits both alike
+            results["rescuetui run"].append(timed(ours))
+            results["shell script"].append(timed(reference))
+    medians = {name: statistics.median(times) for name, times in results.items()}
+    print(f"mount + chroot true + teardown, median of {ROUNDS} (two-partition Debian 12 image)")
+    for name, median in medians.items():
+        print(f"  {name:<14} {median * 1000:7.1f} ms   (min {min(results[name]) * 1000:.1f} ms)")
+    ratio = medians["rescuetui run"] / medians["shell script"]
+    print(f"  ratio          {ratio:7.2f}x   (goal: within 1.5x)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
