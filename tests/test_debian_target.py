@@ -192,3 +192,16 @@ def test_sigterm_tears_down(debian_image: BuiltDisk, journal_dir: Path) -> None:
     assert proc.wait(timeout=30) == 128 + signal.SIGTERM
     assert not [m for m in current_mounts() if "rescuetui" in m.mountpoint]
     assert _loops_on(debian_image.image) == ""
+
+
+def test_shell_runs_in_the_chroot_and_returns_its_status(
+    debian_image: BuiltDisk, journal_dir: Path
+) -> None:
+    """`rescuetui shell` with a pipe for its terminal: the shell reads commands from it."""
+    out = rescuetui("shell", "--disk", str(debian_image.image), "--journal", str(journal_dir),
+                    input=b"grep PRETTY_NAME /etc/os-release; ls /boot | grep -c vmlinuz; exit 3\n")
+    assert out.returncode == 3, out.stderr
+    assert b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"' in out.stdout
+    assert b"1\n" in out.stdout
+    assert b"read-only" in out.stderr
+    assert _loops_on(debian_image.image) == ""
