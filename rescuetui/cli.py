@@ -146,53 +146,64 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _size(n: int) -> str:
+    value = float(n)
     for unit in ("B", "K", "M", "G", "T"):
-        if n < 1024 or unit == "T":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
-        n /= 1024  # type: ignore[assignment]
+        if value < 1024 or unit == "T":
+            return f"{value:.0f}{unit}" if unit == "B" or value >= 100 else f"{value:.1f}{unit}"
+        value /= 1024
     return str(n)
 
 
 def _print_devices(inventory: Any) -> None:
-    print(f"{'DEVICE':<16} {'SIZE':>7} {'ROLE':<12} {'FS':<6} {'LABEL':<16} UUID / NOTE")
+    """One line a device, 80 columns for the common names; flags on a line of their own."""
+    print(f"{'DEVICE':<14} {'SIZE':>6} {'CONTENT':<11} {'LABEL':<9} UUID")
     for d in inventory.devices:
-        name = d.path if d.devtype == "disk" else "  " + d.path
-        note = printable(d.identity.uuid or "")
-        if d.identity.error:
-            note = d.identity.error
+        name = d.path if d.devtype == "disk" else " " + d.path
+        if d.fstype and d.identity.usage == "filesystem":
+            content = d.fstype + (" ESP" if d.is_esp else "")
         elif d.devtype == "disk" and d.identity.partition_table:
-            note = f"{d.identity.partition_table} partition table"
+            content = f"{d.identity.partition_table} table"
+        else:
+            content = d.role
+        label = printable(d.identity.label or "")
+        if len(label) > 9:
+            label = label[:8] + "~"
+        print(f"{name:<14} {_size(d.size):>6} {content:<11} {label:<9} "
+              f"{printable(d.identity.uuid or '')}")
         flags = []
         if d.rescue_own:
-            flags.append("rescue system's own")
+            flags.append("the rescue system's own disk: never a target")
+        elif d.identity.error:
+            flags.append(d.identity.error)
         if d.mountpoints:
             flags.append("mounted on " + ", ".join(printable(m) for m in d.mountpoints))
         if flags:
-            note += f" [{'; '.join(flags)}]"
-        label = printable(d.identity.label or "")
-        print(f"{name:<16} {_size(d.size):>7} {d.role:<12} {d.fstype or '':<6} {label:<16} {note}")
+            print(f"{'':<15}^ {'; '.join(flags)}")
 
 
 def _print_target(target: Any, tree: list[Any]) -> None:
     distro = printable(target.os_release.get("PRETTY_NAME", "Linux"))
     print(f"Installed system on {target.device}: {distro}")
     print(f"  family {target.family or 'unknown'}, {target.arch or 'unknown architecture'}, "
-          f"{target.boot_mode.upper()} boot"
-          + (f" (ESP {target.esp})" if target.esp else ""))
+          f"{target.boot_mode.upper()} boot" + (f" (ESP {target.esp})" if target.esp else ""))
     print(f"  boot loader config: {target.bootloader_config or 'not found'}")
     if not target.kernels:
         print("  kernels: none found in /boot or /lib/modules")
     for k in target.kernels:
+        print(f"  kernel {printable(k.version)}")
+        image = f"{k.image} ({_size(k.image_size or 0)})" if k.image else "MISSING"
         initrd = (f"{k.initramfs} ({_size(k.initramfs_size)})" if k.initramfs_size is not None
                   else f"{k.initramfs} MISSING")
-        image = k.image or "no kernel image"
-        print(f"  kernel {printable(k.version)}: {image}; initramfs {initrd}")
-    print("  fstab:")
+        print(f"    image     {image}")
+        print(f"    initramfs {initrd}")
+        print(f"    modules   {k.modules or 'MISSING'}")
+    print("  fstab (line, mount point, device):")
     for r in target.fstab:
-        device = f" -> {r.device}" if r.device else ""
+        print(f"    {r.entry.line_number:>2} {printable(r.entry.mountpoint):<10} "
+              f"{printable(r.entry.spec)}")
+        found = f"{r.device}, " if r.device else ""
         note = f" ({r.note})" if r.note else ""
-        print(f"    line {r.entry.line_number}: {printable(r.entry.mountpoint):<12} "
-              f"{printable(r.entry.spec)}{device}: {r.status}{note}")
+        print(f"{'':<15}-> {found}{r.status}{note}")
     for p in target.fstab_problems:
         print(f"    problem: {p.message}")
     for o in tree:
