@@ -178,7 +178,8 @@ def test_kill_9_then_cleanup_leaves_nothing(debian_image: BuiltDisk, journal_dir
     assert _loops_on(debian_image.image) == ""
 
 
-def test_sigterm_tears_down(debian_image: BuiltDisk, journal_dir: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signals_tear_down(debian_image: BuiltDisk, journal_dir: Path, sig: int) -> None:
     exe = rescuetui_exe()
     proc = subprocess.Popen([exe, "run", "--disk", str(debian_image.image), "--journal",
                              str(journal_dir), "--", "sleep", "300"],
@@ -188,8 +189,8 @@ def test_sigterm_tears_down(debian_image: BuiltDisk, journal_dir: Path) -> None:
                   for m in current_mounts()):
         assert time.monotonic() < deadline, "the run never mounted its chroot"
         time.sleep(0.1)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    proc.send_signal(sig)
+    assert proc.wait(timeout=30) == 128 + sig
     assert not [m for m in current_mounts() if "rescuetui" in m.mountpoint]
     assert _loops_on(debian_image.image) == ""
 
