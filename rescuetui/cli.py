@@ -316,7 +316,8 @@ def cmd_undo(args: argparse.Namespace) -> int:
     disk, root = args.disk, None
     if disk is None:
         recorded = target.get("disk")
-        if recorded and Path(recorded).exists():
+        # An image file is still the same disk; a device name may now belong to another disk.
+        if recorded and Path(recorded).is_file():
             disk = recorded
         else:
             root = _device_with_uuid(target.get("uuid"))

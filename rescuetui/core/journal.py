@@ -192,16 +192,7 @@ class Journal:
                 f"Could not write {path} on the target: {exc.strerror}. The file is unchanged"
                 f"{'; its backup is ' + str(backup) if backup else ''}."
             ) from exc
-        after = FileState.of(host_path)
-        return self.append(
-            "file-change",
-            seq=seq,
-            path=path,
-            reason=reason,
-            before=before.as_record(),
-            after=after.as_record(),
-            backup=str(backup) if backup else None,
-        )
+        return self._record_change(seq, path, reason, before, FileState.of(host_path), backup)
 
     def remove_file(self, root: Path, path: str, *, reason: str) -> dict[str, Any]:
         """Delete a target file, after copying it into the backups."""
@@ -210,13 +201,19 @@ class Journal:
         before = FileState.of(host_path)
         backup = self._backup(seq, host_path, path) if before.exists else None
         host_path.unlink(missing_ok=True)
+        return self._record_change(seq, path, reason, before, FileState(False), backup)
+
+    def _record_change(
+        self, seq: int, path: str, reason: str, before: FileState, after: FileState,
+        backup: Path | None,
+    ) -> dict[str, Any]:
         return self.append(
             "file-change",
             seq=seq,
             path=path,
             reason=reason,
             before=before.as_record(),
-            after=FileState(False).as_record(),
+            after=after.as_record(),
             backup=str(backup) if backup else None,
         )
 

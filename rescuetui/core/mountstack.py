@@ -125,8 +125,10 @@ def teardown_state(state: SessionState) -> list[str]:
         try:
             tool("losetup", "--detach", loop)
         except ToolError as exc:
-            if "No such device" not in exc.stderr and "No such device or address" not in exc.stderr:
-                problems.append(f"Loop device {loop} could not be detached: {exc.stderr}")
+            if "No such device" not in exc.stderr:
+                problems.append(f"Loop device {loop} could not be detached: {exc.stderr}. "
+                                "Run `rescuetui cleanup` again once nothing uses it.")
+                continue  # stays in the state file for the next cleanup
         state.loops.remove(loop)
         state.save()
     return problems
@@ -163,17 +165,21 @@ def _is_mountpoint(target: Path) -> bool:
 
 
 def kill_processes_inside(directory: Path) -> int:
-    """SIGKILL processes whose root or working directory lies in `directory` (chroot leftovers)."""
+    """SIGKILL processes chrooted into `directory`: what a chroot command left running.
+
+    Processes that merely have their working directory there (an operator's shell that cd'd
+    in) are left alone; the lazy unmount deals with those.
+    """
     prefix = str(directory).rstrip("/") + "/"
     killed = 0
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
-            places = (os.readlink(proc / "root"), os.readlink(proc / "cwd"))
+            root = os.readlink(proc / "root")
         except OSError:
             continue
-        if any((p + "/").startswith(prefix) for p in places):
+        if (root + "/").startswith(prefix):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(proc.name), signal.SIGKILL)
                 killed += 1
