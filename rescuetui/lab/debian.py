@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -11,9 +12,10 @@ from rescuetui.lab.disk import BuiltDisk, Part, build_disk
 
 CACHE = Path(os.environ.get("RESCUETUI_CACHE", "/var/cache/rescuetui"))
 SUITE = "bookworm"
-# Enough to boot and to be repaired: a kernel, an initramfs builder, systemd as init.
-PACKAGES = ("linux-image-cloud-amd64", "initramfs-tools", "systemd-sysv")
-TREE_NAME = f"debian12-{SUITE}-tree"
+# Enough to boot and to be repaired: a kernel, an initramfs builder, systemd as init, GRUB.
+PACKAGES = ("linux-image-cloud-amd64", "initramfs-tools", "systemd-sysv", "grub-pc")
+# The package list is part of the name: a changed list builds a new tree beside the old one.
+TREE_NAME = f"debian12-{SUITE}-" + hashlib.sha256(" ".join(PACKAGES).encode()).hexdigest()[:8]
 
 
 def debian_tree(cache: Path = CACHE) -> Path:

@@ -1,0 +1,167 @@
+"""Boots a disk image under qemu on a throwaway overlay and tells how the boot ended.
+
+The serial console is read as it comes; qemu is stopped as soon as the outcome is known: a login
+prompt, a kernel panic, an initramfs shell, systemd's emergency mode, a GRUB error, or a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+OUTCOMES = ("login", "panic", "initramfs-shell", "emergency", "grub-error", "timeout")
+ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>78cDEHM]")
+# (outcome, pattern) in the order they are checked; each decides the boot at once.
+DECISIVE = (
+    ("panic", re.compile(r"Kernel panic - not syncing")),
+    ("initramfs-shell", re.compile(r"^\(initramfs\) ?$|Dropping to a shell")),
+    ("emergency", re.compile(r"You are in emergency mode|Give root password for maintenance|"
+                             r"Cannot open access to console, the root account is locked")),
+    ("grub-error", re.compile(r"you need to load the kernel first|^grub rescue> ?$|"
+                              r"Minimal BASH-like line editing is supported")),
+    ("login", re.compile(r"\blogin: ?$")),
+)
+# GRUB errors that may still be followed by a boot (a missing initrd: the kernel then panics).
+GRUB_ERROR = re.compile(r"^error: .+")
+GRUB_GRACE_SECONDS = 30.0
+# Seconds to keep reading after the outcome is known, so the log holds the panic's trace.
+TAIL_SECONDS = 2.0
+
+
+@dataclass
+class BootResult:
+    outcome: str
+    seconds: float
+    log: str
+    evidence: str  # the console line that decided the outcome
+
+    def to_json(self) -> dict[str, object]:
+        return {"outcome": self.outcome, "seconds": round(self.seconds, 1),
+                "evidence": self.evidence, "log_lines": self.log.count("\n")}
+
+
+def clean_console(raw: bytes) -> str:
+    """Serial output as plain text: escape sequences, CRs and NULs removed."""
+    text = ANSI.sub(b"", raw).replace(b"\r", b"").replace(b"\x00", b"")
+    return text.decode("utf-8", "replace")
+
+
+class BootWatcher:
+    """Reads console text as it arrives and decides the outcome; no I/O of its own, so the same
+    rules apply to a live boot and to a recorded serial log."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self.outcome: str | None = None
+        self.evidence = ""
+        self.grub_error_at: float | None = None
+        self.grub_error_line = ""
+        self._checked = 0  # offset of the first line not yet checked
+
+    def feed(self, chunk: str, now: float) -> str | None:
+        self.text += chunk
+        if self.outcome:
+            return self.outcome
+        lines = self.text[self._checked:].split("\n")
+        # The last piece has no newline yet; a prompt (`login: `) waits there, so check it too,
+        # but check it again when more arrives.
+        for index, line in enumerate(lines):
+            complete = index < len(lines) - 1
+            for outcome, pattern in DECISIVE:
+                if pattern.search(line):
+                    self.outcome, self.evidence = outcome, line.strip()
+                    return outcome
+            if complete:
+                if GRUB_ERROR.match(line) and self.grub_error_at is None:
+                    self.grub_error_at, self.grub_error_line = now, line.strip()
+                elif self.grub_error_at is not None and "Linux version" in line:
+                    self.grub_error_at = None  # the kernel started after all
+                self._checked += len(line) + 1
+        return None
+
+    def expired(self, now: float) -> bool:
+        """A GRUB error with nothing after it for a while is the outcome."""
+        if self.grub_error_at is not None and now - self.grub_error_at > GRUB_GRACE_SECONDS:
+            self.outcome, self.evidence = "grub-error", self.grub_error_line
+            return True
+        return False
+
+
+def classify_log(text: str) -> tuple[str, str]:
+    """The outcome of a recorded serial log: (outcome, evidence line)."""
+    watcher = BootWatcher()
+    watcher.feed(text, 0.0)
+    if watcher.outcome:
+        return watcher.outcome, watcher.evidence
+    if watcher.grub_error_at is not None:
+        return "grub-error", watcher.grub_error_line
+    return "timeout", ""
+
+
+def qemu_argv(disk: Path, memory_mb: int = 1024) -> list[str]:
+    return [
+        "qemu-system-x86_64", "-accel", "tcg", "-m", str(memory_mb), "-smp", "1",
+        "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+        "-serial", "stdio", "-monitor", "none",
+        "-drive", f"file={disk},if=virtio,format=qcow2,cache=unsafe",
+    ]
+
+
+async def boot_async(image: Path, *, timeout: float = 300.0, on_text: object = None) -> BootResult:
+    """Boot `image` (raw) on a qcow2 overlay in a temporary directory; the image is not changed."""
+    with tempfile.TemporaryDirectory(prefix="rescuetui-boot-") as tmp:
+        overlay = Path(tmp) / "overlay.qcow2"
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
+                        str(image.resolve()), str(overlay)], check=True)
+        proc = await asyncio.create_subprocess_exec(
+            *qemu_argv(overlay), stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        assert proc.stdout is not None
+        watcher = BootWatcher()
+        start = time.monotonic()
+        decided_at: float | None = None
+        raw = b""
+        try:
+            while True:
+                now = time.monotonic()
+                if decided_at is not None and now - decided_at > TAIL_SECONDS:
+                    break
+                if now - start > timeout:
+                    break
+                try:
+                    chunk = await asyncio.wait_for(proc.stdout.read(4096), 0.5)
+                except TimeoutError:
+                    chunk = b""
+                if not chunk and proc.stdout.at_eof():
+                    break
+                raw += chunk
+                text = clean_console(chunk)
+                if callable(on_text) and text:
+                    on_text(text)
+                now = time.monotonic()
+                if decided_at is None and (watcher.feed(text, now) or watcher.expired(now)):
+                    decided_at = now
+                    seconds = now - start
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+        if decided_at is None:
+            seconds = time.monotonic() - start
+            outcome, evidence = classify_log(clean_console(raw))
+            if outcome != "grub-error":
+                outcome, evidence = "timeout", f"no outcome within {timeout:.0f} s"
+            return BootResult(outcome, seconds, clean_console(raw), evidence)
+        assert watcher.outcome is not None
+        return BootResult(watcher.outcome, seconds, clean_console(raw), watcher.evidence)
+
+
+def boot(image: Path, *, timeout: float = 300.0) -> BootResult:
+    return asyncio.run(boot_async(image, timeout=timeout))
