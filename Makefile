@@ -6,10 +6,11 @@ BIN    := $(VENV)/bin
 # pylibblkid, the filesystem and volume tools it drives, debootstrap for the practice system.
 APT_PACKAGES := python3 python3-venv python3-dev gcc pkg-config libblkid-dev \
 	util-linux mount fdisk e2fsprogs xfsprogs dosfstools btrfs-progs \
-	cryptsetup-bin lvm2 mdadm kmod psmisc debootstrap tmux
+	cryptsetup-bin lvm2 mdadm kmod psmisc debootstrap tmux \
+	qemu-system-x86 qemu-utils
 PRACTICE_IMAGE ?= /var/tmp/rescuetui/practice.img
 
-.PHONY: setup system-packages demo test lint bench clean
+.PHONY: setup system-packages demo test lint bench e2e clean
 
 setup: system-packages $(VENV)/.installed
 
@@ -41,6 +42,10 @@ test: setup lint
 lint: setup
 	$(BIN)/ruff check rescuetui tests bench
 	$(BIN)/mypy rescuetui
+
+# Every practice scenario built, booted under qemu, repaired and booted again (slow: minutes).
+e2e: setup
+	$(BIN)/rescuetui lab verify
 
 bench: setup
 	$(BIN)/python bench/mount_chroot.py

@@ -74,11 +74,26 @@ def build_parser() -> argparse.ArgumentParser:
     undo.add_argument("--journal", type=Path, help="where the undo run's own journal goes")
     undo.add_argument("--json", action="store_true")
 
-    lab = sub.add_parser("lab", help="practice systems")
+    lab = sub.add_parser("lab", help="practice systems: really broken disks, booted under qemu")
     lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
-    image = lab_sub.add_parser("image", help="build the Debian 12 practice disk image "
-                               "(/boot and / on separate partitions)")
+    image = lab_sub.add_parser("image", help="the unbroken practice system: Debian 12, /boot and "
+                               "/ on separate partitions, GRUB, serial console")
     image.add_argument("-o", "--output", type=Path, required=True)
+    lab_sub.add_parser("list", help="the practice scenarios")
+    build = lab_sub.add_parser("build", help="build a scenario's broken disk image")
+    build.add_argument("name")
+    build.add_argument("-o", "--output", type=Path, required=True)
+    build.add_argument("--journal", type=Path, help="where the build's journal goes")
+    boot = lab_sub.add_parser("boot", help="boot a disk image under qemu (on a throwaway "
+                              "overlay) and say how the boot ended")
+    boot.add_argument("image", type=Path)
+    boot.add_argument("--log", type=Path, help="write the serial console log here")
+    boot.add_argument("--timeout", type=float, default=300.0)
+    boot.add_argument("--json", action="store_true")
+    verify = lab_sub.add_parser("verify", help="build a scenario, boot it, repair it, boot again")
+    verify.add_argument("name", nargs="?", help="one scenario (default: all)")
+    verify.add_argument("--workdir", type=Path, help="keep images and logs here")
+    verify.add_argument("--json", action="store_true")
     return parser
 
 
@@ -358,15 +373,89 @@ def _device_with_uuid(uuid: str | None) -> str:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    from rescuetui.lab.debian import two_partition_image
+    handlers = {"image": _lab_image, "list": _lab_list, "build": _lab_build, "boot": _lab_boot,
+                "verify": _lab_verify}
+    if args.lab_command not in handlers:
+        raise RescueError("Give a lab command: list, image, build, boot or verify "
+                          "(`rescuetui lab --help`).")
+    return handlers[args.lab_command](args)
 
-    if args.lab_command == "image":
-        print(f"Building {args.output} (the first build runs debootstrap: about a minute)...",
-              file=sys.stderr)
-        built = two_partition_image(args.output)
-        print(f"{built.image}: Debian 12, /boot on partition 1, / on partition 2")
-        return EXIT_OK
-    raise RescueError("Give a lab command: `rescuetui lab image -o IMAGE`.")
+
+def _lab_image(args: argparse.Namespace) -> int:
+    from rescuetui.lab.practice import copy_image, practice_base
+
+    print(f"Building {args.output} (the first build runs debootstrap: about two minutes)...",
+          file=sys.stderr)
+    copy_image(practice_base(), args.output)
+    print(f"{args.output}: Debian 12, /boot on partition 1, / on partition 2, GRUB on the disk")
+    return EXIT_OK
+
+
+def _lab_list(args: argparse.Namespace) -> int:
+    from rescuetui.lab.scenarios import SCENARIOS
+
+    for s in SCENARIOS.values():
+        print(f"{s.name:<22} {s.title}")
+    return EXIT_OK
+
+
+def _lab_build(args: argparse.Namespace) -> int:
+    from rescuetui.lab.scenario import build_scenario
+    from rescuetui.lab.scenarios import scenario
+
+    chosen = scenario(args.name)
+    for done in build_scenario(chosen, args.output, journal_base=args.journal):
+        print(f"{chosen.name}: {done}")
+    print(f"{args.output}: {chosen.title}")
+    return EXIT_OK
+
+
+def _lab_boot(args: argparse.Namespace) -> int:
+    from rescuetui.lab.boot import boot
+
+    if not args.image.is_file():
+        raise RescueError(f"{args.image} is not a disk image file.")
+    result = boot(args.image, timeout=args.timeout)
+    if args.log:
+        args.log.write_text(result.log)
+    if args.json:
+        _emit_json(result.to_json())
+    else:
+        print(f"{result.outcome} after {result.seconds:.1f} s: {printable(result.evidence)}")
+    return EXIT_OK if result.outcome == "login" else EXIT_INCOMPLETE
+
+
+def _lab_verify(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from rescuetui.lab.scenarios import SCENARIOS, scenario
+    from rescuetui.lab.verify import verify
+
+    chosen = [scenario(args.name)] if args.name else list(SCENARIOS.values())
+    results = []
+    with tempfile.TemporaryDirectory(prefix="rescuetui-verify-") as tmp:
+        workdir = args.workdir or Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        for s in chosen:
+            result = verify(s, workdir)
+            results.append(result)
+            if not args.json:
+                before = result.before.outcome if result.before else "-"
+                print(f"{s.name}: boot before: {before} (expected {s.expected_outcome}); "
+                      f"repair: {result.repair}", file=sys.stderr)
+    if args.json:
+        _emit_json([r.to_json() for r in results])
+    else:
+        print(f"{'SCENARIO':<22} {'BOOT BEFORE':<16} {'REPAIR':<8} {'BOOT AFTER':<11} SECONDS")
+        for r in results:
+            before = r.before.outcome if r.before else "-"
+            mark = "" if r.failure_as_expected else "!"
+            after = r.after.outcome if r.after else "pending"
+            print(f"{r.scenario:<22} {before + mark:<16} {r.repair:<8} {after:<11} {r.seconds:7.1f}")
+        if any(r.repair == "pending" for r in results):
+            print("Repairs are pending: `rescuetui repair` does not exist yet, so no scenario "
+                  "is repaired or booted a second time. '!' marks an unexpected first boot.")
+    return EXIT_OK if all(r.failure_as_expected for r in results) else EXIT_INCOMPLETE
 
 
 COMMANDS = {

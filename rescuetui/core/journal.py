@@ -194,6 +194,17 @@ class Journal:
             ) from exc
         return self._record_change(seq, path, reason, before, FileState.of(host_path), backup)
 
+    def change_mode(self, root: Path, path: str, mode: int, *, reason: str) -> dict[str, Any]:
+        """chmod a target file, after copying it (with its old mode) into the backups."""
+        host_path = _in_root(root, path)
+        seq = self.next_seq()
+        before = FileState.of(host_path)
+        if not before.exists:
+            raise RescueError(f"{path} does not exist on the target; its mode cannot change.")
+        backup = self._backup(seq, host_path, path)
+        os.chmod(host_path, mode)
+        return self._record_change(seq, path, reason, before, FileState.of(host_path), backup)
+
     def remove_file(self, root: Path, path: str, *, reason: str) -> dict[str, Any]:
         """Delete a target file, after copying it into the backups."""
         host_path = _in_root(root, path)

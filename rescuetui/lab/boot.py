@@ -15,7 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-OUTCOMES = ("login", "panic", "initramfs-shell", "emergency", "grub-error", "timeout")
+# reboot: the machine reset by itself before any outcome (qemu runs with -no-reboot, so it
+# exits): a kernel that cannot even start, like a truncated image, does that.
+OUTCOMES = ("login", "panic", "initramfs-shell", "emergency", "grub-error", "reboot", "timeout")
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>78cDEHM]")
 # (outcome, pattern) in the order they are checked; each decides the boot at once.
 DECISIVE = (
@@ -155,10 +157,16 @@ async def boot_async(image: Path, *, timeout: float = 300.0, on_text: object = N
             await proc.wait()
         if decided_at is None:
             seconds = time.monotonic() - start
-            outcome, evidence = classify_log(clean_console(raw))
+            log = clean_console(raw)
+            outcome, evidence = classify_log(log)
             if outcome != "grub-error":
-                outcome, evidence = "timeout", f"no outcome within {timeout:.0f} s"
-            return BootResult(outcome, seconds, clean_console(raw), evidence)
+                if seconds < timeout:
+                    last = [line for line in log.splitlines() if line.strip()][-1:]
+                    outcome = "reboot"
+                    evidence = f"the machine reset after: {last[0].strip() if last else '(nothing)'}"
+                else:
+                    outcome, evidence = "timeout", f"no outcome within {timeout:.0f} s"
+            return BootResult(outcome, seconds, log, evidence)
         assert watcher.outcome is not None
         return BootResult(watcher.outcome, seconds, clean_console(raw), watcher.evidence)
 

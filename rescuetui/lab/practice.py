@@ -29,7 +29,7 @@ GRUB_SERIAL_COMMAND="serial --unit=0 --speed=115200"
 GRUB_DISABLE_OS_PROBER=true
 """
 # Bump when the recipe below changes, so cached bases are rebuilt.
-RECIPE = "1"
+RECIPE = "2"
 
 
 def base_image_path(cache: Path = CACHE) -> Path:
@@ -68,6 +68,9 @@ def install_boot_loader(built: BuiltDisk, journal_base: Path) -> None:
         loop = session.target.disk
         for argv in (
             ["sh", "-c", f"echo root:{ROOT_PASSWORD} | chpasswd"],
+            # debootstrap built the initramfs before there was an fstab: rebuild it so that it
+            # carries fsck for the root filesystem, as an installed system's does.
+            ["update-initramfs", "-u", "-k", "all"],
             ["grub-install", "--target=i386-pc", "--boot-directory=/boot", loop],
             ["update-grub"],
         ):

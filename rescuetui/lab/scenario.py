@@ -1,0 +1,64 @@
+"""What a practice scenario is, and how its broken disk image is built from the practice base."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rescuetui.core.session import RescueSession
+from rescuetui.core.target import TargetSystem
+
+BreakMounted = Callable[[RescueSession, TargetSystem], str]
+BreakDevice = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A practice system broken in one known way.
+
+    `break_mounted` changes the image through a read-write rescue session (its changes are
+    journaled like any other); `break_device` works on the unmounted root filesystem's device
+    (for damage only a filesystem tool can make). Each returns a sentence saying what it did.
+    """
+
+    name: str
+    title: str
+    symptom: str  # what the trainee is told
+    expected_outcome: str  # boot outcome id (rescuetui.lab.boot.OUTCOMES)
+    expected_class: str  # panic class id the diagnosis should name
+    expected_fix: str  # the fix that repairs it
+    hints: tuple[str, ...]
+    break_mounted: BreakMounted | None = None
+    break_device: BreakDevice | None = None
+    boot_timeout: float = 300.0
+    notes: tuple[str, ...] = field(default=())
+
+
+def default_kernel(target: TargetSystem) -> str:
+    """The kernel the practice base boots: its newest."""
+    if not target.kernels:
+        raise RuntimeError("the practice base has no kernel")
+    return target.kernels[0].version
+
+
+def build_scenario(scenario: Scenario, output: Path, journal_base: Path | None = None) -> list[str]:
+    """Copy the practice base to `output` and break it; returns what was done."""
+    from rescuetui.lab.practice import copy_image, practice_base
+
+    copy_image(practice_base(), output)
+    done = []
+    with RescueSession(journal_base=journal_base) as session:
+        target = session.open_target(str(output))
+        if scenario.break_mounted is not None:
+            session.make_writable()
+            assert session.journal is not None
+            session.journal.decision(f"lab: break the system ({scenario.name})", scenario.title)
+            done.append(scenario.break_mounted(session, target))
+        root_device = target.device
+        if scenario.break_device is not None:
+            # The mounts go, the loop device stays attached for the filesystem tool.
+            while session.stack.records:
+                session.stack.unmount_last()
+            done.append(scenario.break_device(root_device))
+    return done

@@ -1,0 +1,27 @@
+"""The practice scenarios, one module each."""
+
+from __future__ import annotations
+
+from rescuetui.lab.scenario import Scenario
+from rescuetui.lab.scenarios import (
+    fstab_missing_disk,
+    initramfs_deleted,
+    kernel_truncated,
+    library_deleted,
+    loader_not_executable,
+    root_fs_errors,
+)
+
+SCENARIOS: dict[str, Scenario] = {
+    module.SCENARIO.name: module.SCENARIO
+    for module in (initramfs_deleted, kernel_truncated, library_deleted, loader_not_executable,
+                   fstab_missing_disk, root_fs_errors)
+}
+
+
+def scenario(name: str) -> Scenario:
+    from rescuetui.core.errors import RescueError
+
+    if name not in SCENARIOS:
+        raise RescueError(f"No practice scenario named {name!r}; `rescuetui lab list` shows them.")
+    return SCENARIOS[name]

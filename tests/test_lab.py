@@ -1,0 +1,160 @@
+"""The practice lab: scenario modules, the boot-outcome rules on recorded serial logs, and
+scenario images built for real from the practice base."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from rescuetui.core.journal import Journal
+from rescuetui.core.rootpath import resolve_in_root
+from rescuetui.core.session import RescueSession
+from rescuetui.lab.boot import OUTCOMES, BootWatcher, classify_log, clean_console
+from rescuetui.lab.scenario import build_scenario
+from rescuetui.lab.scenarios import SCENARIOS
+
+SERIAL = Path(__file__).parent / "data" / "serial"
+# The panic classes the diagnosis names (issue: Diagnosis).
+CLASSES = {"vfs-root", "initramfs-root-missing", "initramfs-corrupt", "init-killed", "oops",
+           "kernel-bug", "lockup", "oom", "nmi-mce", "sysrq-crash", "module-sig",
+           "fs-boot-error", "grub", "selinux", "unknown"}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_scenario_modules_are_complete(name: str) -> None:
+    s = SCENARIOS[name]
+    assert s.name == name and s.title and s.symptom and len(s.hints) >= 2
+    assert s.expected_outcome in OUTCOMES and s.expected_outcome != "login"
+    assert s.expected_class in CLASSES
+    assert (s.break_mounted is None) != (s.break_device is None)
+
+
+# Serial logs recorded from real qemu boots of the practice base and of scenario images.
+RECORDED = {
+    "login.log": ("login", "practice login:"),
+    "initramfs-deleted.log": ("panic", "VFS: Unable to mount root fs on unknown-block(0,0)"),
+    "library-deleted.log": ("panic", "Attempted to kill init! exitcode=0x00007f00"),
+    "loader-not-executable.log": ("panic", "Attempted to kill init! exitcode=0x00000100"),
+    "fstab-missing-disk.log": ("emergency", "You are in emergency mode"),
+    "root-fs-errors.log": ("initramfs-shell", "(initramfs)"),
+}
+
+
+@pytest.mark.parametrize("log", sorted(RECORDED))
+def test_recorded_boots_are_classified(log: str) -> None:
+    outcome, evidence = classify_log((SERIAL / log).read_text())
+    expected_outcome, evidence_part = RECORDED[log]
+    assert outcome == expected_outcome
+    if outcome == "panic":
+        text = (SERIAL / log).read_text()
+        assert evidence_part in text
+    else:
+        assert evidence_part in evidence
+
+
+def test_truncated_kernel_log_has_no_decisive_line() -> None:
+    """GRUB loads a truncated kernel without complaint; the machine just resets. The recorded
+    log has no outcome of its own: the boot runner calls that a reboot."""
+    assert classify_log((SERIAL / "kernel-truncated.log").read_text()) == ("timeout", "")
+
+
+def test_prompt_without_newline_and_split_chunks() -> None:
+    watcher = BootWatcher()
+    assert watcher.feed("Debian GNU/Linux 12 practice ttyS0\n\nprac", 1.0) is None
+    assert watcher.feed("tice login: ", 2.0) == "login"
+    assert watcher.evidence == "practice login:"
+
+
+def test_grub_error_then_kernel_is_not_a_grub_failure() -> None:
+    watcher = BootWatcher()
+    watcher.feed("error: file `/initrd.img-6.1.0' not found.\n", 1.0)
+    watcher.feed("[    0.000000] Linux version 6.1.0 (debian-kernel@lists.debian.org)\n", 2.0)
+    assert not watcher.expired(100.0)
+    assert watcher.feed("Kernel panic - not syncing: VFS: Unable to mount root fs\n", 3.0) == "panic"
+
+
+def test_grub_error_alone_expires_into_grub_error() -> None:
+    watcher = BootWatcher()
+    watcher.feed("error: premature end of file /vmlinuz-6.1.0.\n", 1.0)
+    assert not watcher.expired(10.0)
+    assert watcher.expired(40.0) and watcher.outcome == "grub-error"
+
+
+def test_emergency_and_initramfs_shell() -> None:
+    assert classify_log("You are in emergency mode. After logging in, type ...\n")[0] == "emergency"
+    assert classify_log("Gave up waiting for root file system device.\n"
+                        "ALERT!  UUID=x does not exist.  Dropping to a shell!\n")[0] == (
+        "initramfs-shell")
+    assert classify_log("(initramfs) ")[0] == "initramfs-shell"
+
+
+def test_console_cleaning() -> None:
+    raw = b"\x1b[2J\x1b[1;1H\x1b[0mGNU GRUB\r\n\x00login: "
+    assert clean_console(raw) == "GNU GRUB\nlogin: "
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_scenario_images_are_really_broken(tmp_path: Path) -> None:
+    """Build three scenarios from the practice base and look at the damage on the disk."""
+    journal = tmp_path / "journal"
+    image = tmp_path / "initramfs.img"
+    (done,) = build_scenario(SCENARIOS["initramfs-deleted"], image, journal_base=journal)
+    assert done.startswith("deleted /boot/initrd.img-")
+    with RescueSession(journal_base=journal) as session:
+        target = session.open_target(str(image))
+        assert target.kernels and target.kernels[0].initramfs_size is None
+        assert (session.root / "boot/grub/grub.cfg").is_file()
+        assert f"root=UUID={target.uuid}" in (session.root / "boot/grub/grub.cfg").read_text()
+
+    image = tmp_path / "loader.img"
+    build_scenario(SCENARIOS["loader-not-executable"], image, journal_base=journal)
+    with RescueSession(journal_base=journal) as session:
+        session.open_target(str(image))
+        loader = resolve_in_root(session.root, "/lib64/ld-linux-x86-64.so.2")
+        assert loader.stat().st_mode & 0o111 == 0
+        assert Path("/lib64/ld-linux-x86-64.so.2").stat().st_mode & 0o111  # the host's: intact
+    changes = [r for d in journal.iterdir() for r in Journal.open(d).records()
+               if r["kind"] == "file-change" and r["reason"].startswith("lab:")]
+    assert {c["reason"] for c in changes} == {"lab: initramfs deleted",
+                                             "lab: loader not executable"}
+
+    image = tmp_path / "fsck.img"
+    build_scenario(SCENARIOS["root-fs-errors"], image, journal_base=journal)
+    loop = subprocess.run(["losetup", "--find", "--show", "--partscan", "--read-only",
+                           str(image)], capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        subprocess.run(["partx", "-u", loop], check=False, capture_output=True)
+        check = subprocess.run(["e2fsck", "-n", "-f", f"{loop}p2"], capture_output=True,
+                               text=True, check=False)
+        assert check.returncode == 4, check.stdout  # errors left uncorrected
+        assert "Multiply-claimed" in check.stdout
+    finally:
+        subprocess.run(["losetup", "--detach", loop], check=True)
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_practice_base_boots_to_login() -> None:
+    """The unbroken base under qemu (software emulation): GRUB, kernel, systemd, `login:`."""
+    import shutil
+
+    from rescuetui.lab.boot import boot
+    from rescuetui.lab.practice import practice_base
+
+    if shutil.which("qemu-system-x86_64") is None:
+        pytest.skip("qemu-system-x86 is not installed (run `make setup`)")
+    result = boot(practice_base(), timeout=240)
+    assert result.outcome == "login", result.log[-2000:]
+    assert "practice login:" in result.evidence
+
+
+def test_lab_list_names_every_scenario() -> None:
+    from conftest import rescuetui
+
+    out = rescuetui("lab", "list")
+    assert out.returncode == 0
+    for name in SCENARIOS:
+        assert name.encode() in out.stdout
