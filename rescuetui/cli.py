@@ -60,6 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
     target_options(shell)
     shell.add_argument("--rw", action="store_true", help="mount read-write")
 
+    diagnose = sub.add_parser("diagnose", help="read the panic text and the system's own logs: "
+                              "the failure class, the facts, the evidence and the way to a fix")
+    diagnose.add_argument("--log", action="append", default=[], metavar="FILE",
+                          help="console text (serial log, pasted panic); - for standard input; "
+                          "repeat for several")
+    diagnose.add_argument("--disk", help="also mount this disk's system read-only and read its "
+                          "own logs")
+    diagnose.add_argument("--root", help="the root filesystem's device, when the disk holds "
+                          "several systems")
+    diagnose.add_argument("--json", action="store_true")
+
     cleanup = sub.add_parser("cleanup", help="unmount and detach what a killed run left behind")
     cleanup.add_argument("--json", action="store_true")
 
@@ -112,6 +123,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rescuetui: interrupted; everything mounted was taken down.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, without a second error at exit.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _exit_on_termination() -> None:
@@ -296,6 +313,120 @@ def cmd_shell(args: argparse.Namespace) -> int:
     return result.returncode if result.returncode is not None else EXIT_FAILURE
 
 
+# -- diagnose ---------------------------------------------------------------------------------
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    import contextlib
+
+    from rescuetui.diagnose.classifier import diagnose_stream, primary
+    from rescuetui.diagnose.facts import decode_exit_code
+    from rescuetui.diagnose.scanner import open_evidence
+    from rescuetui.diagnose.tree import path_for_exit_code, walk
+
+    if not args.log and not args.disk:
+        raise RescueError("Give the console text with --log FILE (or --log - for standard input) "
+                          "and/or the broken system's disk with --disk.")
+    diagnoses = []
+    for name in args.log:
+        if name == "-":
+            diagnoses.append(diagnose_stream(sys.stdin.buffer, "standard input"))
+            continue
+        try:
+            with open_evidence(Path(name)) as stream:
+                diagnoses.append(diagnose_stream(stream, name))
+        except OSError as exc:
+            raise RescueError(f"Cannot read the log {name}: {exc.strerror}.") from exc
+    notes: list[str] = []
+    changes: list[str] = []
+    with contextlib.ExitStack() as stack:
+        if args.disk:
+            from rescuetui.core.session import RescueSession
+            from rescuetui.diagnose.target_logs import target_evidence
+
+            session = stack.enter_context(RescueSession(record=False))
+            session.open_target(args.disk, args.root, api=False)
+            evidence = stack.enter_context(target_evidence(session.root))
+            for name, log_path in evidence.sources:
+                with open_evidence(log_path) as stream:
+                    diagnoses.append(diagnose_stream(stream, name))
+            notes += evidence.notes
+            changes = evidence.recent_changes
+            notes += _root_device_notes(primary(diagnoses), session)
+    chosen = primary(diagnoses)
+    assert chosen is not None
+    exit_code = decode_exit_code(chosen.facts.exit_code) if chosen.facts.exit_code else None
+    way = walk(chosen.class_id, path_for_exit_code(
+        exit_code["kind"] if exit_code else None, exit_code.get("status") if exit_code else None))
+    if args.json:
+        _emit_json(dict(chosen.to_json(), path=[n.to_json() for n in way],
+                        sources=[{"source": printable(d.source), "class": d.class_id,
+                                  "failed": d.failed, "kernel": d.facts.kernel}
+                                 for d in diagnoses],
+                        recent_changes=[printable(c) for c in changes], notes=notes))
+        return EXIT_OK
+    _print_diagnosis(chosen, way, diagnoses, changes, notes)
+    return EXIT_OK
+
+
+def _root_device_notes(diagnosis: Any, session: Any) -> list[str]:
+    """Compare the root device the failed boot waited for with what the disk really has."""
+    if diagnosis is None or session.inventory is None:
+        return []
+    wanted = diagnosis.facts.root_device or diagnosis.facts.command_line_root
+    if not wanted or "=" not in wanted:
+        return []
+    tag, _, value = wanted.partition("=")
+    found = [d.path for d in session.inventory.matching(tag.upper(), value) if not d.rescue_own]
+    if found:
+        return [f"The boot looked for {printable(wanted)}; it is on this system as {found[0]}."]
+    return [f"The boot looked for {printable(wanted)}, and no attached device has it: "
+            "root= or /etc/fstab names the wrong device."]
+
+
+def _print_diagnosis(d: Any, path: list[Any], diagnoses: list[Any], changes: list[str],
+                     notes: list[str]) -> None:
+    from rescuetui.diagnose.facts import decode_exit_code, decode_taint
+
+    print(f"{d.class_id}: {d.title}")
+    where = f"boot {d.boot} of {d.boots} in {printable(d.source)}"
+    kernel = f"; failing kernel {printable(d.facts.kernel)}" if d.facts.kernel else ""
+    print(f"  {where}{kernel}" + ("" if d.failed else "; this boot reached a login prompt"))
+    if d.facts.exit_code:
+        code = decode_exit_code(d.facts.exit_code)
+        print(f"  init's exit code {code['raw']}: {code['meaning']}")
+    if d.facts.taint:
+        print(f"  tainted {d.facts.taint}: " + "; ".join(decode_taint(d.facts.taint)))
+    if d.facts.rip:
+        print(f"  faulting function {printable(d.facts.rip)}")
+    if d.facts.modules_in_trace:
+        print(f"  modules in the call trace: {', '.join(d.facts.modules_in_trace)}")
+    root = d.facts.root_device or d.facts.command_line_root
+    if root:
+        print(f"  root device: {printable(root)}")
+    lines = d.evidence or d.suspicious
+    if lines:
+        print("Evidence:" if d.evidence else "Most suspicious lines:")
+        for line in lines[-12:]:
+            print(f"  {line.number:>7}: {printable(line.text)[:200]}")
+    print(f"What it means: {d.meaning}")
+    print("Way to a fix:")
+    for number, node in enumerate(path, start=1):
+        fixes = f" (fixes: {', '.join(node.fixes)})" if node.fixes else ""
+        print(f"  {number}. {node.title}{fixes}")
+    if len(diagnoses) > 1:
+        print("Sources read:")
+        for other in diagnoses:
+            state = "failed" if other.failed else "no failure"
+            print(f"  {printable(other.source)}: {other.class_id}, {state}")
+    if changes:
+        print("Recent package changes:")
+        for change in changes[-10:]:
+            print(f"  {printable(change)[:200]}")
+    for note in notes:
+        print(f"Note: {note}")
+
+
 # -- cleanup and undo ------------------------------------------------------------------------
 
 
@@ -462,6 +593,7 @@ COMMANDS = {
     "scan": cmd_scan,
     "run": cmd_run,
     "shell": cmd_shell,
+    "diagnose": cmd_diagnose,
     "cleanup": cmd_cleanup,
     "undo": cmd_undo,
     "lab": cmd_lab,

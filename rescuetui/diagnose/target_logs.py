@@ -1,0 +1,108 @@
+"""The broken system's own records: its journal of earlier boots, kernel and syslog files, kdump
+output, and its package history (what changed last)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rescuetui.core.rootpath import resolve_in_root
+from rescuetui.diagnose.scanner import open_evidence
+
+LOG_GLOBS = ("kern.log*", "messages*", "syslog*", "dmesg*", "boot.log*")
+KDUMP_GLOBS = ("*/vmcore-dmesg.txt", "*/dmesg.*", "*/kexec-dmesg.log")
+JOURNAL_BOOTS = 3  # the newest boots read from the journal
+PACKAGE_LOGS = {
+    "/var/log/dpkg.log": re.compile(r"^\S+ \S+ (?:install|upgrade|remove|purge) "),
+    "/var/log/apt/history.log": re.compile(r"^(?:Start-Date|Commandline|Install|Upgrade|Remove):"),
+    "/var/log/dnf.rpm.log": re.compile(r"\b(?:Upgrade|Upgraded|Install|Erase|Reinstall)d?: "),
+    "/var/log/yum.log": re.compile(r"\b(?:Installed|Updated|Erased): "),
+    "/var/log/zypp/history": re.compile(r"^[^#].*\|(?:install|remove)\|"),
+}
+
+
+@dataclass
+class TargetEvidence:
+    sources: list[tuple[str, Path]] = field(default_factory=list)  # (name, file to read)
+    notes: list[str] = field(default_factory=list)
+    recent_changes: list[str] = field(default_factory=list)
+
+
+def _sorted_logs(directory: Path, globs: tuple[str, ...]) -> list[Path]:
+    found = {p for g in globs for p in directory.glob(g) if p.is_file()}
+    # newest first: kern.log, then kern.log.1, kern.log.2.gz ...
+    return sorted(found, key=lambda p: (-p.stat().st_mtime, p.name))
+
+
+@contextmanager
+def target_evidence(root: Path) -> Iterator[TargetEvidence]:
+    """Collect the target's evidence; journal exports live in a temporary directory for the
+    duration of the `with`."""
+    found = TargetEvidence()
+    with tempfile.TemporaryDirectory(prefix="rescuetui-evidence-") as tmp:
+        _journal(root, Path(tmp), found)
+        log_dir = resolve_in_root(root, "/var/log")
+        if log_dir.is_dir():
+            for path in _sorted_logs(log_dir, LOG_GLOBS):
+                found.sources.append((f"/var/log/{path.name}", path))
+        crash = resolve_in_root(root, "/var/crash")
+        if crash.is_dir():
+            for path in _sorted_logs(crash, KDUMP_GLOBS):
+                found.sources.append((f"/var/crash/{path.relative_to(crash)}", path))
+        found.recent_changes = package_history(root)
+        yield found
+
+
+def _journal(root: Path, tmp: Path, found: TargetEvidence) -> None:
+    directory = resolve_in_root(root, "/var/log/journal")
+    if not directory.is_dir():
+        return
+    if shutil.which("journalctl") is None:
+        found.notes.append("The target has a journal, but this rescue system has no journalctl "
+                           "to read it (install systemd).")
+        return
+    listing = subprocess.run(["journalctl", f"--directory={directory}", "--list-boots",
+                              "--no-pager", "-q"], capture_output=True, text=True, check=False)
+    _note_unreadable(listing.stderr, found)
+    boots = [line.split()[0] for line in listing.stdout.splitlines()
+             if line.strip() and line.split()[0].lstrip("-").isdigit()]
+    for offset in sorted({int(b) for b in boots})[-JOURNAL_BOOTS:][::-1]:
+        out = tmp / f"journal-boot{offset}.log"
+        with open(out, "wb") as f:
+            done = subprocess.run(["journalctl", f"--directory={directory}", "-b", str(offset),
+                                   "-o", "short-monotonic", "--no-pager", "-q"],
+                                  stdout=f, stderr=subprocess.PIPE, check=False)
+        _note_unreadable(done.stderr.decode("utf-8", "replace"), found)
+        found.sources.append((f"journal (boot {offset})", out))
+
+
+def _note_unreadable(stderr: str, found: TargetEvidence) -> None:
+    if "unsupported feature" in stderr or "Protocol not supported" in stderr:
+        note = ("Part of the target's journal uses a format newer than this rescue system's "
+                "journalctl can read; those files were skipped (use a newer rescue image).")
+        if note not in found.notes:
+            found.notes.append(note)
+
+
+def package_history(root: Path, keep: int = 10) -> list[str]:
+    """The last package changes each package manager recorded, newest last."""
+    changes: list[str] = []
+    for path, wanted in PACKAGE_LOGS.items():
+        host = resolve_in_root(root, path)
+        if not host.is_file():
+            continue
+        tail: deque[str] = deque(maxlen=keep)
+        with open_evidence(host) as f:
+            for raw in f:
+                line = raw.decode("utf-8", "replace").rstrip()
+                if wanted.search(line):
+                    tail.append(f"{path}: {line}")
+        changes.extend(tail)
+    return changes

@@ -1,0 +1,247 @@
+"""The decision tree, as data: from a failure class, through checks, to the fixes that apply.
+
+Every node explains itself in plain language (it is what trainees read), names the checks whose
+findings choose the next node, and the fixes it may offer. Findings are words a check reports
+(`missing`, `ok`, ...); `default` is the way on when no check has answered yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    title: str
+    explanation: str
+    checks: tuple[str, ...] = ()
+    fixes: tuple[str, ...] = ()
+    question: str | None = None  # asked of the operator when the logs cannot tell
+    next: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "explanation": self.explanation,
+                "checks": list(self.checks), "fixes": list(self.fixes),
+                "question": self.question, "next": dict(self.next)}
+
+
+_NODES = (
+    # -- boot-time: the root filesystem -------------------------------------------------
+    Node("initramfs-present", "Is there a good initramfs for the failing kernel?",
+         "Without an initramfs the kernel must mount root by itself, and a distribution kernel "
+         "cannot: the disk and filesystem drivers are modules inside the initramfs. Check that "
+         "the initramfs named in the boot entry exists for the exact kernel that failed, lists "
+         "completely, and carries the root disk's and root filesystem's drivers.",
+         checks=("initramfs",), fixes=("initramfs-rebuild",),
+         next={"missing": "fix-initramfs", "truncated": "boot-space", "lacks-driver":
+               "fix-initramfs", "ok": "root-parameter", "default": "root-parameter"}),
+    Node("boot-space", "Is /boot full?",
+         "A truncated initramfs is usually written into a full /boot. Free space (remove old "
+         "kernels with the package manager, never by deleting files by hand) before rebuilding, "
+         "or the new one is cut short too.",
+         checks=("boot-space",), next={"full": "free-boot-space", "ok": "fix-initramfs",
+                                       "default": "fix-initramfs"}),
+    Node("free-boot-space", "Make room in /boot",
+         "Remove kernels that are neither running nor the newest two through the package "
+         "manager; then rebuild the initramfs.", fixes=("remove-old-kernels",),
+         next={"default": "fix-initramfs"}),
+    Node("fix-initramfs", "Rebuild the initramfs for the failing kernel",
+         "Run depmod for that kernel, then the family's initramfs builder for that version "
+         "(update-initramfs -c -k VER, dracut -f PATH VER, mkinitcpio -P). Then re-run every "
+         "boot check: package hooks may have changed more.", fixes=("initramfs-rebuild",)),
+    Node("root-parameter", "Does root= name the root filesystem that is really there?",
+         "The boot entry's root= (UUID, LABEL or device) must match the root filesystem found "
+         "on this disk. A cloned or restored disk has new UUIDs; a config regenerated on a repair "
+         "VM can name the repair VM's disk.",
+         checks=("bootloader-config",), fixes=("bootloader-regenerate",),
+         next={"mismatch": "fix-bootloader", "ok": "previous-kernel",
+               "default": "previous-kernel"}),
+    Node("fix-bootloader", "Regenerate the boot loader config and verify it",
+         "Regenerate grub.cfg (grub-mkconfig / grub2-mkconfig), then check that root= is the "
+         "root filesystem's UUID and that no entry names another disk (hd2).",
+         fixes=("bootloader-regenerate",)),
+    Node("previous-kernel", "Does the previous kernel boot?",
+         "When the newest kernel fails and an older one is installed, booting the older one "
+         "gets the system back while the newest is repaired or reinstalled.",
+         checks=("kernels",), fixes=("previous-kernel",),
+         question="Did this start right after a kernel update?"),
+    Node("root-device", "Does the root device the initramfs waited for exist?",
+         "Compare the device the initramfs waited for (UUID=, LABEL=, /dev/mapper/...) with what "
+         "this disk really has. A wrong UUID in root= or fstab, an LVM volume group or LUKS "
+         "device that was not opened, or a missing storage driver all look the same here.",
+         checks=("root-device", "fstab", "initramfs"),
+         next={"wrong-uuid": "fix-root-reference", "lvm-or-luks": "open-volumes",
+               "lacks-driver": "fix-initramfs", "fs-damaged": "fsck", "ok": "fix-initramfs",
+               "default": "fix-initramfs"}),
+    Node("fix-root-reference", "Correct the root reference",
+         "Point root= in the boot loader config, and / in /etc/fstab, at the UUID the root "
+         "filesystem really has; comment lines out rather than delete them.",
+         fixes=("fstab-correct-uuid", "bootloader-regenerate")),
+    Node("open-volumes", "The root is on LVM or LUKS",
+         "The initramfs must open the volume before it can mount root: check the volume group "
+         "name (a repair VM may have renamed a duplicate), the crypttab, and that the initramfs "
+         "carries the lvm2 and cryptsetup hooks; then rebuild the initramfs.",
+         checks=("volumes",), fixes=("initramfs-rebuild",)),
+    # -- boot-time: init and files ---------------------------------------------------------
+    Node("init-exit-code", "Why did init die?",
+         "The exit code the kernel printed tells: exit 127 means a program or library is "
+         "missing, 126 that something is not executable, a signal (SIGSEGV, SIGBUS) that init "
+         "crashed on damaged files, exit 1 from an initramfs that run-init could not start init.",
+         checks=("init-binary",),
+         next={"exit-127": "missing-files", "exit-126": "permissions", "signal": "damaged-files",
+               "exit-1": "permissions", "default": "missing-files"}),
+    Node("missing-files", "Which file that init needs is missing?",
+         "Run ldd on init (systemd) and on the shell in the chroot: a 'not found' names the "
+         "library. Package verification (dpkg --verify, rpm -Va) lists every missing or altered "
+         "file; the owning package (dpkg -S, rpm -qf) is the one to reinstall.",
+         checks=("libraries", "package-verify"), fixes=("package-reinstall",),
+         next={"missing": "fix-reinstall", "ok": "permissions", "default": "fix-reinstall"}),
+    Node("permissions", "Are the modes and owners of what boot needs right?",
+         "The dynamic loader, libc, init and /bin/sh must be executable; /, /usr, /etc must be "
+         "755 root:root; /tmp 1777. If the loader is not executable, no dynamic program runs, in "
+         "the chroot either: repair it from the host side.",
+         checks=("permissions",), fixes=("permissions-restore",),
+         next={"wrong": "fix-permissions", "ok": "missing-files", "default": "fix-permissions"}),
+    Node("damaged-files", "Are init's files damaged?",
+         "A crash of init points at damaged binaries or libraries (a disk error, an interrupted "
+         "update): verify the packages and reinstall those that fail.",
+         checks=("package-verify",), fixes=("package-reinstall",),
+         next={"default": "fix-reinstall"}),
+    Node("fix-reinstall", "Reinstall the packages that own the damaged files",
+         "Reinstall from the package cache (or the network) through the target's own package "
+         "manager, inside the chroot.", fixes=("package-reinstall",)),
+    Node("fix-permissions", "Restore modes and owners",
+         "RPM systems: rpm --setperms and --setugids on the owning packages. Debian systems: the "
+         "modes from the package archives.", fixes=("permissions-restore",)),
+    # -- boot-time: filesystems, fstab, boot loader, SELinux -------------------------------
+    Node("fstab-entries", "Does every fstab entry name a device that is there?",
+         "systemd waits for every device in /etc/fstab and stops in emergency mode when one "
+         "does not come. Data disks want nofail; an entry for a disk that is gone is commented "
+         "out, never deleted.",
+         checks=("fstab",), fixes=("fstab-nofail",),
+         next={"missing-device": "fix-fstab", "ok": "fsck", "default": "fsck"}),
+    Node("fix-fstab", "Add nofail, or comment the entry out",
+         "For a data disk that may be absent: add nofail. For a disk that is gone: comment the "
+         "line out. For a wrong UUID with one obvious right one: correct it.",
+         fixes=("fstab-nofail", "fstab-correct-uuid")),
+    Node("fsck", "Does a filesystem need repair?",
+         "A filesystem check with no changes (e2fsck -n, xfs_repair -n) on each unmounted "
+         "filesystem shows whether repair is needed. Never check a mounted filesystem.",
+         checks=("filesystems",), fixes=("fsck",),
+         next={"errors": "fix-fsck", "ok": "previous-kernel", "default": "fix-fsck"}),
+    Node("fix-fsck", "Repair the filesystem",
+         "e2fsck -fy (with a backup superblock when the primary is damaged); for XFS mount once "
+         "to replay the log, then xfs_repair; xfs_repair -L only after an explicit second "
+         "confirmation, because it throws away the log and can lose recent changes.",
+         fixes=("fsck",)),
+    Node("bootloader-files", "Are the files the boot entry names there and whole?",
+         "GRUB loads the kernel and initramfs named in grub.cfg from the /boot filesystem. Check "
+         "that both exist for the default entry, that the kernel image verifies against its "
+         "package, and that the entry names the right disk.",
+         checks=("bootloader-config", "kernel-image", "initramfs"),
+         fixes=("kernel-reinstall", "initramfs-rebuild", "bootloader-regenerate"),
+         next={"kernel-damaged": "fix-kernel", "initramfs-missing": "fix-initramfs",
+               "wrong-disk": "fix-bootloader", "ok": "previous-kernel",
+               "default": "fix-kernel"}),
+    Node("fix-kernel", "Reinstall the kernel package",
+         "Reinstall the failing kernel's package: its hooks rebuild the initramfs and "
+         "regenerate grub.cfg; check root= afterwards. Or boot the previous kernel meanwhile.",
+         fixes=("kernel-reinstall", "previous-kernel")),
+    Node("selinux-policy", "Is the SELinux policy installed and named right?",
+         "With SELinux enforcing, systemd refuses to go on without a policy. Check "
+         "/etc/selinux/config's SELINUXTYPE against the installed policy packages.",
+         checks=("selinux",), fixes=("selinux-permissive", "selinux-relabel")),
+    Node("module-signing", "Which module was rejected, and why?",
+         "Secure Boot lockdown refuses unsigned modules; a third-party driver built with DKMS "
+         "must be signed with an enrolled key. Blacklist the module and rebuild the initramfs to "
+         "boot, then sign it properly.",
+         checks=("modules",), fixes=("module-blacklist", "initramfs-rebuild")),
+    # -- run-time panics ----------------------------------------------------------------------
+    Node("runtime-previous-kernel", "Boot the previous kernel",
+         "A panic while running (not while booting) is a kernel, driver or hardware fault. "
+         "Booting the previous kernel tells which: if it runs, the newest kernel or a module "
+         "built for it is at fault.",
+         checks=("kernels",), fixes=("previous-kernel",),
+         next={"default": "recent-changes"}),
+    Node("recent-changes", "What changed last?",
+         "The package history (dpkg.log, apt history, dnf/yum logs, zypper history) shows the "
+         "kernel, driver and firmware updates that came right before the first panic.",
+         checks=("package-history",), next={"default": "module-review"}),
+    Node("module-review", "Is a third-party module involved?",
+         "Taint flags P (proprietary), O (out-of-tree) and E (unsigned) and a [module] in the "
+         "call trace point at a driver outside the kernel: update or blacklist it.",
+         checks=("modules",), fixes=("module-blacklist",),
+         next={"default": "panic-settings"}),
+    Node("panic-settings", "Review the panic settings",
+         "kernel.panic_on_oops, softlockup_panic, hung_task_panic, panic_on_oom and unknown_nmi_"
+         "panic turn a recoverable event into a panic; check which are set and why.",
+         checks=("sysctl",), next={"default": "kdump"}),
+    Node("kdump", "Make the next panic leave a dump",
+         "Configure kdump (crashkernel= and the kdump service) and a serial console, so that the "
+         "next panic leaves a vmcore and its dmesg for analysis.",
+         fixes=("kdump-enable", "serial-console")),
+    Node("hardware-evidence", "Look at the hardware evidence",
+         "Machine checks and NMIs come from the hardware or the hypervisor: read the machine "
+         "check records, the server's management log (IML, SEL) or the hypervisor's events; a "
+         "deliberate NMI from the host also lands here.",
+         checks=("hardware",), next={"default": "kdump"}),
+    Node("memory-review", "Why did memory run out?",
+         "Look at what was using memory (the OOM report lists processes), at vm.panic_on_oom, and "
+         "at whether the machine is simply too small for its work.",
+         checks=("sysctl",), next={"default": "kdump"}),
+    Node("who-triggered", "Who triggered the crash?",
+         "A SysRq crash is deliberate: a kdump test, an administrator, a watchdog or the "
+         "hypervisor. Nothing needs repair; confirm the dump was taken.",
+         next={"default": "kdump"}),
+    Node("gather-more", "Get more evidence",
+         "Nothing matched a known failure. Capture the whole serial console from the start of the "
+         "boot, read the system's own logs of the failed boot (the journal, kern.log), and "
+         "enable the serial console and kdump so the next failure is visible.",
+         checks=("target-logs",), fixes=("serial-console", "kdump-enable")),
+)
+
+NODES: dict[str, Node] = {n.id: n for n in _NODES}
+
+ENTRY: dict[str, str] = {
+    "vfs-root": "initramfs-present",
+    "initramfs-root-missing": "root-device",
+    "initramfs-corrupt": "boot-space",
+    "init-killed": "init-exit-code",
+    "oops": "runtime-previous-kernel",
+    "kernel-bug": "runtime-previous-kernel",
+    "lockup": "runtime-previous-kernel",
+    "oom": "memory-review",
+    "nmi-mce": "hardware-evidence",
+    "sysrq-crash": "who-triggered",
+    "module-sig": "module-signing",
+    "fs-boot-error": "fstab-entries",
+    "grub": "bootloader-files",
+    "selinux": "selinux-policy",
+    "unknown": "gather-more",
+}
+
+
+def walk(class_id: str, findings: Mapping[str, str] | None = None) -> list[Node]:
+    """The path from the class's entry node: each node's check finding (or `default`) picks
+    the next; the walk ends at a node with no way on. Cycles are cut."""
+    findings = findings or {}
+    path: list[Node] = []
+    node_id: str | None = ENTRY[class_id]
+    while node_id is not None and node_id not in {n.id for n in path}:
+        node = NODES[node_id]
+        path.append(node)
+        finding = findings.get(node.id, "default")
+        node_id = node.next.get(finding) or node.next.get("default")
+    return path
+
+
+def path_for_exit_code(kind: str | None, status: int | None) -> dict[str, str]:
+    """The finding init-exit-code takes from the exit code already in the panic text."""
+    if kind == "signal":
+        return {"init-exit-code": "signal"}
+    if status in (127, 126, 1):
+        return {"init-exit-code": f"exit-{status}"}
+    return {}
