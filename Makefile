@@ -49,6 +49,7 @@ e2e: setup
 
 bench: setup
 	$(BIN)/python bench/mount_chroot.py
+	$(BIN)/python bench/diagnose_throughput.py
 
 clean:
 	$(BIN)/rescuetui cleanup || true

@@ -1,0 +1,92 @@
+"""Log scanning throughput: `rescuetui diagnose` on a generated 1 GiB log (boot noise, one panic
+near the end) against `grep -E -c` with the same pattern set, in the same run. Prints both
+throughputs, the ratio, and the diagnose process's peak resident memory.
+
+Run: `make bench` (or `python bench/diagnose_throughput.py [SIZE_MIB]`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PANIC_LOG = HERE.parent / "tests/data/serial/library-deleted.log"
+# Realistic noise: what a cloud VM's console and journal say on a normal boot.
+NOISE = [
+    "[    1.{n:06d}] virtio_blk virtio2: [vda] 62914560 512-byte logical blocks (32.2 GB/30.0 GiB)",
+    "[    2.{n:06d}] EXT4-fs (vda1): mounted filesystem with ordered data mode. Quota mode: none.",
+    "[    3.{n:06d}] systemd[1]: Started systemd-journald.service - Journal Service.",
+    "[    4.{n:06d}] systemd[1]: Mounted sys-kernel-config.mount - Kernel Configuration File System.",
+    "[    5.{n:06d}] cloud-init[612]: Cloud-init v. 23.1.2 running 'init' at {n} seconds.",
+    "[    6.{n:06d}] audit: type=1400 audit({n}.123:2): apparmor=\"STATUS\" operation=\"profile_load\"",
+    "[    7.{n:06d}] IPv6: ADDRCONF(NETDEV_CHANGE): eth0: link becomes ready",
+    "[    8.{n:06d}] systemd[1]: Starting apt-daily.service - Daily apt download activities...",
+    "Nov 22 07:{m:02d}:{s:02d} vm sshd[{n}]: Accepted publickey for azureuser from 10.0.0.4 port 5",
+    "Nov 22 07:{m:02d}:{s:02d} vm CRON[{n}]: (root) CMD (command -v debian-sa1 > /dev/null)",
+]
+
+
+def generate(path: Path, size: int) -> None:
+    lines = []
+    for n in range(5000):
+        template = NOISE[n % len(NOISE)]
+        lines.append(template.format(n=n * 7919 % 1000000, m=n % 60, s=(n * 7) % 60))
+    block = ("\n".join(lines) + "\n").encode()
+    with open(path, "wb") as f:
+        written = 0
+        while written < size:
+            f.write(block)
+            written += len(block)
+        f.write(PANIC_LOG.read_bytes())  # the panic, near the end
+        f.write(block)
+
+
+def grep_pattern() -> str:
+    """The scanner's pattern set, spelt for grep -E (POSIX ERE with GNU extensions)."""
+    sys.path.insert(0, str(HERE.parent))
+    from rescuetui.diagnose.scanner import PREFILTER
+
+    pattern = PREFILTER.pattern.decode()
+    pattern = pattern.removeprefix("(?m)").replace("(?:", "(").replace(r"\d", "[0-9]")
+    return re.sub(r"\\t", "\t", pattern)
+
+
+def run(argv: list[str], time_path: Path) -> tuple[float, int, bytes]:
+    start = time.perf_counter()
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(time_path), *argv],
+                          capture_output=True, check=False)
+    seconds = time.perf_counter() - start
+    rss_kib = int(time_path.read_text().split()[-1])
+    return seconds, rss_kib, done.stdout
+
+
+def main() -> int:
+    size = int(sys.argv[1]) << 20 if len(sys.argv) > 1 else 1 << 30
+    exe = str(Path(sys.executable).parent / "rescuetui")
+    with tempfile.TemporaryDirectory(prefix="rescuetui-bench-", dir="/var/tmp") as tmp:
+        log = Path(tmp) / "boot.log"
+        generate(log, size)
+        real = log.stat().st_size
+        subprocess.run(["cat", str(log)], stdout=subprocess.DEVNULL, check=True)  # page cache
+        timing = Path(tmp) / "time"
+        ours_s, ours_rss, out = run([exe, "diagnose", "--json", "--log", str(log)], timing)
+        grep_s, grep_rss, count = run(["grep", "-E", "-c", grep_pattern(), str(log)], timing)
+    found = b'"init-killed"' in out
+    print(f"scan a {real / (1 << 30):.2f} GiB log (boot noise, one panic near the end)")
+    print(f"  rescuetui diagnose  {real / ours_s / 1e6:8.0f} MB/s  {ours_s:6.2f} s  "
+          f"peak RSS {ours_rss / 1024:.0f} MiB  class found: {found}")
+    print(f"  grep -E -c          {real / grep_s / 1e6:8.0f} MB/s  {grep_s:6.2f} s  "
+          f"peak RSS {grep_rss / 1024:.0f} MiB  ({int(count)} matching lines)")
+    print(f"  ratio (ours/grep)   {grep_s / ours_s:8.2f}     (goal: at least 0.5, RSS < 100 MiB)")
+    return 0 if found else 1
+
+
+if __name__ == "__main__":
+    os.nice(0)
+    raise SystemExit(main())
