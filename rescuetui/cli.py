@@ -354,7 +354,11 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             changes = evidence.recent_changes
             notes += _root_device_notes(primary(diagnoses), session)
     chosen = primary(diagnoses)
-    assert chosen is not None
+    if chosen is None:
+        raise RescueError(
+            f"The system on {args.disk} keeps no logs rescuetui can read (no journal, kern.log, "
+            "syslog or kdump output); give the console text with --log FILE."
+        )
     exit_code = decode_exit_code(chosen.facts.exit_code) if chosen.facts.exit_code else None
     way = walk(chosen.class_id, path_for_exit_code(
         exit_code["kind"] if exit_code else None, exit_code.get("status") if exit_code else None))
@@ -391,7 +395,9 @@ def _print_diagnosis(d: Any, path: list[Any], diagnoses: list[Any], changes: lis
     print(f"{d.class_id}: {d.title}")
     where = f"boot {d.boot} of {d.boots} in {printable(d.source)}"
     kernel = f"; failing kernel {printable(d.facts.kernel)}" if d.facts.kernel else ""
-    print(f"  {where}{kernel}" + ("" if d.failed else "; this boot reached a login prompt"))
+    state = ("" if d.failed else "; this boot reached a login prompt" if d.reached_login
+             else "; no failure in this text")
+    print(f"  {where}{kernel}{state}")
     if d.facts.exit_code:
         code = decode_exit_code(d.facts.exit_code)
         print(f"  init's exit code {code['raw']}: {code['meaning']}")

@@ -51,7 +51,7 @@ def test_corpus_file(log: Path) -> None:
     assert "url:" in source
     d = diagnose_stream(open(log, "rb"), log.name)
     assert d.class_id == log.parent.name, [e.text for e in d.evidence]
-    kernel = next((line.split(":", 1)[1].strip() for line in source.splitlines()
+    kernel = next((line.split(":", 1)[1].split(" (")[0].strip() for line in source.splitlines()
                    if line.startswith("kernel:")), "none in excerpt")
     if kernel != "none in excerpt":
         assert d.facts.kernel == kernel
@@ -204,3 +204,28 @@ def test_cli_json_and_stdin() -> None:
     assert data["path"][1]["id"] == "permissions"
     out = rescuetui("diagnose", "--log", "/nonexistent.log")
     assert out.returncode == 1 and b"Cannot read the log" in out.stderr
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_diagnose_disk_reads_the_systems_own_journal(tmp_path: Path) -> None:
+    """Boot the fstab scenario for real, keep what the boot wrote (its journal), then diagnose
+    from the disk alone: the journal of the failed boot names the class."""
+    import shutil
+
+    from rescuetui.lab.boot import boot
+    from rescuetui.lab.scenario import build_scenario
+
+    if shutil.which("qemu-system-x86_64") is None:
+        pytest.skip("qemu-system-x86 is not installed (run `make setup`)")
+    image = tmp_path / "fstab.img"
+    build_scenario(SCENARIOS["fstab-missing-disk"], image, journal_base=tmp_path / "j")
+    assert boot(image, timeout=300, keep_changes=True).outcome == "emergency"
+    out = rescuetui("diagnose", "--disk", str(image), "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["class"] == "fs-boot-error", data
+    assert data["source"].startswith("journal (boot")
+    assert data["facts"]["kernel"] == LAB_KERNEL
+    assert any("/data" in e["text"] for e in data["evidence"])
+    assert any("dpkg.log" in c for c in data["recent_changes"])

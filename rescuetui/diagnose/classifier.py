@@ -17,7 +17,7 @@ KERNEL_BANNER = re.compile(r"Linux version \d")
 GRUB_BANNER = re.compile(r"GNU GRUB +version")
 SWITCHED_ROOT = re.compile(r"Switching root\.|Running /scripts/init-bottom|"
                            r"Run /sbin/init as init process")
-REACHED_LOGIN = re.compile(r"\blogin: ?$|Reached target .*Multi-User|Startup finished in")
+REACHED_LOGIN = re.compile(r"\blogin: ?$|Reached target .*Multi-User")
 PANIC = re.compile(r"Kernel panic - not syncing")
 LOADER_HANDOVER = re.compile(r"Loading (?:Linux \S+|initial ramdisk) \.\.\.")
 SUSPICIOUS_RE = re.compile(SUSPICIOUS)

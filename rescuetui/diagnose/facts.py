@@ -12,6 +12,7 @@ KERNEL_VERSION = (
     re.compile(r"Linux version (\S+)"),
     re.compile(r"\bComm: \S+(?: \S+)*? (?:Not tainted|Tainted: [A-Z ]+?) +(\d\S*) #"),
     re.compile(r"Loading Linux (\d\S*) \.\.\."),
+    re.compile(r"Image Name:\s+Linux-(\d\S*)"),  # U-Boot
     re.compile(r"vmlinuz-(\d[^\s'`\"]*)"),
 )
 TAINT = re.compile(r"Tainted: ([A-Z ]+?) +\d")
@@ -32,6 +33,7 @@ TIMESTAMP = re.compile(r"^\s*\[\s*(\d+\.\d+)\]")
 
 # For the scanner: lines carrying these facts are worth reading even without a signature.
 FACT_PATTERNS = (r"Linux version \S+", r"Comm: \S+", r"Loading Linux \d", r"Tainted: ",
+                 r"Image Name:\s+Linux-",
                  r"RIP: [0-9a-f]{4}:", r"Modules linked in:", r"[Cc]ommand line:.*root=",
                  r"\+0x[0-9a-f]+/0x[0-9a-f]+ \[\w+\]")
 

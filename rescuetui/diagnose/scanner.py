@@ -24,7 +24,7 @@ MAX_LINE = 64 << 10  # longer "lines" (binary junk) are cut into pieces of this 
 CONTEXT_PATTERNS = (
     r"Linux version \d", r"GNU GRUB +version", r"Switching root\.",
     r"Running /scripts/init-bottom", r"Run /sbin/init as init process", r"\blogin: ?$",
-    r"Reached target .*Multi-User", r"Startup finished in", r"Loading initial ramdisk",
+    r"Reached target .*Multi-User", r"Loading initial ramdisk",
 )
 _ANSI = re2.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>78cDEHM]")
 

@@ -111,14 +111,17 @@ SIGNATURES: tuple[PanicSignature, ...] = (
                    r"junk in compressed archive|invalid compressed format", 90),
     PanicSignature("initramfs-root-missing", r"ALERT!\s+\S+ does not exist\.|"
                    r"Gave up waiting for (?:root|suspend/resume) (?:file system )?device|"
-                   r"dracut-initqueue\[\d+\]: Warning: dracut-initqueue timeout|"
+                   r"dracut-initqueue(?:\[\d+\])?: (?:Warning: )?(?:dracut-initqueue:? )?timeout|"
+                   r"Dependency failed for (?:Initrd Root (?:File System|Device)|/sysroot)|"
                    r"Could not boot\.|/dev/mapper/\S+ does not exist|"
                    r"Warning: /dev/\S+ does not exist|"
                    r"Failed to start .*(?:sysroot\.mount|File System Check on /dev/disk)|"
                    r"Unable to find LVM volume|Volume group \"\S+\" not found", 70),
-    # The same time-out after the switch to the real root is an fstab device: fs-boot-error.
-    PanicSignature("initramfs-root-missing", r"Timed out waiting for device .*dev-disk-by", 70,
-                   phase="initrd"),
+    # A time-out for a device by UUID is ambiguous (an fstab data disk times out the same way
+    # after the switch to the real root): the initrd's own "Initrd Root" and /sysroot
+    # dependencies above tell. These names exist only for the root.
+    PanicSignature("initramfs-root-missing", r"Timed out waiting for device .*(?:gpt-auto-root|"
+                   r"dev-root\b|/dev/root\b)", 70, phase="initrd"),
     PanicSignature("vfs-root", r"VFS: Unable to mount root fs|VFS: Cannot open root device|"
                    r"Please append a correct \"root=\" boot option|"
                    r"No filesystem could mount root", 60),
@@ -162,7 +165,8 @@ SIGNATURES: tuple[PanicSignature, ...] = (
                    r"Failed to mount /|requires a manual fsck", 48),
     # SELinux
     PanicSignature("selinux", r"Failed to load SELinux policy|SELinux: +Could not load policy|"
-                   r"SELinux: .*policy .*(?:failed|invalid)|SELinux:  failed to load policy", 88),
+                   r"SELinux: .*policy .*(?:failed|invalid)|SELinux:  failed to load policy|"
+                   r"Initial SELinux policy load failed|Can't load policy and enforcing mode", 88),
 )
 
 # Any of these, where no signature matches, marks a line worth showing for `unknown`.

@@ -34,6 +34,10 @@ GRUB_ERROR = re.compile(r"^error: .+")
 GRUB_GRACE_SECONDS = 30.0
 # Seconds to keep reading after the outcome is known, so the log holds the panic's trace.
 TAIL_SECONDS = 2.0
+# With keep_changes, the guest runs this long after the outcome, so that its kernel writes its
+# dirty pages (the journal of the failed boot) back to the disk: like an operator who waits a
+# little before switching the machine off. Linux writes back pages older than 30 s.
+SETTLE_SECONDS = 40.0
 
 
 @dataclass
@@ -115,8 +119,12 @@ def qemu_argv(disk: Path, memory_mb: int = 1024) -> list[str]:
     ]
 
 
-async def boot_async(image: Path, *, timeout: float = 300.0, on_text: object = None) -> BootResult:
-    """Boot `image` (raw) on a qcow2 overlay in a temporary directory; the image is not changed."""
+async def boot_async(
+    image: Path, *, timeout: float = 300.0, on_text: object = None, keep_changes: bool = False
+) -> BootResult:
+    """Boot `image` (raw) on a qcow2 overlay in a temporary directory; the image is not changed,
+    unless `keep_changes`: then what the boot wrote (its journal, say) is committed into it, as
+    if the machine had been switched off."""
     with tempfile.TemporaryDirectory(prefix="rescuetui-boot-") as tmp:
         overlay = Path(tmp) / "overlay.qcow2"
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
@@ -129,11 +137,12 @@ async def boot_async(image: Path, *, timeout: float = 300.0, on_text: object = N
         watcher = BootWatcher()
         start = time.monotonic()
         decided_at: float | None = None
+        tail = SETTLE_SECONDS if keep_changes else TAIL_SECONDS
         raw = b""
         try:
             while True:
                 now = time.monotonic()
-                if decided_at is not None and now - decided_at > TAIL_SECONDS:
+                if decided_at is not None and now - decided_at > tail:
                     break
                 if now - start > timeout:
                     break
@@ -155,6 +164,8 @@ async def boot_async(image: Path, *, timeout: float = 300.0, on_text: object = N
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             await proc.wait()
+        if keep_changes:
+            subprocess.run(["qemu-img", "commit", "-q", str(overlay)], check=True)
         if decided_at is None:
             seconds = time.monotonic() - start
             log = clean_console(raw)
@@ -171,5 +182,5 @@ async def boot_async(image: Path, *, timeout: float = 300.0, on_text: object = N
         return BootResult(watcher.outcome, seconds, clean_console(raw), watcher.evidence)
 
 
-def boot(image: Path, *, timeout: float = 300.0) -> BootResult:
-    return asyncio.run(boot_async(image, timeout=timeout))
+def boot(image: Path, *, timeout: float = 300.0, keep_changes: bool = False) -> BootResult:
+    return asyncio.run(boot_async(image, timeout=timeout, keep_changes=keep_changes))
