@@ -322,7 +322,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from rescuetui.diagnose.classifier import diagnose_stream, primary
     from rescuetui.diagnose.facts import decode_exit_code
     from rescuetui.diagnose.scanner import open_evidence
-    from rescuetui.diagnose.tree import path_for_exit_code, walk
+    from rescuetui.diagnose.tree import findings_from_evidence, walk
 
     if not args.log and not args.disk:
         raise RescueError("Give the console text with --log FILE (or --log - for standard input) "
@@ -360,8 +360,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             "syslog or kdump output); give the console text with --log FILE."
         )
     exit_code = decode_exit_code(chosen.facts.exit_code) if chosen.facts.exit_code else None
-    way = walk(chosen.class_id, path_for_exit_code(
-        exit_code["kind"] if exit_code else None, exit_code.get("status") if exit_code else None))
+    way = walk(chosen.class_id, findings_from_evidence(
+        chosen.class_id, exit_code, [line.text for line in chosen.evidence]))
     if args.json:
         _emit_json(dict(chosen.to_json(), path=[n.to_json() for n in way],
                         sources=[{"source": printable(d.source), "class": d.class_id,
@@ -415,7 +415,9 @@ def _print_diagnosis(d: Any, path: list[Any], diagnoses: list[Any], changes: lis
         print("Evidence:" if d.evidence else "Most suspicious lines:")
         for line in lines[-12:]:
             print(f"  {line.number:>7}: {printable(line.text)[:200]}")
-    print(f"What it means: {d.meaning}")
+    import textwrap
+
+    print(textwrap.fill(f"What it means: {d.meaning}", width=79, subsequent_indent="  "))
     print("Way to a fix:")
     for number, node in enumerate(path, start=1):
         fixes = f" (fixes: {', '.join(node.fixes)})" if node.fixes else ""

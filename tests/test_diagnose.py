@@ -229,3 +229,14 @@ def test_diagnose_disk_reads_the_systems_own_journal(tmp_path: Path) -> None:
     assert data["facts"]["kernel"] == LAB_KERNEL
     assert any("/data" in e["text"] for e in data["evidence"])
     assert any("dpkg.log" in c for c in data["recent_changes"])
+
+
+@pytest.mark.parametrize(("log", "path"), [
+    ("root-fs-errors", ["fstab-entries", "fsck", "fix-fsck"]),
+    ("fstab-missing-disk", ["fstab-entries", "fix-fstab"]),
+    ("kernel-truncated", ["bootloader-files", "fix-kernel"]),
+    ("library-deleted", ["init-exit-code", "missing-files", "fix-reinstall"]),
+])
+def test_the_evidence_chooses_the_way(log: str, path: list[str]) -> None:
+    out = rescuetui("diagnose", "--json", "--log", str(SERIAL / f"{log}.log"))
+    assert [n["id"] for n in json.loads(out.stdout)["path"]] == path

@@ -238,10 +238,23 @@ def walk(class_id: str, findings: Mapping[str, str] | None = None) -> list[Node]
     return path
 
 
-def path_for_exit_code(kind: str | None, status: int | None) -> dict[str, str]:
-    """The finding init-exit-code takes from the exit code already in the panic text."""
-    if kind == "signal":
-        return {"init-exit-code": "signal"}
-    if status in (127, 126, 1):
-        return {"init-exit-code": f"exit-{status}"}
+def findings_from_evidence(class_id: str, exit_code: Mapping[str, Any] | None,
+                           evidence: list[str]) -> dict[str, str]:
+    """Findings the console text already settles, before any check runs on the disk."""
+    text = "\n".join(evidence)
+    if class_id == "init-killed" and exit_code:
+        if exit_code["kind"] == "signal":
+            return {"init-exit-code": "signal"}
+        if exit_code.get("status") in (127, 126, 1):
+            return {"init-exit-code": f"exit-{exit_code['status']}"}
+    if class_id == "fs-boot-error":
+        if any(w in text for w in ("fsck", "INCONSISTENCY", "-fs error", "XFS (", "BTRFS")):
+            return {"fstab-entries": "ok"}  # a damaged filesystem, not a missing device
+        if "Timed out waiting for device" in text or "Dependency failed" in text:
+            return {"fstab-entries": "missing-device"}
+    if class_id == "grub":
+        if "initrd" in text or "initramfs" in text:
+            return {"bootloader-files": "initramfs-missing"}
+        if "Loading" in text:  # handed over to a kernel that never spoke
+            return {"bootloader-files": "kernel-damaged"}
     return {}
