@@ -1,1 +1,23 @@
 """Read-only examinations of a mounted target; each returns findings with evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rescuetui.checks.base import Finding, TargetContext
+from rescuetui.checks.boot_space import check_boot_space
+from rescuetui.checks.bootloader import check_bootloader
+from rescuetui.checks.fstab import check_fstab
+from rescuetui.checks.initramfs import check_initramfs
+from rescuetui.checks.kernel_image import check_kernel_image
+from rescuetui.checks.libraries import check_libraries
+from rescuetui.checks.permissions import check_permissions
+
+# Every boot check, in the order a repair should look: what runs nothing in the chroot first
+# (a broken loader makes every chroot command fail), then what needs the chroot.
+BOOT_CHECKS: tuple[Callable[[TargetContext], Finding], ...] = (
+    check_permissions, check_kernel_image, check_boot_space, check_fstab, check_bootloader,
+    check_libraries, check_initramfs,
+)
+
+__all__ = ["BOOT_CHECKS", "Finding", "TargetContext"]

@@ -7,4 +7,9 @@ AZURE_LINUX = DistroFamily(
     ids=frozenset({"azurelinux", "mariner"}),
     initramfs_pattern="initramfs-{version}.img",
     bootloader_configs=("/boot/grub2/grub.cfg", "/boot/efi/boot/grub2/grub.cfg"),
+    initramfs_command=("dracut", "-f", "{path}", "{version}"),
+    reinstall_command=("tdnf", "reinstall", "-y", "{packages}"),
+    owner_command=("rpm", "-qf", "{path}"),
+    kernel_package_pattern="kernel",
+    grub_command=("grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"),
 )

@@ -1,8 +1,10 @@
-"""What every distro family must say about itself."""
+"""What every distro family must say about itself: where things are, which commands repair them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+Argv = list[str]
 
 
 @dataclass(frozen=True)
@@ -13,6 +15,39 @@ class DistroFamily:
     initramfs_pattern: str
     # Boot loader configs, most specific first; `{id}` is the os-release ID (EFI directory).
     bootloader_configs: tuple[str, ...]
+    # The commands, as argv templates: {version}, {path}, {packages} are filled in.
+    initramfs_command: tuple[str, ...]
+    reinstall_command: tuple[str, ...]
+    owner_command: tuple[str, ...]
+    kernel_package_pattern: str
+    grub_command: tuple[str, ...]
 
     def initramfs_name(self, kernel: str) -> str:
         return self.initramfs_pattern.format(version=kernel)
+
+    def initramfs_rebuild(
+        self, kernel: str, path: str | None = None, exists: bool = False
+    ) -> list[Argv]:
+        """depmod first (a module tree reinstalled without its index breaks the image), then
+        the family's builder for exactly this kernel, writing `path`. `{create}` is for
+        builders that distinguish creating from updating (update-initramfs -c / -u)."""
+        path = path or "/boot/" + self.initramfs_name(kernel)
+        create = "-u" if exists else "-c"
+        build = [a.format(version=kernel, path=path, create=create)
+                 for a in self.initramfs_command]
+        return [["depmod", "-a", kernel], build]
+
+    def reinstall(self, packages: list[str]) -> list[Argv]:
+        argv: Argv = []
+        for a in self.reinstall_command:
+            argv += packages if a == "{packages}" else [a]
+        return [argv]
+
+    def owner_query(self, path: str) -> Argv:
+        return [a.format(path=path) for a in self.owner_command]
+
+    def kernel_package(self, kernel: str) -> str:
+        return self.kernel_package_pattern.format(version=kernel)
+
+    def regenerate_grub(self) -> list[Argv]:
+        return [list(self.grub_command)]

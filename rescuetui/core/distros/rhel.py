@@ -9,4 +9,9 @@ RHEL = DistroFamily(
     bootloader_configs=(
         "/boot/grub2/grub.cfg", "/boot/efi/EFI/{id}/grub.cfg", "/boot/loader/entries",
     ),
+    initramfs_command=("dracut", "-f", "{path}", "{version}"),
+    reinstall_command=("dnf", "reinstall", "-y", "{packages}"),
+    owner_command=("rpm", "-qf", "{path}"),
+    kernel_package_pattern="kernel-core-{version}",
+    grub_command=("grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"),
 )

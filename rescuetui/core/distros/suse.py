@@ -8,4 +8,10 @@ SUSE = DistroFamily(
                    "sles_sap"}),
     initramfs_pattern="initrd-{version}",
     bootloader_configs=("/boot/grub2/grub.cfg", "/boot/efi/EFI/{id}/grub.cfg"),
+    initramfs_command=("dracut", "-f", "{path}", "{version}"),
+    reinstall_command=("zypper", "--non-interactive", "install", "--force", "{packages}"),
+    owner_command=("rpm", "-qf", "{path}"),
+    # SUSE names the package by flavour, and rpm -qf on the image finds the exact one.
+    kernel_package_pattern="kernel-default",
+    grub_command=("grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"),
 )

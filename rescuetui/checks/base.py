@@ -1,0 +1,48 @@
+"""What a check is given (the mounted target) and what it returns (a finding with evidence)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rescuetui.core.distros import DistroFamily, family_for
+from rescuetui.core.rootpath import resolve_in_root
+from rescuetui.core.runner import CommandResult, CommandRunner
+from rescuetui.core.target import TargetSystem
+
+
+@dataclass
+class TargetContext:
+    """The mounted target as checks and fixes see it."""
+
+    root: Path
+    target: TargetSystem
+    runner: CommandRunner
+    kernel: str  # the kernel to work on: the one that failed, else the default one
+
+    @property
+    def family(self) -> DistroFamily | None:
+        return family_for(self.target.os_release)
+
+    def path(self, target_path: str, *, follow_last: bool = True) -> Path:
+        return resolve_in_root(self.root, target_path, follow_last=follow_last)
+
+    def chroot(self, *argv: str, timeout: float = 300.0) -> CommandResult:
+        return self.runner.run_blocking(list(argv), in_chroot=True, timeout=timeout)
+
+
+@dataclass
+class Finding:
+    """What one check found. `finding` is the word the decision tree branches on."""
+
+    check: str
+    ok: bool
+    finding: str  # "ok", or the problem: missing, truncated, wrong, missing-device, ...
+    summary: str
+    evidence: list[str] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)  # what a fix needs (paths, packages)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"check": self.check, "ok": self.ok, "finding": self.finding,
+                "summary": self.summary, "evidence": self.evidence, "data": self.data}

@@ -1,0 +1,30 @@
+"""Check: a filesystem needs repair. Runs on the unmounted device, read-only (e2fsck -n,
+xfs_repair -n): never on a mounted filesystem."""
+
+from __future__ import annotations
+
+from rescuetui.checks.base import Finding
+from rescuetui.core.errors import RescueError
+from rescuetui.core.mountinfo import current_mounts
+from rescuetui.core.runner import CommandRunner
+
+CHECK = "filesystem"
+
+
+def check_filesystem(runner: CommandRunner, device: str, fstype: str | None) -> Finding:
+    data = {"device": device, "fstype": fstype}
+    if any(m.source == device for m in current_mounts()):
+        raise RescueError(f"{device} is mounted; rescuetui never checks a mounted filesystem.")
+    if fstype in ("ext2", "ext3", "ext4"):
+        result = runner.run_blocking(["e2fsck", "-n", "-f", device], timeout=3600)
+        clean = result.returncode == 0
+    elif fstype == "xfs":
+        result = runner.run_blocking(["xfs_repair", "-n", device], timeout=3600)
+        clean = result.returncode == 0
+    else:
+        return Finding(CHECK, True, "ok", f"{device}: no read-only check for {fstype}.", data=data)
+    if clean:
+        return Finding(CHECK, True, "ok", f"{device} ({fstype}) is clean.", data=data)
+    interesting = [t for t in result.tail if t.strip() and not t.startswith(("Pass ", "Phase "))]
+    return Finding(CHECK, False, "errors", f"{device} ({fstype}) has errors that need repair "
+                   f"(exit status {result.returncode}).", evidence=interesting[-8:], data=data)

@@ -1,0 +1,117 @@
+"""What a fix is: a plan shown before anything runs (why, risk, commands, files, diff), then
+applied through the runner and the journal, and verified by its check."""
+
+from __future__ import annotations
+
+import difflib
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from pathlib import Path
+from typing import Any
+
+from rescuetui.core.journal import Journal
+from rescuetui.core.manifest import compare, snapshot
+from rescuetui.core.runner import CommandResult, CommandRunner
+
+
+@dataclass
+class Step:
+    argv: list[str]
+    in_chroot: bool = True
+    ok_codes: tuple[int, ...] = (0,)
+    timeout: float = 1800.0
+
+
+@dataclass
+class FileEdit:
+    """A change rescuetui makes itself: new content, or a new mode, for one target file."""
+
+    path: str
+    reason: str
+    content: bytes | None = None
+    mode: int | None = None
+
+
+@dataclass
+class FixPlan:
+    fix: str
+    why: str
+    risk: str
+    steps: list[Step] = field(default_factory=list)
+    edits: list[FileEdit] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)  # what it will change, as far as known
+    diff: str = ""
+    undo: str = ""
+    blocked: str = ""  # set: the fix must not run, and this says why
+    second_confirmation: str = ""  # set: a data-loss risk the operator must accept again
+
+    def describe(self) -> str:
+        lines = [f"Fix: {self.fix}", f"  why:  {self.why}", f"  risk: {self.risk}"]
+        for number, step in enumerate(self.steps, start=1):
+            where = "in the chroot" if step.in_chroot else "on the rescue host"
+            lines.append(f"  {number}. {shlex.join(step.argv)}   ({where})")
+        for edit in self.edits:
+            what = f"mode {edit.mode:04o}" if edit.mode is not None else "new content"
+            lines.append(f"  edit {edit.path}: {what}")
+        if self.files:
+            lines.append("  changes: " + ", ".join(self.files))
+        if self.diff:
+            lines += ["  diff:"] + ["    " + d for d in self.diff.splitlines()]
+        if self.undo:
+            lines.append(f"  undo: {self.undo}")
+        if self.blocked:
+            lines.append(f"  BLOCKED: {self.blocked}")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"fix": self.fix, "why": self.why, "risk": self.risk,
+                "steps": [{"argv": s.argv, "in_chroot": s.in_chroot} for s in self.steps],
+                "edits": [{"path": e.path, "mode": e.mode, "content": e.content is not None}
+                          for e in self.edits],
+                "files": self.files, "diff": self.diff, "undo": self.undo,
+                "blocked": self.blocked, "second_confirmation": self.second_confirmation}
+
+
+def unified_diff(path: str, before: bytes, after: bytes) -> str:
+    return "".join(difflib.unified_diff(
+        before.decode("utf-8", "replace").splitlines(keepends=True),
+        after.decode("utf-8", "replace").splitlines(keepends=True),
+        fromfile=f"a{path}", tofile=f"b{path}"))
+
+
+@dataclass
+class Applied:
+    plan: FixPlan
+    ok: bool
+    results: list[CommandResult] = field(default_factory=list)
+    message: str = ""
+
+
+def apply_plan(plan: FixPlan, root: Path, runner: CommandRunner, journal: Journal | None,
+               on_line: Any = None) -> Applied:
+    """Run a plan: file edits through the journal (backup first), commands through the runner
+    with a change manifest of what each one changed on the target."""
+    applied = Applied(plan, True)
+    for edit in plan.edits:
+        if runner.dry_run:
+            continue
+        assert journal is not None
+        if edit.content is not None:
+            journal.change_file(root, edit.path, edit.content, reason=edit.reason)
+        if edit.mode is not None:
+            journal.change_mode(root, edit.path, edit.mode, reason=edit.reason)
+    for step in plan.steps:
+        before = snapshot(root) if step.in_chroot and journal and not runner.dry_run else None
+        result = runner.run_blocking(step.argv, in_chroot=step.in_chroot, timeout=step.timeout,
+                                     on_line=on_line)
+        applied.results.append(result)
+        if before is not None and journal is not None:
+            diff = compare(before, snapshot(root))
+            journal.append("manifest", command=result.seq, fix=plan.fix, added=diff.added,
+                           removed=diff.removed, modified=diff.modified)
+        if result.returncode not in step.ok_codes:
+            applied.ok = False
+            applied.message = result.describe_failure()
+            break
+    return applied
