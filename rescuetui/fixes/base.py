@@ -7,7 +7,6 @@ import difflib
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from pathlib import Path
 from typing import Any
 
 from rescuetui.core.journal import Journal
