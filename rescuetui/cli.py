@@ -71,6 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
                           "several systems")
     diagnose.add_argument("--json", action="store_true")
 
+    repair = sub.add_parser("repair", help="diagnose, check, fix, verify: the whole repair, each "
+                            "fix shown and confirmed first")
+    repair.add_argument("--disk", required=True, help="block device or disk image of the broken "
+                        "system")
+    repair.add_argument("--root", help="the root filesystem's device, when the disk holds "
+                        "several systems")
+    repair.add_argument("--log", action="append", default=[], type=Path, metavar="FILE",
+                        help="console text of the failed boot (serial log); repeat for several")
+    repair.add_argument("--yes", action="store_true", help="apply every fix without asking")
+    repair.add_argument("--dry-run", action="store_true", help="plan and show, change nothing")
+    repair.add_argument("--fix", action="append", metavar="ID", help="only these fixes (repeat)")
+    repair.add_argument("--journal", type=Path, help="where the session journal goes")
+    repair.add_argument("--json", action="store_true")
+
     cleanup = sub.add_parser("cleanup", help="unmount and detach what a killed run left behind")
     cleanup.add_argument("--json", action="store_true")
 
@@ -435,6 +449,63 @@ def _print_diagnosis(d: Any, path: list[Any], diagnoses: list[Any], changes: lis
         print(f"Note: {note}")
 
 
+# -- repair ---------------------------------------------------------------------------------
+
+
+def cmd_repair(args: argparse.Namespace) -> int:
+    from rescuetui.fixes import FIX_IDS
+    from rescuetui.fixes.base import FixPlan
+    from rescuetui.fixes.workflow import REFUSED, Repair
+
+    for fix in args.fix or []:
+        if fix not in FIX_IDS:
+            raise RescueError(f"No fix named {fix!r}; the fixes are: {', '.join(FIX_IDS)}.")
+    interactive = sys.stdin.isatty()
+    say = (lambda text: print(text, file=sys.stderr)) if args.json else print
+
+    def confirm(plan: FixPlan) -> bool:
+        if args.dry_run:
+            return True  # nothing runs
+        if not args.yes and not interactive:
+            say("Not applied: no terminal to ask on; give --yes to apply fixes unattended.")
+            return False
+        if plan.second_confirmation:
+            # --yes does not answer this one: the operator must type it.
+            if not interactive:
+                say(f"Not applied: {plan.second_confirmation} This needs a person to confirm.")
+                return False
+            answer = input(f"{plan.second_confirmation} Type YES to accept: ")
+            if answer.strip() != "YES":
+                return False
+        if args.yes:
+            return True
+        return input(f"Apply {plan.fix}? [y/N] ").strip().lower() in ("y", "yes")
+
+    repair = Repair(disk=args.disk, root=args.root, logs=args.log, confirm=confirm, say=say,
+                    only=args.fix, dry_run=args.dry_run, journal_base=args.journal)
+    report = repair.run()
+    if args.json:
+        _emit_json(report.to_json())
+    else:
+        print()
+        print("Summary:")
+        if report.diagnosis:
+            print(f"  diagnosis: {report.diagnosis['class']} ({report.diagnosis['title']})")
+        for a in report.applied:
+            state = "verified" if a["verified"] else "FAILED" if not a["ok"] else "NOT verified"
+            print(f"  {a['fix']}: {state}")
+        for r in report.refused:
+            print(f"  refused: {r}")
+        for r in report.remaining:
+            print(f"  still wrong: {r['check']}: {r['summary']}")
+        if not (report.applied or report.refused or report.remaining):
+            print("  nothing to repair: every check passed")
+        print(f"  journal: {report.journal}")
+        if report.status == REFUSED:
+            print("  Nothing unsafe was done; see why each fix was refused above.")
+    return report.status
+
+
 # -- cleanup and undo ------------------------------------------------------------------------
 
 
@@ -602,6 +673,7 @@ COMMANDS = {
     "run": cmd_run,
     "shell": cmd_shell,
     "diagnose": cmd_diagnose,
+    "repair": cmd_repair,
     "cleanup": cmd_cleanup,
     "undo": cmd_undo,
     "lab": cmd_lab,

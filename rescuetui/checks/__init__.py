@@ -15,9 +15,14 @@ from rescuetui.checks.permissions import check_permissions
 
 # Every boot check, in the order a repair should look: what runs nothing in the chroot first
 # (a broken loader makes every chroot command fail), then what needs the chroot.
-BOOT_CHECKS: tuple[Callable[[TargetContext], Finding], ...] = (
-    check_permissions, check_kernel_image, check_boot_space, check_fstab, check_bootloader,
-    check_libraries, check_initramfs,
-)
+BOOT_CHECKS: dict[str, Callable[[TargetContext], Finding]] = {
+    "permissions": check_permissions,
+    "kernel-image": check_kernel_image,
+    "boot-space": check_boot_space,
+    "fstab": check_fstab,
+    "bootloader": check_bootloader,
+    "libraries": check_libraries,
+    "initramfs": check_initramfs,
+}
 
 __all__ = ["BOOT_CHECKS", "Finding", "TargetContext"]

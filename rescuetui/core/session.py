@@ -167,6 +167,12 @@ class RescueSession:
         """Mount the chosen system read-only with its fstab tree and, with `api`, prepare the
         chroot (proc, sys, dev, run, resolv.conf)."""
         candidate = choose_candidate(self.find(disk), root, self.where)
+        return self.open_candidate(candidate, api=api, disk=disk)
+
+    def open_candidate(
+        self, candidate: Candidate, *, api: bool = True, disk: str | None = None
+    ) -> TargetSystem:
+        """`open_target` for a candidate already found by `find`."""
         self.tree = self._mount_system(candidate, self.root, no_write=False)
         assert self.inventory is not None
         # Described only now: kernels on a separate /boot or /usr show once the tree is mounted.

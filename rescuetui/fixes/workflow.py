@@ -1,0 +1,231 @@
+"""A whole repair: find the system, check its filesystems unmounted, mount it, diagnose, check
+everything boot needs, plan each fix, ask, apply, verify, and check everything again."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rescuetui.checks import BOOT_CHECKS
+from rescuetui.checks.base import Finding, TargetContext
+from rescuetui.checks.filesystems import check_filesystem
+from rescuetui.core.errors import RescueError
+from rescuetui.core.session import RescueSession
+from rescuetui.core.target import TargetSystem, choose_candidate
+from rescuetui.diagnose.classifier import Diagnosis, diagnose_stream, primary
+from rescuetui.diagnose.facts import decode_exit_code
+from rescuetui.diagnose.scanner import open_evidence
+from rescuetui.diagnose.target_logs import target_evidence
+from rescuetui.diagnose.tree import findings_from_evidence, walk
+from rescuetui.fixes import FIX_FOR_CHECK
+from rescuetui.fixes.base import Applied, FixPlan, apply_plan
+from rescuetui.fixes.fsck import plan_fsck
+
+# Exit statuses of `rescuetui repair` (stable for automation).
+REPAIRED = 0
+NOTHING_FOUND = 3
+FIX_FAILED = 5
+REFUSED = 6
+MAX_ROUNDS = 8  # fixes in one repair; each round re-runs every check
+
+
+@dataclass
+class RepairReport:
+    journal: str = ""
+    diagnosis: dict[str, Any] | None = None
+    path: list[str] = field(default_factory=list)
+    applied: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
+    remaining: list[dict[str, Any]] = field(default_factory=list)
+    found_problems: bool = False
+
+    @property
+    def status(self) -> int:
+        if any(not a["ok"] or not a["verified"] for a in self.applied):
+            return FIX_FAILED
+        if self.refused:
+            return REFUSED
+        if self.remaining:
+            return FIX_FAILED
+        return REPAIRED if self.found_problems else NOTHING_FOUND
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": self.status, "journal": self.journal, "diagnosis": self.diagnosis,
+                "path": self.path, "applied": self.applied, "refused": self.refused,
+                "remaining": self.remaining}
+
+
+Confirm = Callable[[FixPlan], bool]
+
+
+class Repair:
+    def __init__(
+        self,
+        *,
+        disk: str,
+        root: str | None = None,
+        logs: list[Path] | None = None,
+        confirm: Confirm,
+        say: Callable[[str], None],
+        only: list[str] | None = None,
+        dry_run: bool = False,
+        journal_base: Path | None = None,
+    ) -> None:
+        self.disk, self.root, self.logs = disk, root, logs or []
+        self.confirm, self.say, self.only, self.dry_run = confirm, say, only, dry_run
+        self.journal_base = journal_base
+        self.report = RepairReport()
+        self.tried: set[str] = set()
+
+    def run(self) -> RepairReport:
+        with RescueSession(journal_base=self.journal_base, dry_run=self.dry_run) as session:
+            assert session.journal is not None
+            self.report.journal = str(session.journal.directory)
+            candidate = choose_candidate(session.find(self.disk), self.root, session.where)
+            pre, _ = session.inspect(candidate)
+            self._repair_filesystems(session, pre)
+            target = session.open_candidate(candidate, disk=os.path.abspath(self.disk))
+            diagnosis = self._diagnose(session)
+            kernel = self._kernel(target, diagnosis)
+            ctx = TargetContext(session.root, target, session.runner, kernel)
+            session.journal.decision("kernel to repair", kernel)
+            self._fix_until_clean(session, ctx)
+        return self.report
+
+    # -- before mounting: filesystems ------------------------------------------------------
+
+    def _repair_filesystems(self, session: RescueSession, pre: TargetSystem) -> None:
+        devices = [(pre.device, pre.fstype)] + [
+            (r.device, r.entry.fstype) for r in pre.fstab
+            if r.status == "resolved" and r.device and r.entry.kind == "filesystem"
+            and r.entry.mountpoint != "/"]
+        for device, fstype in devices:
+            assert device is not None
+            finding = check_filesystem(session.runner, device, fstype)
+            self._record_check(session, finding)
+            if finding.ok:
+                continue
+            self.report.found_problems = True
+            plan = plan_fsck(finding)
+            applied = self._apply(session, plan, None)
+            if applied and applied.ok:
+                again = check_filesystem(session.runner, device, fstype)
+                self._verified(session, plan, again)
+
+    # -- diagnosis ---------------------------------------------------------------------------
+
+    def _diagnose(self, session: RescueSession) -> Diagnosis | None:
+        diagnoses = []
+        for log in self.logs:
+            try:
+                with open_evidence(log) as stream:
+                    diagnoses.append(diagnose_stream(stream, str(log)))
+            except OSError as exc:
+                raise RescueError(f"Cannot read the log {log}: {exc.strerror}.") from exc
+        with target_evidence(session.root) as evidence:
+            for name, log_path in evidence.sources:
+                with open_evidence(log_path) as stream:
+                    diagnoses.append(diagnose_stream(stream, name))
+        chosen = primary(diagnoses)
+        if chosen is None:
+            self.say("No console text and no logs on the disk: checking everything boot needs.")
+            return None
+        code = decode_exit_code(chosen.facts.exit_code) if chosen.facts.exit_code else None
+        path = walk(chosen.class_id, findings_from_evidence(
+            chosen.class_id, code, [line.text for line in chosen.evidence]))
+        self.report.diagnosis = {"class": chosen.class_id, "title": chosen.title,
+                                 "kernel": chosen.facts.kernel, "source": chosen.source}
+        self.report.path = [n.id for n in path]
+        assert session.journal is not None
+        session.journal.append("diagnosis", diagnosis=chosen.to_json(), path=self.report.path)
+        self.say(f"Diagnosis: {chosen.class_id} ({chosen.title})"
+                 + (f", kernel {chosen.facts.kernel}" if chosen.facts.kernel else "")
+                 + f"; way: {' -> '.join(self.report.path)}")
+        return chosen
+
+    @staticmethod
+    def _kernel(target: TargetSystem, diagnosis: Diagnosis | None) -> str:
+        """The kernel that failed, when it is installed; else the newest (GRUB's default)."""
+        installed = [k.version for k in target.kernels]
+        if diagnosis and diagnosis.facts.kernel in installed:
+            return str(diagnosis.facts.kernel)
+        if not installed:
+            raise RescueError(f"No kernel is installed on {target.device} (/boot and /lib/modules "
+                              "are empty): reinstall one from a chroot with network.")
+        return installed[0]
+
+    # -- the mounted system ------------------------------------------------------------------
+
+    def _checks(self, session: RescueSession, ctx: TargetContext) -> list[Finding]:
+        findings = []
+        for check in BOOT_CHECKS.values():
+            finding = check(ctx)
+            findings.append(finding)
+            self._record_check(session, finding)
+        return findings
+
+    def _fix_until_clean(self, session: RescueSession, ctx: TargetContext) -> None:
+        for _ in range(MAX_ROUNDS):
+            problems = [f for f in self._checks(session, ctx) if not f.ok]
+            if problems:
+                self.report.found_problems = True
+            todo = sorted((f for f in problems if f.check in FIX_FOR_CHECK),
+                          key=lambda f: list(FIX_FOR_CHECK).index(f.check))
+            todo = [f for f in todo if self._key(f) not in self.tried]
+            if not todo:
+                self.report.remaining = [f.to_json() for f in problems]
+                for f in problems:
+                    self.say(f"Not repaired: {f.check}: {f.summary}")
+                return
+            finding = todo[0]
+            self.tried.add(self._key(finding))
+            plan = FIX_FOR_CHECK[finding.check](ctx, finding)
+            applied = self._apply(session, plan, ctx)
+            if applied is None or not applied.ok:
+                self.report.remaining = [f.to_json() for f in problems if f is not finding]
+                return
+            self._verified(session, plan, BOOT_CHECKS[finding.check](ctx))
+        self.say("Stopped after the most fixes one repair makes; run it again to go on.")
+
+    @staticmethod
+    def _key(finding: Finding) -> str:
+        return f"{finding.check}:{finding.finding}"
+
+    def _apply(self, session: RescueSession, plan: FixPlan, ctx: TargetContext | None
+               ) -> Applied | None:
+        self.say(plan.describe())
+        if self.only is not None and plan.fix not in self.only:
+            self.report.refused.append(f"{plan.fix}: not among --fix {','.join(self.only)}")
+            return None
+        if plan.blocked:
+            self.report.refused.append(f"{plan.fix}: {plan.blocked}")
+            return None
+        if not self.confirm(plan):
+            self.report.refused.append(f"{plan.fix}: not confirmed")
+            return None
+        assert session.journal is not None
+        session.journal.decision(f"apply {plan.fix}?", "yes")
+        if ctx is not None and not self.dry_run:
+            session.make_writable()
+        applied = apply_plan(plan, session.root, session.runner, session.journal,
+                             on_line=lambda line: self.say(f"    {line}"))
+        self.report.applied.append({"fix": plan.fix, "ok": applied.ok, "verified": False,
+                                    "message": applied.message, "plan": plan.to_json()})
+        if not applied.ok:
+            self.say(f"Fix {plan.fix} failed: {applied.message}")
+        return applied
+
+    def _verified(self, session: RescueSession, plan: FixPlan, again: Finding) -> None:
+        entry = self.report.applied[-1]
+        entry["verified"] = again.ok or self.dry_run
+        entry["verification"] = again.to_json()
+        self._record_check(session, again)
+        self.say(f"Verify {plan.fix}: {'ok' if again.ok else 'NOT fixed'}: {again.summary}")
+
+    @staticmethod
+    def _record_check(session: RescueSession, finding: Finding) -> None:
+        assert session.journal is not None
+        session.journal.append("check", **finding.to_json())
