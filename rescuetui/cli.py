@@ -331,11 +331,8 @@ def cmd_shell(args: argparse.Namespace) -> int:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    import contextlib
-
-    from rescuetui.diagnose.classifier import diagnose_stream, primary
+    from rescuetui.diagnose.classifier import diagnose_file, diagnose_stream, primary
     from rescuetui.diagnose.facts import decode_exit_code
-    from rescuetui.diagnose.scanner import open_evidence
     from rescuetui.diagnose.tree import findings_from_evidence, walk
 
     if not args.log and not args.disk:
@@ -343,27 +340,18 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
                           "and/or the broken system's disk with --disk.")
     diagnoses = []
     for name in args.log:
-        if name == "-":
-            diagnoses.append(diagnose_stream(sys.stdin.buffer, "standard input"))
-            continue
-        try:
-            with open_evidence(Path(name)) as stream:
-                diagnoses.append(diagnose_stream(stream, name))
-        except OSError as exc:
-            raise RescueError(f"Cannot read the log {name}: {exc.strerror}.") from exc
+        diagnoses.append(diagnose_stream(sys.stdin.buffer, "standard input") if name == "-"
+                         else diagnose_file(Path(name)))
     notes: list[str] = []
     changes: list[str] = []
-    with contextlib.ExitStack() as stack:
-        if args.disk:
-            from rescuetui.core.session import RescueSession
-            from rescuetui.diagnose.target_logs import target_evidence
+    if args.disk:
+        from rescuetui.core.session import RescueSession
+        from rescuetui.diagnose.target_logs import diagnose_target
 
-            session = stack.enter_context(RescueSession(record=False))
+        with RescueSession(record=False) as session:
             session.open_target(args.disk, args.root, api=False)
-            evidence = stack.enter_context(target_evidence(session.root))
-            for name, log_path in evidence.sources:
-                with open_evidence(log_path) as stream:
-                    diagnoses.append(diagnose_stream(stream, name))
+            found, evidence = diagnose_target(session.root)
+            diagnoses += found
             notes += evidence.notes
             changes = evidence.recent_changes
             notes += _root_device_notes(primary(diagnoses), session)
@@ -494,10 +482,10 @@ def cmd_repair(args: argparse.Namespace) -> int:
         for a in report.applied:
             state = "verified" if a["verified"] else "FAILED" if not a["ok"] else "NOT verified"
             print(f"  {a['fix']}: {state}")
-        for r in report.refused:
-            print(f"  refused: {r}")
-        for r in report.remaining:
-            print(f"  still wrong: {r['check']}: {r['summary']}")
+        for reason in report.refused:
+            print(f"  refused: {reason}")
+        for left in report.remaining:
+            print(f"  still wrong: {left['check']}: {left['summary']}")
         if not (report.applied or report.refused or report.remaining):
             print("  nothing to repair: every check passed")
         print(f"  journal: {report.journal}")
@@ -651,8 +639,9 @@ def _lab_verify(args: argparse.Namespace) -> int:
             results.append(result)
             if not args.json:
                 before = result.before.outcome if result.before else "-"
+                after = result.after.outcome if result.after else "-"
                 print(f"{s.name}: boot before: {before} (expected {s.expected_outcome}); "
-                      f"repair: {result.repair}", file=sys.stderr)
+                      f"repair: {result.repair}; boot after: {after}", file=sys.stderr)
     if args.json:
         _emit_json([r.to_json() for r in results])
     else:
@@ -662,10 +651,9 @@ def _lab_verify(args: argparse.Namespace) -> int:
             mark = "" if r.failure_as_expected else "!"
             after = r.after.outcome if r.after else "pending"
             print(f"{r.scenario:<22} {before + mark:<16} {r.repair:<8} {after:<11} {r.seconds:7.1f}")
-        if any(r.repair == "pending" for r in results):
-            print("Repairs are pending: `rescuetui repair` does not exist yet, so no scenario "
-                  "is repaired or booted a second time. '!' marks an unexpected first boot.")
-    return EXIT_OK if all(r.failure_as_expected for r in results) else EXIT_INCOMPLETE
+        print("'!' marks an unexpected first boot.")
+    return EXIT_OK if all(r.failure_as_expected and r.repaired for r in results) else (
+        EXIT_INCOMPLETE)
 
 
 COMMANDS = {

@@ -31,6 +31,15 @@ class TargetContext:
     def chroot(self, *argv: str, timeout: float = 300.0) -> CommandResult:
         return self.runner.run_blocking(list(argv), in_chroot=True, timeout=timeout)
 
+    def chroot_works(self) -> bool:
+        """Whether anything can run in the chroot at all (a broken loader or libc stops all)."""
+        return self.chroot("true").ok
+
+
+def unchecked(check: str, why: str) -> Finding:
+    """A check that could not look: a problem to report, but none to fix by itself."""
+    return Finding(check, False, "unchecked", f"Could not check: {why}")
+
 
 @dataclass
 class Finding:

@@ -10,7 +10,7 @@ from rescuetui.checks.base import Finding, TargetContext
 CHECK = "bootloader"
 LINUX_LINE = re.compile(r"^\s*linux(?:16|efi)?\s+(\S+)(.*)$", re.M)
 INITRD_LINE = re.compile(r"^\s*initrd(?:16|efi)?\s+(.+)$", re.M)
-ROOT_ARG = re.compile(r"\broot=(\S+)")
+ROOT_ARG = re.compile(r"(?<!\S)root=(\S+)")
 WRONG_DISK = re.compile(r"set root='?hd([1-9])")
 
 
@@ -21,7 +21,7 @@ def check_bootloader(ctx: TargetContext) -> Finding:
     text = ctx.path(config).read_text(errors="replace")
     problems: list[str] = []
     finding = "ok"
-    roots = set(ROOT_ARG.findall(text))
+    roots = {root for _, args in LINUX_LINE.findall(text) for root in ROOT_ARG.findall(args)}
     good = f"UUID={ctx.target.uuid}"
     bad_roots = sorted(r for r in roots if r != good and not r.startswith(("ZFS=", "LABEL=")))
     if bad_roots:

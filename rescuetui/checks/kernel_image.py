@@ -21,7 +21,8 @@ def expected_bzimage_size(header: bytes) -> int | None:
 
 
 def check_kernel_image(ctx: TargetContext) -> Finding:
-    path = f"/boot/vmlinuz-{ctx.kernel}"
+    path = next((k.image for k in ctx.target.kernels if k.version == ctx.kernel and k.image),
+                f"/boot/vmlinuz-{ctx.kernel}")
     data = {"path": path, "kernel": ctx.kernel}
     host = ctx.path(path)
     if not host.is_file():

@@ -7,9 +7,10 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-# What package managers and initramfs builders can touch on a target.
-DEFAULT_SCOPE = ("/boot", "/etc", "/usr", "/var/lib/dpkg", "/var/lib/rpm", "/var/lib/apt",
-                 "/lib", "/lib64", "/bin", "/sbin", "/opt")
+# The whole target: package scripts write logs, caches and temporary files anywhere.
+DEFAULT_SCOPE = ("/",)
+# Not the target's own files: the chroot's API filesystems, and rescuetui's journal copy.
+EXCLUDED = frozenset({"/proc", "/sys", "/dev", "/run", "/var/log/rescuetui"})
 
 Signature = tuple[int, int, int, int, int, int]
 
@@ -46,11 +47,14 @@ def snapshot(root: Path, scope: tuple[str, ...] = DEFAULT_SCOPE) -> dict[str, Si
             except OSError:
                 continue
             for entry in entries:
+                path = entry.path[len(root_str):]
+                if path in EXCLUDED:
+                    continue
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except OSError:
                     continue
-                seen[entry.path[len(root_str):]] = (
+                seen[path] = (
                     st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, st.st_ino
                 )
                 if stat.S_ISDIR(st.st_mode):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from rescuetui.core.text import printable
 from rescuetui.diagnose.facts import TIMESTAMP, Facts
-from rescuetui.diagnose.scanner import Line, interesting_lines
+from rescuetui.diagnose.scanner import Line, interesting_lines, open_evidence
 from rescuetui.diagnose.signatures import CLASSES, SIGNATURES, SUSPICIOUS
 
 KERNEL_BANNER = re.compile(r"Linux version \d")
@@ -197,9 +197,15 @@ def diagnose_stream(stream: BinaryIO, source: str) -> Diagnosis:
     )
 
 
-def diagnose_sources(sources: Iterable[tuple[str, BinaryIO]]) -> list[Diagnosis]:
-    """Diagnose each source; the caller puts the operator's own text first."""
-    return [diagnose_stream(stream, name) for name, stream in sources]
+def diagnose_file(path: Path, name: str | None = None) -> Diagnosis:
+    """Diagnose a log file (gzip or plain), streamed."""
+    from rescuetui.core.errors import RescueError
+
+    try:
+        with open_evidence(path) as stream:
+            return diagnose_stream(stream, name or str(path))
+    except OSError as exc:
+        raise RescueError(f"Cannot read the log {path}: {exc.strerror}.") from exc
 
 
 def primary(diagnoses: list[Diagnosis]) -> Diagnosis | None:

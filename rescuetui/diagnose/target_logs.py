@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rescuetui.core.rootpath import resolve_in_root
+from rescuetui.diagnose.classifier import Diagnosis
 from rescuetui.diagnose.scanner import open_evidence
 
 LOG_GLOBS = ("kern.log*", "messages*", "syslog*", "dmesg*", "boot.log*")
@@ -106,3 +107,11 @@ def package_history(root: Path, keep: int = 10) -> list[str]:
                     tail.append(f"{path}: {line}")
         changes.extend(tail)
     return changes
+
+
+def diagnose_target(root: Path) -> tuple[list[Diagnosis], TargetEvidence]:
+    """Diagnose every log the mounted target keeps, newest first, and its package history."""
+    from rescuetui.diagnose.classifier import diagnose_file
+
+    with target_evidence(root) as evidence:
+        return [diagnose_file(path, name) for name, path in evidence.sources], evidence

@@ -50,7 +50,8 @@ def plan_kernel_reinstall(ctx: TargetContext, finding: Finding) -> FixPlan:
     if family is None:
         plan.blocked = "The distro family is not known, so neither is its kernel package."
         return plan
-    package = family.kernel_package(ctx.kernel)
+    image = next((k.image for k in ctx.target.kernels if k.version == ctx.kernel and k.image), "")
+    package = family.kernel_package(ctx.kernel, image.rpartition("vmlinuz-")[2] or None)
     if family.name == "debian":
         owner = debian_owner(ctx, path)
         package = owner[0] if owner else package

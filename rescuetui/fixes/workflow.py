@@ -15,10 +15,9 @@ from rescuetui.checks.filesystems import check_filesystem
 from rescuetui.core.errors import RescueError
 from rescuetui.core.session import RescueSession
 from rescuetui.core.target import TargetSystem, choose_candidate
-from rescuetui.diagnose.classifier import Diagnosis, diagnose_stream, primary
+from rescuetui.diagnose.classifier import Diagnosis, diagnose_file, primary
 from rescuetui.diagnose.facts import decode_exit_code
-from rescuetui.diagnose.scanner import open_evidence
-from rescuetui.diagnose.target_logs import target_evidence
+from rescuetui.diagnose.target_logs import diagnose_target
 from rescuetui.diagnose.tree import findings_from_evidence, walk
 from rescuetui.fixes import FIX_FOR_CHECK
 from rescuetui.fixes.base import Applied, FixPlan, apply_plan
@@ -118,17 +117,8 @@ class Repair:
     # -- diagnosis ---------------------------------------------------------------------------
 
     def _diagnose(self, session: RescueSession) -> Diagnosis | None:
-        diagnoses = []
-        for log in self.logs:
-            try:
-                with open_evidence(log) as stream:
-                    diagnoses.append(diagnose_stream(stream, str(log)))
-            except OSError as exc:
-                raise RescueError(f"Cannot read the log {log}: {exc.strerror}.") from exc
-        with target_evidence(session.root) as evidence:
-            for name, log_path in evidence.sources:
-                with open_evidence(log_path) as stream:
-                    diagnoses.append(diagnose_stream(stream, name))
+        diagnoses = [diagnose_file(log) for log in self.logs]
+        diagnoses += diagnose_target(session.root)[0]
         chosen = primary(diagnoses)
         if chosen is None:
             self.say("No console text and no logs on the disk: checking everything boot needs.")
@@ -172,7 +162,8 @@ class Repair:
             problems = [f for f in self._checks(session, ctx) if not f.ok]
             if problems:
                 self.report.found_problems = True
-            todo = sorted((f for f in problems if f.check in FIX_FOR_CHECK),
+            todo = sorted((f for f in problems
+                           if f.check in FIX_FOR_CHECK and f.finding != "unchecked"),
                           key=lambda f: list(FIX_FOR_CHECK).index(f.check))
             todo = [f for f in todo if self._key(f) not in self.tried]
             if not todo:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +17,7 @@ from rescuetui.lab.scenario import Scenario, build_scenario
 class Verification:
     scenario: str
     before: BootResult | None = None
-    repair: str = "pending"  # pending until `rescuetui repair` exists (issue 5)
+    repair: str = "pending"
     after: BootResult | None = None
     seconds: float = 0.0
     expected: str = ""
@@ -25,6 +27,10 @@ class Verification:
     def failure_as_expected(self) -> bool:
         return self.before is not None and self.before.outcome == self.expected
 
+    @property
+    def repaired(self) -> bool:
+        return self.repair == "ok" and self.after is not None and self.after.outcome == "login"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "scenario": self.scenario,
@@ -33,6 +39,7 @@ class Verification:
             "failure_as_expected": self.failure_as_expected,
             "repair": self.repair,
             "after": self.after.to_json() if self.after else None,
+            "repaired": self.repaired,
             "seconds": round(self.seconds, 1),
             "problems": self.problems,
         }
@@ -44,8 +51,17 @@ def verify(scenario: Scenario, workdir: Path) -> Verification:
     image = workdir / f"{scenario.name}.img"
     build_scenario(scenario, image, journal_base=workdir / "journal")
     result.before = boot(image, timeout=scenario.boot_timeout)
-    (workdir / f"{scenario.name}.before.log").write_text(result.before.log)
-    # `rescuetui repair` does not exist yet (issue 5): the repair and the second boot stay
-    # pending, and are reported as pending, not as passed.
+    serial = workdir / f"{scenario.name}.before.log"
+    serial.write_text(result.before.log)
+    # The repair as an operator runs it: the command line, the serial log, --yes.
+    repair_log = workdir / f"{scenario.name}.repair.log"
+    with open(repair_log, "wb") as out:
+        done = subprocess.run(
+            [str(Path(sys.executable).parent / "rescuetui"), "repair", "--disk", str(image),
+             "--log", str(serial), "--yes", "--journal", str(workdir / "journal")],
+            stdout=out, stderr=subprocess.STDOUT, check=False)
+    result.repair = "ok" if done.returncode == 0 else f"exit {done.returncode}"
+    result.after = boot(image, timeout=scenario.boot_timeout)
+    (workdir / f"{scenario.name}.after.log").write_text(result.after.log)
     result.seconds = time.monotonic() - started
     return result

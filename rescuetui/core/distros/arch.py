@@ -10,6 +10,6 @@ ARCH = DistroFamily(
     initramfs_command=("mkinitcpio", "-k", "{version}", "-g", "{path}"),
     reinstall_command=("pacman", "-S", "--noconfirm", "{packages}"),
     owner_command=("pacman", "-Qqo", "{path}"),
-    kernel_package_pattern="{version}",
+    kernel_package_pattern="{name}",
     grub_command=("grub-mkconfig", "-o", "/boot/grub/grub.cfg"),
 )

@@ -46,8 +46,9 @@ class DistroFamily:
     def owner_query(self, path: str) -> Argv:
         return [a.format(path=path) for a in self.owner_command]
 
-    def kernel_package(self, kernel: str) -> str:
-        return self.kernel_package_pattern.format(version=kernel)
+    def kernel_package(self, kernel: str, name: str | None = None) -> str:
+        """`name` is what the image is called after vmlinuz- (Arch: the package, `linux`)."""
+        return self.kernel_package_pattern.format(version=kernel, name=name or kernel)
 
     def regenerate_grub(self) -> list[Argv]:
         return [list(self.grub_command)]
