@@ -16,6 +16,7 @@ from rescuetui.core.state import STATE_BASE
 from rescuetui.lab.disk import BuiltDisk, Part, build_disk
 
 REPO = Path(__file__).resolve().parent.parent
+SERIAL_DIR = REPO / "tests" / "data" / "serial"  # serial consoles of the lab's real boots
 
 
 def _real_parts_missing() -> str | None:
@@ -118,4 +119,4 @@ def rescuetui(*args: str, input: bytes | None = None, timeout: float = 300,
                           env=env, check=False)
 
 
-__all__ = ["REPO", "STATE_BASE", "rescuetui", "rescuetui_exe"]
+__all__ = ["REPO", "SERIAL_DIR", "STATE_BASE", "rescuetui", "rescuetui_exe"]
