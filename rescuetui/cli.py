@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(COMMANDS[args.command](args))
     except RescueError as exc:
         print(f"rescuetui: {exc}", file=sys.stderr)
-        return getattr(exc, "exit_code", EXIT_FAILURE)
+        return exc.status
     except KeyboardInterrupt:
         print("rescuetui: interrupted; everything mounted was taken down.", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from rescuetui.core.errors import RescueError
+from rescuetui.core.errors import RescueError, UnsafeRefusal
 from rescuetui.core.fstabtree import ResolvedEntry, resolve_fstab
 from rescuetui.core.inventory import Inventory, scan_inventory
 from rescuetui.core.journal import Journal
@@ -234,7 +234,7 @@ class RescueSession:
         if found is None:
             raise RescueError(f"{device} is not a block device the kernel lists.")
         if found.rescue_own:
-            raise RescueError(
+            raise UnsafeRefusal(
                 f"{device} is the rescue system's own disk (it holds what this system runs from); "
                 "it is never used as a target."
             )

@@ -6,6 +6,7 @@ from rescuetui.lab.scenario import Scenario
 from rescuetui.lab.scenarios import (
     fstab_missing_disk,
     initramfs_deleted,
+    initramfs_truncated,
     kernel_truncated,
     library_deleted,
     loader_not_executable,
@@ -15,7 +16,7 @@ from rescuetui.lab.scenarios import (
 SCENARIOS: dict[str, Scenario] = {
     module.SCENARIO.name: module.SCENARIO
     for module in (initramfs_deleted, kernel_truncated, library_deleted, loader_not_executable,
-                   fstab_missing_disk, root_fs_errors)
+                   fstab_missing_disk, root_fs_errors, initramfs_truncated)
 }
 
 
