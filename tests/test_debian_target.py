@@ -22,6 +22,18 @@ from rescuetui.lab.disk import BuiltDisk
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 
+def _chroot_mounted(pid: int, timeout: float = 60) -> bool:
+    """Wait until the run with this pid has its chroot ready (its session directory carries
+    the pid, so other runs on the machine do not count)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(f"-{pid}-" in m.mountpoint and m.mountpoint.endswith("/root/run")
+               for m in current_mounts()):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def _loops_on(image: Path) -> str:
     return subprocess.run(["losetup", "--associated", str(image)], capture_output=True,
                           text=True, check=False).stdout
@@ -158,13 +170,7 @@ def test_kill_9_then_cleanup_leaves_nothing(debian_image: BuiltDisk, journal_dir
     proc = subprocess.Popen([exe, "run", "--disk", str(debian_image.image), "--journal",
                              str(journal_dir), "--", "sleep", "300"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if any(m.mountpoint.endswith("/root/run") and "rescuetui" in m.mountpoint
-               for m in current_mounts()):
-            break
-        time.sleep(0.1)
-    else:
+    if not _chroot_mounted(proc.pid):
         proc.kill()
         pytest.fail("the run never mounted its chroot")
     proc.send_signal(signal.SIGKILL)
@@ -184,11 +190,7 @@ def test_signals_tear_down(debian_image: BuiltDisk, journal_dir: Path, sig: int)
     proc = subprocess.Popen([exe, "run", "--disk", str(debian_image.image), "--journal",
                              str(journal_dir), "--", "sleep", "300"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 60
-    while not any(m.mountpoint.endswith("/root/run") and "rescuetui" in m.mountpoint
-                  for m in current_mounts()):
-        assert time.monotonic() < deadline, "the run never mounted its chroot"
-        time.sleep(0.1)
+    assert _chroot_mounted(proc.pid), "the run never mounted its chroot"
     proc.send_signal(sig)
     assert proc.wait(timeout=30) == 128 + sig
     assert not [m for m in current_mounts() if "rescuetui" in m.mountpoint]

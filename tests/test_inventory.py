@@ -10,6 +10,7 @@ import pytest
 
 from rescuetui.core.inventory import Inventory, scan_inventory
 from rescuetui.core.mountstack import MountStack
+from rescuetui.core.session import remove_session_dirs
 from rescuetui.core.state import SessionState
 from rescuetui.lab.disk import BuiltDisk, Part
 
@@ -141,6 +142,7 @@ def test_luks_is_shown_encrypted_and_unlock_says_what_it_needs(
             unlock_luks(state, device)
     finally:
         assert MountStack(state).teardown() == []
+        remove_session_dirs(state.directory)
 
 
 def test_lvm_physical_volume_is_detected(tmp_path: Path, attach: Callable[[Path], str]) -> None:
@@ -170,5 +172,6 @@ def test_lvm_physical_volume_is_detected(tmp_path: Path, attach: Callable[[Path]
             with pytest.raises(RescueError, match="device-mapper"):
                 activate_volume_group(state, device)
         assert MountStack(state).teardown() == []
+        remove_session_dirs(state.directory)
     finally:
         subprocess.run(["vgremove", "-qf", vg], check=False, env=env, capture_output=True)

@@ -128,3 +128,49 @@ def test_several_faults_at_once_and_a_separate_boot(tmp_path: Path) -> None:
         assert "initrd.img-" not in root_boot
     finally:
         subprocess.run(["losetup", "--detach", loop], check=True)
+
+
+def test_silent_damage_is_found_by_package_verification(tmp_path: Path) -> None:
+    """Practice disk of our own: a kernel image with bytes flipped in the middle (same size, so
+    its boot header still adds up): only the package digests tell."""
+    image = tmp_path / "bitrot.img"
+    from rescuetui.lab.practice import copy_image, practice_base
+
+    copy_image(practice_base(), image)
+    with RescueSession(journal_base=tmp_path / "b") as session:
+        target = session.open_target(str(image))
+        session.make_writable()
+        path = f"/boot/vmlinuz-{target.kernels[0].version}"
+        data = bytearray((session.root / path.lstrip("/")).read_bytes())
+        data[len(data) // 2: len(data) // 2 + 4096] = bytes(4096)
+        assert session.journal is not None
+        session.journal.change_file(session.root, path, bytes(data), reason="test: bit rot")
+    status, report = _repair(image, tmp_path / "j")
+    assert status == 0, report
+    assert [a["fix"] for a in report["applied"]][:1] == ["package-reinstall"]
+    damaged = report["applied"][0]["plan"]["why"]
+    assert path in damaged
+
+
+def test_boot_entry_with_a_stale_uuid_is_corrected_not_hidden(tmp_path: Path) -> None:
+    """Practice disk of our own, the separate-/boot trap: /boot was re-created (new UUID) and
+    fstab still names the old one. The only unclaimed ext4 on the disk is the one it meant;
+    nofail would have hidden /boot and let kernel updates land on the root filesystem."""
+    image = tmp_path / "stale.img"
+    from rescuetui.lab.practice import copy_image, practice_base
+
+    copy_image(practice_base(), image)
+    with RescueSession(journal_base=tmp_path / "b") as session:
+        session.open_target(str(image))
+        session.make_writable()
+        boot = next(r for r in session.target.fstab if r.entry.mountpoint == "/boot")  # type: ignore[union-attr]
+        fstab = (session.root / "etc/fstab").read_bytes()
+        stale = fstab.replace(boot.entry.spec.encode(), b"UUID=11111111-2222-4333-8444-555555555555")
+        assert session.journal is not None
+        session.journal.change_file(session.root, "/etc/fstab", stale, reason="test: stale")
+    status, report = _repair(image, tmp_path / "j")
+    assert status == 0, report
+    (applied,) = report["applied"]
+    assert applied["fix"] == "fstab-correct-uuid"
+    assert f"+{boot.entry.spec} /boot" in applied["plan"]["diff"]
+    assert "nofail" not in applied["plan"]["diff"]

@@ -11,6 +11,7 @@ from rescuetui.checks.fstab import check_fstab
 from rescuetui.checks.initramfs import check_initramfs
 from rescuetui.checks.kernel_image import check_kernel_image
 from rescuetui.checks.libraries import check_libraries
+from rescuetui.checks.package_verify import check_package_verify
 from rescuetui.checks.permissions import check_permissions
 
 # Every boot check, in the order a repair should look: what runs nothing in the chroot first
@@ -22,6 +23,7 @@ BOOT_CHECKS: dict[str, Callable[[TargetContext], Finding]] = {
     "fstab": check_fstab,
     "bootloader": check_bootloader,
     "libraries": check_libraries,
+    "packages": check_package_verify,
     "initramfs": check_initramfs,
 }
 

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from rescuetui.core.errors import RescueError, UnsafeRefusal
 from rescuetui.core.fstabtree import ResolvedEntry, resolve_fstab
@@ -41,6 +42,8 @@ API_MOUNTS = (
     ("run", "/run", "tmpfs", ["nosuid", "nodev", "mode=0755"]),
 )
 EFIVARS = Path("/sys/firmware/efi/efivars")
+# Without these mounted, the system is not whole (and writes meant for them go astray).
+SYSTEM_MOUNTS = frozenset({"/boot", "/usr", "/var", "/boot/efi", "/efi"})
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,34 @@ class RescueSession:
                 "it is never used as a target."
             )
         return found.whole_disk
+
+    def mount_missing(self) -> list[MountOutcome]:
+        """After /etc/fstab changed: mount the entries that now resolve and are not mounted yet,
+        and describe the target again (a /boot that appears brings its kernels)."""
+        assert self.target is not None and self.inventory is not None
+        self.inventory = scan_inventory()
+        fstab = resolve_fstab(read_fstab(self.root), self.inventory, self.target.disk)
+        done = {o.entry.entry.mountpoint for o in self.tree if o.status == "mounted"}
+        mark = len(self.stack.records)
+        fresh = self._mount_tree(self.root, [r for r in fstab if r.entry.mountpoint not in done],
+                                 no_write=False)
+        if self.writable:
+            for record in self.stack.records[mark:]:
+                self.stack.remount(record, writable=True)
+        self.tree = [o for o in self.tree if o.status == "mounted"] + fresh
+        candidate = Candidate(self.inventory.get(self.target.device) or self._device(),
+                              self.target.subdir, self.target.os_release)
+        self.target = describe_target(self.root, candidate, self.inventory)
+        return fresh
+
+    def _device(self) -> Any:
+        raise RescueError(f"The root device {self.target.device if self.target else '?'} is "
+                          "gone from the inventory.")
+
+    def unmounted_system_mounts(self) -> list[MountOutcome]:
+        """Required system filesystems (/boot, /usr, /var, the ESP) that are not mounted: files
+        written there now would land on the root filesystem, where the boot loader never looks."""
+        return [o for o in self.tree if o.problem and o.entry.entry.mountpoint in SYSTEM_MOUNTS]
 
     def _mount_tree(
         self, root: Path, fstab: list[ResolvedEntry], no_write: bool

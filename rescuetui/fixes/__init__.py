@@ -20,9 +20,10 @@ FIX_FOR_CHECK: dict[str, Planner] = {
     "permissions": plan_permissions_restore,
     "libraries": plan_package_reinstall,
     "kernel-image": plan_kernel_reinstall,
+    "packages": plan_package_reinstall,
     "initramfs": plan_initramfs_rebuild,
     "bootloader": plan_bootloader,
     "fstab": plan_fstab_nofail,
 }
 FIX_IDS = ("permissions-restore", "package-reinstall", "kernel-reinstall", "initramfs-rebuild",
-           "bootloader-root", "fstab-nofail", "fsck")
+           "bootloader-root", "fstab-nofail", "fstab-correct-uuid", "fsck")

@@ -88,11 +88,36 @@ class Repair:
             self._repair_filesystems(session, pre)
             target = session.open_candidate(candidate, disk=os.path.abspath(self.disk))
             diagnosis = self._diagnose(session)
-            kernel = self._kernel(target, diagnosis)
-            ctx = TargetContext(session.root, target, session.runner, kernel)
-            session.journal.decision("kernel to repair", kernel)
+            ctx = TargetContext(session.root, target, session.runner, "")
+            if session.unmounted_system_mounts() and not self._mount_system(session, ctx):
+                return self.report
+            ctx.target = session.target or target
+            ctx.kernel = self._kernel(ctx.target, diagnosis)
+            session.journal.decision("kernel to repair", ctx.kernel)
             self._fix_until_clean(session, ctx)
         return self.report
+
+    def _mount_system(self, session: RescueSession, ctx: TargetContext) -> bool:
+        """A system filesystem (/boot, ...) is not mounted because fstab names it wrongly: that
+        comes first, or every fix that writes there would write to the root filesystem."""
+        missing = ", ".join(o.entry.entry.mountpoint for o in session.unmounted_system_mounts())
+        self.say(f"{missing} could not be mounted: fixing /etc/fstab before anything else.")
+        self.report.found_problems = True
+        finding = BOOT_CHECKS["fstab"](ctx)
+        self._record_check(session, finding)
+        if not finding.ok:
+            self.tried.add(self._key(finding))
+            applied = self._apply(session, FIX_FOR_CHECK["fstab"](ctx, finding), ctx)
+            if applied and applied.ok:
+                session.mount_missing()
+                ctx.target = session.target or ctx.target
+                self._verified(session, applied.plan, BOOT_CHECKS["fstab"](ctx))
+        if session.unmounted_system_mounts():
+            self.report.refused.append(
+                f"every other fix: {missing} is still not mounted, and what a fix writes there "
+                "would land on the root filesystem, where the boot loader never looks")
+            return False
+        return True
 
     # -- before mounting: filesystems ------------------------------------------------------
 
@@ -178,6 +203,9 @@ class Repair:
             if applied is None or not applied.ok:
                 self.report.remaining = [f.to_json() for f in problems if f is not finding]
                 return
+            if finding.check == "fstab" and not self.dry_run:
+                session.mount_missing()
+                ctx.target = session.target or ctx.target
             self._verified(session, plan, BOOT_CHECKS[finding.check](ctx))
         self.say("Stopped after the most fixes one repair makes; run it again to go on.")
 

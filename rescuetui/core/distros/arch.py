@@ -12,4 +12,5 @@ ARCH = DistroFamily(
     owner_command=("pacman", "-Qqo", "{path}"),
     kernel_package_pattern="{name}",
     grub_command=("grub-mkconfig", "-o", "/boot/grub/grub.cfg"),
+    verify_command=("pacman", "-Qkk"),
 )

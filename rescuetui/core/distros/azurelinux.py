@@ -12,4 +12,5 @@ AZURE_LINUX = DistroFamily(
     owner_command=("rpm", "-qf", "{path}"),
     kernel_package_pattern="kernel",
     grub_command=("grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"),
+    verify_command=("rpm", "-V"),
 )

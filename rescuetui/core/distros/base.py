@@ -21,6 +21,8 @@ class DistroFamily:
     owner_command: tuple[str, ...]
     kernel_package_pattern: str
     grub_command: tuple[str, ...]
+    # Verifies installed packages against their digests: output lines name altered files.
+    verify_command: tuple[str, ...] = ()
 
     def initramfs_name(self, kernel: str) -> str:
         return self.initramfs_pattern.format(version=kernel)
@@ -49,6 +51,9 @@ class DistroFamily:
     def kernel_package(self, kernel: str, name: str | None = None) -> str:
         """`name` is what the image is called after vmlinuz- (Arch: the package, `linux`)."""
         return self.kernel_package_pattern.format(version=kernel, name=name or kernel)
+
+    def verify(self, packages: list[str]) -> Argv:
+        return [*self.verify_command, *packages]
 
     def regenerate_grub(self) -> list[Argv]:
         return [list(self.grub_command)]

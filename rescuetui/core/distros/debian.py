@@ -16,4 +16,5 @@ DEBIAN = DistroFamily(
     owner_command=("dpkg", "-S", "{path}"),
     kernel_package_pattern="linux-image-{version}",
     grub_command=("grub-mkconfig", "-o", "/boot/grub/grub.cfg"),
+    verify_command=("dpkg", "--verify"),
 )

@@ -14,4 +14,5 @@ RHEL = DistroFamily(
     owner_command=("rpm", "-qf", "{path}"),
     kernel_package_pattern="kernel-core-{version}",
     grub_command=("grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"),
+    verify_command=("rpm", "-V"),
 )

@@ -14,4 +14,5 @@ SUSE = DistroFamily(
     # SUSE names the package by flavour, and rpm -qf on the image finds the exact one.
     kernel_package_pattern="kernel-default",
     grub_command=("grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"),
+    verify_command=("rpm", "-V"),
 )
