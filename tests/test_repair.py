@@ -174,3 +174,28 @@ def test_boot_entry_with_a_stale_uuid_is_corrected_not_hidden(tmp_path: Path) ->
     assert applied["fix"] == "fstab-correct-uuid"
     assert f"+{boot.entry.spec} /boot" in applied["plan"]["diff"]
     assert "nofail" not in applied["plan"]["diff"]
+
+
+def test_a_destroyed_boot_superblock_is_restored_from_a_backup(tmp_path: Path) -> None:
+    """Practice disk of our own: /boot's primary superblock zeroed. libblkid sees no filesystem
+    there and fstab cannot find /boot; e2fsck restores the superblock from a backup, and only
+    then are the system and its /boot whole again."""
+    from rescuetui.lab.practice import copy_image, practice_base
+
+    image = tmp_path / "superblock.img"
+    copy_image(practice_base(), image)
+    loop = subprocess.run(["losetup", "--find", "--show", "--partscan", str(image)],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        subprocess.run(["partx", "-u", loop], check=False, capture_output=True)
+        with open(f"{loop}p1", "r+b") as boot:
+            boot.seek(1024)
+            boot.write(bytes(1024))
+    finally:
+        subprocess.run(["losetup", "--detach", loop], check=True)
+    status, report = _repair(image, tmp_path / "j")
+    assert status == 0, report
+    assert [a["fix"] for a in report["applied"]] == ["fsck"]
+    assert "superblock" in report["applied"][0]["plan"]["why"]
+    again_status, _ = _repair(image, tmp_path / "j2")
+    assert again_status == 3

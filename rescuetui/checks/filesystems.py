@@ -15,16 +15,26 @@ def check_filesystem(runner: CommandRunner, device: str, fstype: str | None) -> 
     data = {"device": device, "fstype": fstype}
     if any(m.source == device for m in current_mounts()):
         raise RescueError(f"{device} is mounted; rescuetui never checks a mounted filesystem.")
-    if fstype in ("ext2", "ext3", "ext4"):
+    if fstype in ("ext2", "ext3", "ext4", None):
+        # None: libblkid found nothing, which is also what a destroyed primary superblock looks
+        # like; e2fsck then says it is trying the backup superblocks.
         result = runner.run_blocking(["e2fsck", "-n", "-f", device], timeout=3600)
         clean = result.returncode == 0
     elif fstype == "xfs":
         result = runner.run_blocking(["xfs_repair", "-n", device], timeout=3600)
         clean = result.returncode == 0
     else:
-        return Finding(CHECK, True, "ok", f"{device}: no read-only check for {fstype}.", data=data)
+        return Finding(CHECK, True, "ok", f"{device}: no read-only check for {fstype}.",
+                       data=data)
     if clean:
         return Finding(CHECK, True, "ok", f"{device} ({fstype}) is clean.", data=data)
+    if fstype is None and not any("trying backup blocks" in t for t in result.tail):
+        return Finding(CHECK, True, "ok", f"{device} holds no ext filesystem.", data=data)
     interesting = [t for t in result.tail if t.strip() and not t.startswith(("Pass ", "Phase "))]
+    if fstype is None:
+        data["fstype"] = "ext4"  # e2fsck handles ext2, ext3 and ext4 alike
+        return Finding(CHECK, False, "errors", f"{device} is an ext filesystem whose primary "
+                       "superblock is damaged (libblkid cannot see it); e2fsck can restore it "
+                       "from a backup.", evidence=interesting[-8:], data=data)
     return Finding(CHECK, False, "errors", f"{device} ({fstype}) has errors that need repair "
                    f"(exit status {result.returncode}).", evidence=interesting[-8:], data=data)

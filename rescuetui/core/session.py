@@ -6,7 +6,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 from rescuetui.core.errors import RescueError, UnsafeRefusal
 from rescuetui.core.fstabtree import ResolvedEntry, resolve_fstab
@@ -257,14 +256,13 @@ class RescueSession:
             for record in self.stack.records[mark:]:
                 self.stack.remount(record, writable=True)
         self.tree = [o for o in self.tree if o.status == "mounted"] + fresh
-        candidate = Candidate(self.inventory.get(self.target.device) or self._device(),
-                              self.target.subdir, self.target.os_release)
+        device = self.inventory.get(self.target.device)
+        if device is None:
+            raise RescueError(f"The root device {self.target.device} is gone: was the disk "
+                              "detached?")
+        candidate = Candidate(device, self.target.subdir, self.target.os_release)
         self.target = describe_target(self.root, candidate, self.inventory)
         return fresh
-
-    def _device(self) -> Any:
-        raise RescueError(f"The root device {self.target.device if self.target else '?'} is "
-                          "gone from the inventory.")
 
     def unmounted_system_mounts(self) -> list[MountOutcome]:
         """Required system filesystems (/boot, /usr, /var, the ESP) that are not mounted: files

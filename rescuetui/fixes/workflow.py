@@ -13,6 +13,7 @@ from rescuetui.checks import BOOT_CHECKS
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.filesystems import check_filesystem
 from rescuetui.core.errors import RescueError
+from rescuetui.core.inventory import scan_inventory
 from rescuetui.core.session import RescueSession
 from rescuetui.core.target import TargetSystem, choose_candidate
 from rescuetui.diagnose.classifier import Diagnosis, diagnose_file, primary
@@ -29,6 +30,7 @@ NOTHING_FOUND = 3
 FIX_FAILED = 5
 REFUSED = 6
 MAX_ROUNDS = 8  # fixes in one repair; each round re-runs every check
+LINUX_DATA_TYPES = frozenset({"0x83", "0fc63daf-8483-4772-8e79-3d69d8477de4"})
 
 
 @dataclass
@@ -122,12 +124,18 @@ class Repair:
     # -- before mounting: filesystems ------------------------------------------------------
 
     def _repair_filesystems(self, session: RescueSession, pre: TargetSystem) -> None:
-        devices = [(pre.device, pre.fstype)] + [
-            (r.device, r.entry.fstype) for r in pre.fstab
-            if r.status == "resolved" and r.device and r.entry.kind == "filesystem"
-            and r.entry.mountpoint != "/"]
+        devices: list[tuple[str, str | None]] = [(pre.device, pre.fstype)]
+        devices += [(r.device, r.entry.fstype) for r in pre.fstab
+                    if r.status == "resolved" and r.device and r.entry.kind == "filesystem"
+                    and r.entry.mountpoint != "/"]
+        assert session.inventory is not None
+        # Linux partitions of the disk where libblkid sees nothing: maybe a filesystem whose
+        # superblock is gone (then fstab cannot find it either).
+        devices += [(d.path, None) for d in session.inventory.partitions_of(pre.disk)
+                    if d.identity.fstype is None and d.identity.error is None
+                    and (d.identity.partition_type or "").lower() in LINUX_DATA_TYPES]
+        repaired = False
         for device, fstype in devices:
-            assert device is not None
             finding = check_filesystem(session.runner, device, fstype)
             self._record_check(session, finding)
             if finding.ok:
@@ -136,8 +144,11 @@ class Repair:
             plan = plan_fsck(finding)
             applied = self._apply(session, plan, None)
             if applied and applied.ok:
-                again = check_filesystem(session.runner, device, fstype)
+                again = check_filesystem(session.runner, device, finding.data["fstype"])
                 self._verified(session, plan, again)
+                repaired = True
+        if repaired and not self.dry_run:
+            session.inventory = scan_inventory()  # a restored superblock brings its UUID back
 
     # -- diagnosis ---------------------------------------------------------------------------
 
