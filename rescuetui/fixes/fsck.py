@@ -8,7 +8,7 @@ from rescuetui.fixes.base import FixPlan, Step
 FIX = "fsck"
 
 
-def plan_fsck(finding: Finding, *, allow_log_zeroing: bool = False) -> FixPlan:
+def plan_fsck(finding: Finding) -> FixPlan:
     device, fstype = finding.data["device"], finding.data.get("fstype")
     plan = FixPlan(FIX, why=finding.summary,
                    risk="Medium: fsck changes the filesystem's metadata; files it cannot place "
@@ -21,10 +21,6 @@ def plan_fsck(finding: Finding, *, allow_log_zeroing: bool = False) -> FixPlan:
         plan.steps = [Step(["e2fsck", "-f", "-y", device], in_chroot=False, ok_codes=(0, 1, 2))]
     elif fstype == "xfs":
         plan.steps = [Step(["xfs_repair", device], in_chroot=False)]
-        if allow_log_zeroing:
-            plan.steps = [Step(["xfs_repair", "-L", device], in_chroot=False)]
-            plan.second_confirmation = ("xfs_repair -L zeroes the log: changes not yet written "
-                                        "to the filesystem are lost.")
     else:
         plan.blocked = f"rescuetui has no repair for {fstype} filesystems."
     return plan
