@@ -36,5 +36,14 @@ def check_filesystem(runner: CommandRunner, device: str, fstype: str | None) -> 
         return Finding(CHECK, False, "errors", f"{device} is an ext filesystem whose primary "
                        "superblock is damaged (libblkid cannot see it); e2fsck can restore it "
                        "from a backup.", evidence=interesting[-8:], data=data)
+    text = "\n".join(result.tail)
+    if fstype == "xfs" and "cannot find log head/tail" in text:
+        return Finding(CHECK, False, "bad-log", f"{device} (xfs) has a log that cannot be read: "
+                       "a mount may still replay it; if not, only xfs_repair -L (which loses the "
+                       "log's changes) goes on.", evidence=interesting[-8:], data=data)
+    if fstype == "xfs" and "valuable metadata changes in a log" in text:
+        return Finding(CHECK, False, "dirty-log", f"{device} (xfs) was not unmounted cleanly: "
+                       "its log holds changes a mount replays before xfs_repair can run.",
+                       evidence=interesting[-8:], data=data)
     return Finding(CHECK, False, "errors", f"{device} ({fstype}) has errors that need repair "
                    f"(exit status {result.returncode}).", evidence=interesting[-8:], data=data)

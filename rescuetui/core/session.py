@@ -402,7 +402,7 @@ def remove_session_dirs(directory: Path) -> None:
         return
     for leftover in (directory / "probe").glob("*"):
         leftover.rmdir()
-    for name in ("probe", "root"):
+    for name in ("probe", "root", "replay"):
         if (directory / name).is_dir():
             (directory / name).rmdir()
     (directory / "state.json").unlink(missing_ok=True)

@@ -26,4 +26,4 @@ FIX_FOR_CHECK: dict[str, Planner] = {
     "fstab": plan_fstab_nofail,
 }
 FIX_IDS = ("permissions-restore", "package-reinstall", "kernel-reinstall", "initramfs-rebuild",
-           "bootloader-root", "fstab-nofail", "fstab-correct-uuid", "fsck")
+           "bootloader-root", "fstab-nofail", "fstab-correct-uuid", "fsck", "fsck-zero-log")

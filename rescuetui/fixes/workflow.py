@@ -22,7 +22,7 @@ from rescuetui.diagnose.target_logs import diagnose_target
 from rescuetui.diagnose.tree import findings_from_evidence, walk
 from rescuetui.fixes import FIX_FOR_CHECK
 from rescuetui.fixes.base import Applied, FixPlan, apply_plan
-from rescuetui.fixes.fsck import plan_fsck
+from rescuetui.fixes.fsck import plan_fsck, plan_xfs_zero_log
 
 # Exit statuses of `rescuetui repair` (stable for automation).
 REPAIRED = 0
@@ -45,7 +45,8 @@ class RepairReport:
 
     @property
     def status(self) -> int:
-        if any(not a["ok"] or not a["verified"] for a in self.applied):
+        if any(not a["ok"] or not a["verified"] for a in self.applied
+               if "superseded_by" not in a):
             return FIX_FAILED
         if self.refused:
             return REFUSED
@@ -141,8 +142,13 @@ class Repair:
             if finding.ok:
                 continue
             self.report.found_problems = True
-            plan = plan_fsck(finding)
+            plan = plan_fsck(finding, session.state.directory / "replay")
             applied = self._apply(session, plan, None)
+            if applied and not applied.ok and applied.results[-1].argv[0] == "mount":
+                # The log could not be replayed: throwing it away is the only way on.
+                plan = plan_xfs_zero_log(finding, applied.message)
+                self.report.applied[-1]["superseded_by"] = plan.fix
+                applied = self._apply(session, plan, None)
             if applied and applied.ok:
                 again = check_filesystem(session.runner, device, finding.data["fstype"])
                 self._verified(session, plan, again)
@@ -234,7 +240,9 @@ class Repair:
             self.report.refused.append(f"{plan.fix}: {plan.blocked}")
             return None
         if not self.confirm(plan):
-            self.report.refused.append(f"{plan.fix}: not confirmed")
+            self.report.refused.append(f"{plan.fix}: not confirmed" + (
+                " (it risks data loss, which only a person at a terminal can accept)"
+                if plan.second_confirmation else ""))
             return None
         assert session.journal is not None
         session.journal.decision(f"apply {plan.fix}?", "yes")
