@@ -82,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     repair.add_argument("--yes", action="store_true", help="apply every fix without asking")
     repair.add_argument("--dry-run", action="store_true", help="plan and show, change nothing")
     repair.add_argument("--fix", action="append", metavar="ID", help="only these fixes (repeat)")
+    repair.add_argument("--module", help="the module to blacklist (--fix module-blacklist), "
+                        "when the panic does not name it")
     repair.add_argument("--journal", type=Path, help="where the session journal goes")
     repair.add_argument("--json", action="store_true")
 
@@ -470,7 +472,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
         return input(f"Apply {plan.fix}? [y/N] ").strip().lower() in ("y", "yes")
 
     repair = Repair(disk=args.disk, root=args.root, logs=args.log, confirm=confirm, say=say,
-                    only=args.fix, dry_run=args.dry_run, journal_base=args.journal)
+                    only=args.fix, dry_run=args.dry_run, journal_base=args.journal,
+                    module=args.module)
     report = repair.run()
     if args.json:
         _emit_json(report.to_json())

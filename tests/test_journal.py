@@ -105,3 +105,31 @@ def test_latest_session(tmp_path: Path) -> None:
         Journal.latest(tmp_path)
     first = Journal.create(tmp_path / "a")
     assert Journal.latest(tmp_path / "a") == first.directory
+
+
+def test_mode_and_owner_of_a_directory_and_a_setuid_file_undo_exactly(
+        target_root: Path, tmp_path: Path) -> None:
+    """A directory's mode (/tmp lost its sticky bit) and a setuid binary's owner: a mode or
+    owner change keeps no copy of the content (none is needed, and a directory has none), and
+    undo sets both back; chown comes before chmod, so the setuid bit survives."""
+    tmp_dir = target_root / "tmp"
+    tmp_dir.mkdir(mode=0o755)
+    os.chmod(tmp_dir, 0o755)
+    sudo = target_root / "usr/bin/sudo"
+    sudo.parent.mkdir(parents=True)
+    sudo.write_bytes(b"\x7fELF sudo")
+    os.chown(sudo, 1000, 1000)
+    os.chmod(sudo, 0o755)
+    journal = Journal.create(tmp_path / "j1")
+    record = journal.change_mode(target_root, "/tmp", 0o1777, reason="sticky")
+    assert record["backup"] is None and record["after"]["mode"] == "1777"
+    journal.change_attributes(target_root, "/usr/bin/sudo", reason="setuid root", mode=0o4755,
+                              uid=0, gid=0)
+    st = sudo.stat()
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o4755, 0, 0)
+    assert (tmp_dir.stat().st_mode & 0o7777) == 0o1777
+    report = undo_session(journal, target_root, Journal.create(tmp_path / "j2"))
+    assert len(report.restored) == 2 and not report.skipped
+    st = sudo.stat()
+    assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o755, 1000, 1000)
+    assert (tmp_dir.stat().st_mode & 0o7777) == 0o755

@@ -13,6 +13,7 @@ from rescuetui.checks.kernel_image import check_kernel_image
 from rescuetui.checks.libraries import check_libraries
 from rescuetui.checks.package_verify import check_package_verify
 from rescuetui.checks.permissions import check_permissions
+from rescuetui.checks.selinux import check_selinux
 
 # Every boot check, in the order a repair should look: what runs nothing in the chroot first
 # (a broken loader makes every chroot command fail), then what needs the chroot.
@@ -25,6 +26,7 @@ BOOT_CHECKS: dict[str, Callable[[TargetContext], Finding]] = {
     "libraries": check_libraries,
     "packages": check_package_verify,
     "initramfs": check_initramfs,
+    "selinux": check_selinux,
 }
 
 __all__ = ["BOOT_CHECKS", "Finding", "TargetContext"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rescuetui.checks.base import Finding, TargetContext, unchecked
+from rescuetui.core.diskdrivers import disk_driver_modules
 
 CHECK = "initramfs"
 LISTERS = ("/usr/bin/lsinitramfs", "/usr/bin/lsinitrd", "/usr/bin/lsinitcpio")
@@ -19,7 +22,7 @@ def initramfs_path(ctx: TargetContext) -> str:
 
 def check_initramfs(ctx: TargetContext) -> Finding:
     path = initramfs_path(ctx)
-    data = {"path": path, "kernel": ctx.kernel}
+    data: dict[str, object] = {"path": path, "kernel": ctx.kernel}
     host = ctx.path(path)
     if not host.is_file():
         return Finding(CHECK, False, "missing", f"{path} does not exist: kernel {ctx.kernel} "
@@ -36,16 +39,40 @@ def check_initramfs(ctx: TargetContext) -> Finding:
         return Finding(CHECK, False, "truncated", f"{path} ({size} bytes) cannot be listed "
                        "completely: it is truncated or corrupt.", evidence=listing.tail[-5:],
                        data=data)
-    fstype = ctx.target.fstype or ""
-    if fstype and not _builtin(ctx, fstype):
-        count = ctx.chroot("sh", "-c", '"$0" "$1" | grep -c -E "/$2\\.ko(\\.[a-z]+)?$"',
-                           lister, path, fstype)
-        if count.tail[-1:] == ["0"]:
-            return Finding(CHECK, False, "lacks-driver", f"{path} has no {fstype} module, so it "
-                           "cannot mount the root filesystem.", data=data)
-    return Finding(CHECK, True, "ok", f"{path} ({size} bytes) lists completely.", data=data)
+    needed = [(m, "the root filesystem") for m in _loadable(ctx, [ctx.target.fstype or ""])]
+    needed += [(m, f"the disk root is on ({ctx.target.disk})")
+               for m in _loadable(ctx, disk_driver_modules(ctx.target.disk))]
+    missing = _missing_modules(ctx, lister, path, [m for m, _ in needed])
+    if missing:
+        why = "; ".join(f"{m} (for {what})" for m, what in needed if m in missing)
+        data["modules"] = missing
+        return Finding(CHECK, False, "lacks-driver", f"{path} lacks {', '.join(missing)}, so it "
+                       f"cannot reach the root filesystem: {why}.", data=data)
+    return Finding(CHECK, True, "ok", f"{path} ({size} bytes) lists completely"
+                   + (f" and has {', '.join(m for m, _ in needed)}." if needed else "."),
+                   data=data)
 
 
-def _builtin(ctx: TargetContext, fstype: str) -> bool:
-    builtin = ctx.path(f"/lib/modules/{ctx.kernel}/modules.builtin")
-    return builtin.is_file() and f"/{fstype}.ko" in builtin.read_text()
+def _canonical(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def _loadable(ctx: TargetContext, names: list[str]) -> list[str]:
+    """Those of `names` that the kernel has as loadable modules (built-in ones need nothing,
+    and a name the kernel does not know at all cannot be judged)."""
+    order = ctx.path(f"/lib/modules/{ctx.kernel}/modules.order")
+    if not order.is_file():
+        return []
+    shipped = {_canonical(Path(line).name.split(".ko")[0])
+               for line in order.read_text(errors="replace").splitlines()}
+    return [n for n in dict.fromkeys(_canonical(n) for n in names if n) if n in shipped]
+
+
+def _missing_modules(ctx: TargetContext, lister: str, path: str, names: list[str]) -> list[str]:
+    if not names:
+        return []
+    # One listing, filtered in the chroot: module file names use - and _ alike.
+    pattern = "/(" + "|".join(n.replace("_", "[-_]") for n in names) + r")\.ko(\.[a-z]+)?$"
+    found = ctx.chroot("sh", "-c", '"$0" "$1" | grep -o -E "$2"', lister, path, pattern)
+    present = {_canonical(Path(line).name.split(".ko")[0]) for line in found.tail}
+    return [n for n in names if n not in present]

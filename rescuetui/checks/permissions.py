@@ -1,8 +1,16 @@
-"""Check: the modes and owners of what boot needs (loader, libc, init, shell, top directories)."""
+"""Check: the modes and owners of what boot and a login need.
+
+Always, by rule: the loader, init and the shell executable; /, /usr, /etc root-owned 0755;
+/tmp and /var/tmp 1777; sudo and su setuid root; sshd's host keys private (sshd ignores a key
+others can read, and refuses to start with none). Then, where the package database can say
+it: every file of the essential and boot packages against its package (Debian: the .deb in the
+apt cache; RPM: rpm -Va).
+"""
 
 from __future__ import annotations
 
 from rescuetui.checks.base import Finding, TargetContext
+from rescuetui.checks.package_modes import debian_mode_differences, rpm_mode_differences
 
 CHECK = "permissions"
 # directory -> (mode, owner uid)
@@ -11,19 +19,32 @@ EXPECTED = {"/": (0o755, 0), "/usr": (0o755, 0), "/etc": (0o755, 0), "/tmp": (0o
 LOADERS = {"x86_64": "/lib64/ld-linux-x86-64.so.2", "aarch64": "/lib/ld-linux-aarch64.so.1",
            "i686": "/lib/ld-linux.so.2"}
 EXECUTABLES = ("/sbin/init", "/bin/sh")
+SETUID_ROOT = ("/usr/bin/sudo", "/usr/bin/su", "/bin/su")
+RPM_FAMILIES = ("rhel", "suse", "azurelinux")
 
 
-def check_permissions(ctx: TargetContext) -> Finding:
-    wrong: list[dict[str, str]] = []
+def _real(ctx: TargetContext, path: str) -> str | None:
+    """The path, in the target, of the file `path` names (links followed), if it exists."""
+    host = ctx.path(path)
+    return "/" + str(host.relative_to(ctx.root)) if host.exists() else None
+
+
+def _executables(ctx: TargetContext) -> list[dict[str, str]]:
+    wrong = []
     loader = LOADERS.get(ctx.target.arch or "", "")
     for path in filter(None, (loader, *EXECUTABLES)):
-        host = ctx.path(path)  # the file a link points to: its mode is what counts
-        if not host.exists():
+        real = _real(ctx, path)  # the file a link points to: its mode is what counts
+        if real is None:
             continue
-        mode = host.stat().st_mode & 0o7777
+        mode = ctx.path(real).stat().st_mode & 0o7777
         if mode & 0o111 != 0o111:
-            wrong.append({"path": "/" + str(host.relative_to(ctx.root)), "mode": f"{mode:04o}",
-                          "expected": f"{mode | 0o755:04o}", "why": "not executable by all"})
+            wrong.append({"path": real, "mode": f"{mode:04o}", "expected": f"{mode | 0o755:04o}",
+                          "why": "not executable by all"})
+    return wrong
+
+
+def _directories(ctx: TargetContext) -> list[dict[str, str]]:
+    wrong = []
     for path, (mode, uid) in EXPECTED.items():
         host = ctx.path(path)
         if not host.is_dir():
@@ -32,10 +53,71 @@ def check_permissions(ctx: TargetContext) -> Finding:
         actual = st.st_mode & 0o7777
         if actual != mode or st.st_uid != uid:
             wrong.append({"path": path, "mode": f"{actual:04o}", "expected": f"{mode:04o}",
+                          "uid": str(uid), "gid": "0",
                           "why": f"owner {st.st_uid}:{st.st_gid}, mode {actual:04o}"})
+    return wrong
+
+
+def _setuid(ctx: TargetContext) -> list[dict[str, str]]:
+    wrong, seen = [], set()
+    for path in SETUID_ROOT:
+        real = _real(ctx, path)
+        if real is None or real in seen:
+            continue
+        seen.add(real)
+        st = ctx.path(real).stat()
+        mode = st.st_mode & 0o7777
+        if not mode & 0o4000 or st.st_uid != 0:
+            wrong.append({"path": real, "mode": f"{mode:04o}", "expected": f"{mode | 0o4000:04o}",
+                          "uid": "0", "why": f"must be setuid root to work (owner {st.st_uid}, "
+                                             f"mode {mode:04o})"})
+    return wrong
+
+
+def _ssh_host_keys(ctx: TargetContext) -> list[dict[str, str]]:
+    """Private host keys: 0600 root (RHEL: 0640 with group ssh_keys is fine too)."""
+    ssh = ctx.path("/etc/ssh")
+    if not ssh.is_dir():
+        return []
+    wrong = []
+    for key in sorted(ssh.glob("ssh_host_*_key")):
+        st = key.lstat()
+        if not key.is_file() or key.is_symlink():
+            continue
+        mode = st.st_mode & 0o7777
+        if mode & 0o037 or st.st_uid != 0:
+            expected = 0o640 if mode & 0o040 and st.st_gid != 0 else 0o600
+            wrong.append({"path": f"/etc/ssh/{key.name}", "mode": f"{mode:04o}",
+                          "expected": f"{expected:04o}", "uid": "0",
+                          "why": "sshd ignores a private host key others can read"})
+    return wrong
+
+
+def check_permissions(ctx: TargetContext) -> Finding:
+    wrong = _executables(ctx) + _directories(ctx) + _setuid(ctx) + _ssh_host_keys(ctx)
+    notes: list[str] = []
+    rpm_packages: list[str] = []
+    family = ctx.family.name if ctx.family else ""
+    if family == "debian":
+        by_package, without = debian_mode_differences(ctx)
+        # The package says everything (mode, owner, group): it wins over a rule.
+        from_package = {w["path"] for w in by_package}
+        wrong = [w for w in wrong if w["path"] not in from_package] + by_package
+        if without:
+            notes.append("no archive in the apt cache to compare modes against for: "
+                         + ", ".join(without))
+    elif family in RPM_FAMILIES and ctx.chroot_works():
+        changed, rpm_packages = rpm_mode_differences(ctx)
+        wrong += [c for c in changed if c["path"] not in {w["path"] for w in wrong}]
+    data = {"files": [w for w in wrong if "expected" in w], "rpm_packages": rpm_packages,
+            "notes": notes}
     if not wrong:
-        return Finding(CHECK, True, "ok", "The loader, init, the shell and the top directories "
-                       "have their usual modes and owners.")
-    return Finding(CHECK, False, "wrong", "Wrong modes: " + ", ".join(
-        f"{w['path']} is {w['mode']} (want {w['expected']})" for w in wrong),
-        evidence=[f"{w['path']}: {w['why']}" for w in wrong], data={"files": wrong})
+        return Finding(CHECK, True, "ok", "The loader, init, the shell, setuid programs, host "
+                       "keys and the top directories have their modes and owners"
+                       + (" and the essential packages match their archives." if family ==
+                          "debian" and not notes else "."), evidence=notes, data=data)
+    shown = ", ".join(f"{w['path']} is {w['mode']} (want {w['expected']})" if "expected" in w
+                      else f"{w['path']} ({w['why']})" for w in wrong[:6])
+    return Finding(CHECK, False, "wrong", f"Wrong modes or owners: {shown}"
+                   + (f" and {len(wrong) - 6} more" if len(wrong) > 6 else ""),
+                   evidence=[f"{w['path']}: {w['why']}" for w in wrong[:40]] + notes, data=data)

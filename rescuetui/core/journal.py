@@ -195,15 +195,34 @@ class Journal:
         return self._record_change(seq, path, reason, before, FileState.of(host_path), backup)
 
     def change_mode(self, root: Path, path: str, mode: int, *, reason: str) -> dict[str, Any]:
-        """chmod a target file, after copying it (with its old mode) into the backups."""
+        """chmod a target file or directory."""
+        return self.change_attributes(root, path, reason=reason, mode=mode)
+
+    def change_attributes(
+        self, root: Path, path: str, *, reason: str, mode: int | None = None,
+        uid: int | None = None, gid: int | None = None,
+    ) -> dict[str, Any]:
+        """chown and/or chmod a target file or directory (its content is not touched, so the
+        record of its old mode and owner is the whole backup; undo sets them back). chown comes
+        first: it clears setuid bits, which the chmod then sets."""
         host_path = _in_root(root, path)
         seq = self.next_seq()
         before = FileState.of(host_path)
         if not before.exists:
             raise RescueError(f"{path} does not exist on the target; its mode cannot change.")
-        backup = self._backup(seq, host_path, path)
-        os.chmod(host_path, mode)
-        return self._record_change(seq, path, reason, before, FileState.of(host_path), backup)
+        try:
+            if uid is not None or gid is not None:
+                os.lchown(host_path, -1 if uid is None else uid, -1 if gid is None else gid)
+            if mode is not None or uid is not None or gid is not None:
+                keep = before.mode if mode is None else mode
+                if not host_path.is_symlink() and keep is not None:
+                    os.chmod(host_path, keep)
+        except OSError as exc:
+            raise RescueError(f"Could not change the mode or owner of {path}: {exc.strerror}. "
+                              "Is the target mounted read-only?") from exc
+        return self.append(
+            "file-change", seq=seq, path=path, reason=reason, attributes_only=True,
+            before=before.as_record(), after=FileState.of(host_path).as_record(), backup=None)
 
     def remove_file(self, root: Path, path: str, *, reason: str) -> dict[str, Any]:
         """Delete a target file, after copying it into the backups."""

@@ -57,6 +57,18 @@ def undo_session(
         before = FileState.from_record(record["before"])
         after = FileState.from_record(record["after"])
         now = FileState.of(resolve_in_root(root, path, follow_last=False))
+        if record.get("attributes_only"):
+            changed = (now.mode, now.uid, now.gid) != (after.mode, after.uid, after.gid)
+            if changed and not force:
+                report.skipped.append(f"#{record['seq']} {path}: its mode or owner changed "
+                                      "since this session (not undone); use --force.")
+                continue
+            recorder.change_attributes(root, path, reason=f"undo of #{record['seq']} from "
+                                       f"{journal.directory.name}", mode=before.mode,
+                                       uid=before.uid, gid=before.gid)
+            journal.append("undo", undoes=record["seq"], by=str(recorder.directory))
+            report.restored.append(f"#{record['seq']} {path}")
+            continue
         if (now.exists, now.digest) != (after.exists, after.digest) and not force:
             backup = record.get("backup") or "(none: the file did not exist)"
             report.skipped.append(

@@ -9,10 +9,23 @@ from rescuetui.fixes.base import FixPlan
 from rescuetui.fixes.bootloader import plan_bootloader
 from rescuetui.fixes.fstab import plan_fstab_nofail
 from rescuetui.fixes.initramfs import plan_initramfs_rebuild
+from rescuetui.fixes.module_blacklist import plan_module_blacklist
 from rescuetui.fixes.packages import plan_kernel_reinstall, plan_package_reinstall
 from rescuetui.fixes.permissions import plan_permissions_restore
+from rescuetui.fixes.prevention import plan_kdump, plan_serial_console
+from rescuetui.fixes.previous_kernel import plan_previous_kernel
+from rescuetui.fixes.selinux import plan_selinux_permissive, plan_selinux_relabel
 
 Planner = Callable[[TargetContext, Finding], FixPlan]
+
+
+def plan_selinux(ctx: TargetContext, finding: Finding) -> FixPlan:
+    """Unlabeled files: relabel on the next boot. No policy, or a config SELinux cannot read:
+    permissive, so that the system boots and the policy can be reinstalled."""
+    if finding.finding == "unlabeled":
+        return plan_selinux_relabel(ctx, finding)
+    return plan_selinux_permissive(ctx, finding)
+
 
 # The fix for each check's problem, in the order a repair applies them: what lets the chroot
 # run at all first, then packages (whose hooks rebuild images), then images, then configs.
@@ -24,6 +37,26 @@ FIX_FOR_CHECK: dict[str, Planner] = {
     "initramfs": plan_initramfs_rebuild,
     "bootloader": plan_bootloader,
     "fstab": plan_fstab_nofail,
+    "selinux": plan_selinux,
+}
+# Fixes the diagnosis calls for (not a check): the previous kernel after a run-time panic of
+# the newest one is applied by a repair; the others change how the system runs, so a repair
+# only suggests them unless --fix names them (the text says what each does).
+DIAGNOSIS_FIXES: dict[str, Planner] = {
+    "previous-kernel": plan_previous_kernel,
+    "module-blacklist": plan_module_blacklist,
+    "serial-console": plan_serial_console,
+    "kdump-enable": plan_kdump,
+}
+OPT_IN_FIXES: dict[str, str] = {
+    "module-blacklist": "keep the module the panic points at from loading, and rebuild the "
+                        "initramfs without it",
+    "serial-console": "send the kernel's and GRUB's console to the first serial port too, so "
+                      "the next failure can be read from the hypervisor's serial log",
+    "kdump-enable": "reserve crash kernel memory and enable kdump, so the next panic leaves a "
+                    "vmcore and its dmesg",
 }
 FIX_IDS = ("permissions-restore", "package-reinstall", "kernel-reinstall", "initramfs-rebuild",
-           "bootloader-root", "fstab-nofail", "fstab-correct-uuid", "fsck", "fsck-zero-log")
+           "bootloader-root", "fstab-nofail", "fstab-correct-uuid", "fsck", "fsck-zero-log",
+           "selinux-permissive", "selinux-relabel",
+           *DIAGNOSIS_FIXES)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rescuetui.core.errors import RescueError
 from rescuetui.core.journal import Journal
 from rescuetui.core.manifest import compare, snapshot
 from rescuetui.core.runner import CommandResult, CommandRunner
@@ -30,6 +31,8 @@ class FileEdit:
     reason: str
     content: bytes | None = None
     mode: int | None = None
+    uid: int | None = None
+    gid: int | None = None
 
 
 @dataclass
@@ -44,6 +47,7 @@ class FixPlan:
     undo: str = ""
     blocked: str = ""  # set: the fix must not run, and this says why
     second_confirmation: str = ""  # set: a data-loss risk the operator must accept again
+    data: dict[str, Any] = field(default_factory=dict)  # what its verification expects
 
     def describe(self) -> str:
         lines = [f"Fix: {self.fix}", f"  why:  {self.why}", f"  risk: {self.risk}"]
@@ -51,8 +55,12 @@ class FixPlan:
             where = "in the chroot" if step.in_chroot else "on the rescue host"
             lines.append(f"  {number}. {shlex.join(step.argv)}   ({where})")
         for edit in self.edits:
-            what = f"mode {edit.mode:04o}" if edit.mode is not None else "new content"
-            lines.append(f"  edit {edit.path}: {what}")
+            what = "new content" if edit.content is not None else ""
+            if edit.mode is not None:
+                what += f" mode {edit.mode:04o}"
+            if edit.uid is not None or edit.gid is not None:
+                what += f" owner {edit.uid}:{edit.gid}"
+            lines.append(f"  edit {edit.path}: {what.strip()}")
         if self.files:
             lines.append("  changes: " + ", ".join(self.files))
         if self.diff:
@@ -66,7 +74,8 @@ class FixPlan:
     def to_json(self) -> dict[str, Any]:
         return {"fix": self.fix, "why": self.why, "risk": self.risk,
                 "steps": [{"argv": s.argv, "in_chroot": s.in_chroot} for s in self.steps],
-                "edits": [{"path": e.path, "mode": e.mode, "content": e.content is not None}
+                "edits": [{"path": e.path, "mode": e.mode, "uid": e.uid, "gid": e.gid,
+                           "content": e.content is not None}
                           for e in self.edits],
                 "files": self.files, "diff": self.diff, "undo": self.undo,
                 "blocked": self.blocked, "second_confirmation": self.second_confirmation}
@@ -96,10 +105,14 @@ def apply_plan(plan: FixPlan, root: Path, runner: CommandRunner, journal: Journa
         if runner.dry_run:
             continue
         assert journal is not None
-        if edit.content is not None:
-            journal.change_file(root, edit.path, edit.content, reason=edit.reason)
-        if edit.mode is not None:
-            journal.change_mode(root, edit.path, edit.mode, reason=edit.reason)
+        try:
+            if edit.content is not None:
+                journal.change_file(root, edit.path, edit.content, reason=edit.reason)
+            if edit.mode is not None or edit.uid is not None or edit.gid is not None:
+                journal.change_attributes(root, edit.path, reason=edit.reason, mode=edit.mode,
+                                          uid=edit.uid, gid=edit.gid)
+        except RescueError as exc:  # what was done so far is journaled; stop here
+            return Applied(plan, False, message=str(exc))
     for step in plan.steps:
         before = snapshot(root) if step.in_chroot and journal and not runner.dry_run else None
         result = runner.run_blocking(step.argv, in_chroot=step.in_chroot, timeout=step.timeout,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.boot_space import MIN_FREE, free_bytes
-from rescuetui.fixes.base import FixPlan, Step
+from rescuetui.fixes.base import FileEdit, FixPlan, Step, unified_diff
 
 FIX = "initramfs-rebuild"
 
@@ -33,5 +33,40 @@ def plan_initramfs_rebuild(ctx: TargetContext, finding: Finding) -> FixPlan:
                         "initramfs may need. Remove an old kernel with the package manager "
                         "first; rescuetui does not delete files to make room.")
         return plan
+    modules = finding.data.get("modules") or []
+    if finding.finding == "lacks-driver" and modules:
+        _add_modules(ctx, plan, family.name, modules)
     plan.steps = [Step(argv) for argv in family.initramfs_rebuild(ctx.kernel, path, exists)]
     return plan
+
+
+# Where each family's builder takes modules it must always include.
+FORCED_MODULES = {
+    "debian": ("/etc/initramfs-tools/modules", "{name}\n"),
+    "rhel": ("/etc/dracut.conf.d/90-rescuetui.conf", 'add_drivers+=" {name} "\n'),
+    "suse": ("/etc/dracut.conf.d/90-rescuetui.conf", 'add_drivers+=" {name} "\n'),
+    "azurelinux": ("/etc/dracut.conf.d/90-rescuetui.conf", 'add_drivers+=" {name} "\n'),
+    "arch": ("/etc/mkinitcpio.conf.d/90-rescuetui.conf", "MODULES+=({name})\n"),
+}
+
+
+def _add_modules(ctx: TargetContext, plan: FixPlan, family: str, modules: list[str]) -> None:
+    """The missing drivers go into the builder's own list, so every later rebuild (a kernel
+    update) keeps them too."""
+    path, template = FORCED_MODULES[family]
+    host = ctx.path(path)
+    before = host.read_bytes() if host.is_file() else b""
+    text = before.decode("utf-8", "surrogateescape")
+    lines = set(text.splitlines())
+    added = "".join(template.format(name=m) for m in modules
+                    if template.format(name=m).rstrip("\n") not in lines)
+    if not added:
+        return
+    if text and not text.endswith("\n"):
+        text += "\n"
+    after = (text + "# added by rescuetui: the disk root is on needs these at boot\n"
+             + added).encode("utf-8", "surrogateescape")
+    plan.edits.append(FileEdit(path, "drivers the initramfs must carry", content=after))
+    plan.files.insert(0, path)
+    plan.diff = unified_diff(path, before, after)
+    plan.undo += f" rescuetui undo restores {path}; rebuild again afterwards."

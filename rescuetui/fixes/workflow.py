@@ -11,6 +11,7 @@ from typing import Any
 
 from rescuetui.checks import BOOT_CHECKS
 from rescuetui.checks.base import Finding, TargetContext
+from rescuetui.checks.default_kernel import check_default_kernel
 from rescuetui.checks.filesystems import check_filesystem
 from rescuetui.core.errors import RescueError
 from rescuetui.core.inventory import scan_inventory
@@ -19,8 +20,8 @@ from rescuetui.core.target import TargetSystem, choose_candidate
 from rescuetui.diagnose.classifier import Diagnosis, diagnose_file, primary
 from rescuetui.diagnose.facts import decode_exit_code
 from rescuetui.diagnose.target_logs import diagnose_target
-from rescuetui.diagnose.tree import findings_from_evidence, walk
-from rescuetui.fixes import FIX_FOR_CHECK
+from rescuetui.diagnose.tree import NODES, findings_from_evidence, walk
+from rescuetui.fixes import DIAGNOSIS_FIXES, FIX_FOR_CHECK, OPT_IN_FIXES
 from rescuetui.fixes.base import Applied, FixPlan, apply_plan
 from rescuetui.fixes.fsck import plan_fsck, plan_xfs_zero_log
 
@@ -75,10 +76,12 @@ class Repair:
         only: list[str] | None = None,
         dry_run: bool = False,
         journal_base: Path | None = None,
+        module: str | None = None,
     ) -> None:
         self.disk, self.root, self.logs = disk, root, logs or []
         self.confirm, self.say, self.only, self.dry_run = confirm, say, only, dry_run
         self.journal_base = journal_base
+        self.module = module
         self.report = RepairReport()
         self.tried: set[str] = set()
 
@@ -98,6 +101,11 @@ class Repair:
             ctx.kernel = self._kernel(ctx.target, diagnosis)
             session.journal.decision("kernel to repair", ctx.kernel)
             self._fix_until_clean(session, ctx)
+            if self._diagnosis_fixes(session, ctx, diagnosis):
+                # What they ran (update-grub, a rebuild) can undo an earlier fix: without udev,
+                # grub-mkconfig writes the rescue host's device as root= again. Check again.
+                self.tried.clear()
+                self._fix_until_clean(session, ctx)
         return self.report
 
     def _mount_system(self, session: RescueSession, ctx: TargetContext) -> bool:
@@ -225,6 +233,40 @@ class Repair:
                 ctx.target = session.target or ctx.target
             self._verified(session, plan, BOOT_CHECKS[finding.check](ctx))
         self.say("Stopped after the most fixes one repair makes; run it again to go on.")
+
+    def _diagnosis_fixes(self, session: RescueSession, ctx: TargetContext,
+                         diagnosis: Diagnosis | None) -> bool:
+        """Fixes the diagnosis calls for, beyond what the checks found: booting the previous
+        kernel after a run-time panic of the newest one. Blacklisting a module, enabling the
+        serial console and kdump change how the system runs: only when --fix names them.
+        Returns whether any was applied."""
+        applied_any = False
+        wanted = [fix for node_id in self.report.path for fix in NODES[node_id].fixes
+                  if fix in DIAGNOSIS_FIXES]
+        wanted += [fix for fix in (self.only or []) if fix in OPT_IN_FIXES and fix not in wanted]
+        for fix in dict.fromkeys(wanted):
+            if fix in OPT_IN_FIXES and fix not in (self.only or []):
+                self.say(f"Suggested, not applied unless asked (--fix {fix}): "
+                         f"{OPT_IN_FIXES[fix]}")
+                continue
+            facts = diagnosis.facts if diagnosis else None
+            module = self.module or ((facts.modules_in_trace or [""])[0] if facts else "")
+            finding = Finding("diagnosis", False, diagnosis.class_id if diagnosis else "asked",
+                              f"{diagnosis.title if diagnosis else 'Asked for'}"
+                              + (f" in kernel {ctx.kernel}" if diagnosis else ""),
+                              data={"kernel": ctx.kernel, "module": module})
+            self.report.found_problems = True
+            plan = DIAGNOSIS_FIXES[fix](ctx, finding)
+            applied = self._apply(session, plan, ctx)
+            if applied is None or not applied.ok or self.dry_run:
+                continue
+            applied_any = True
+            if fix == "previous-kernel":
+                again = check_default_kernel(ctx, plan.data.get("kernel"))
+            else:
+                again = Finding(fix, True, "ok", "Its commands ran and its files were written.")
+            self._verified(session, plan, again)
+        return applied_any
 
     @staticmethod
     def _key(finding: Finding) -> str:

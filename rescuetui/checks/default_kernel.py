@@ -1,0 +1,98 @@
+"""Check: which kernel GRUB boots when nobody touches the keyboard.
+
+Reads grub.cfg's `set default=` (and the saved entry in grubenv when it says ${saved_entry}),
+then finds that entry: a number counts top-level entries, "Submenu>Entry" is a path of ids or
+titles, and on BLS systems (RHEL 8+) the saved entry names a file in /boot/loader/entries.
+This is what verifies that booting the previous kernel took effect.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from rescuetui.checks.base import Finding, TargetContext
+from rescuetui.core.grubmenu import MenuEntry, grub_menu_entries
+from rescuetui.core.text import from_disk
+
+CHECK = "default-kernel"
+SET_DEFAULT = re.compile(r'^\s*set\s+default=(?:"([^"]*)"|\'([^\']*)\'|(\S+))\s*$')
+
+
+def _grubenv(ctx: TargetContext, cfg: str) -> dict[str, str]:
+    env = ctx.path(str(PurePosixPath(cfg).with_name("grubenv")))
+    if not env.is_file():
+        return {}
+    pairs = (line.partition("=") for line in from_disk(env.read_bytes()).splitlines())
+    return {k: v for k, sep, v in pairs if sep and not k.startswith("#")}
+
+
+def default_entry(text: str, env: dict[str, str]) -> str | None:
+    """What `default` is set to when the menu shows (next_entry is a one-time override)."""
+    value = None
+    for line in text.splitlines():
+        m = SET_DEFAULT.match(line)
+        if m:
+            found = next(g for g in m.groups() if g is not None)
+            if found != "${next_entry}":
+                value = found
+    if value == "${saved_entry}":
+        value = env.get("saved_entry") or "0"
+    return value
+
+
+def resolve(value: str, entries: list[MenuEntry]) -> MenuEntry | None:
+    if value.isdigit():
+        tops: list[MenuEntry] = []
+        for e in entries:  # the first entry of each top-level item (a submenu counts once)
+            if not tops or tops[-1].titles[0] != e.titles[0]:
+                tops.append(e)
+        index = int(value)
+        top = tops[index] if index < len(tops) else None
+        return top if top and len(top.titles) == 1 else None
+    for e in entries:
+        if value in (e.id_path, e.title_path) or (
+                ">" not in value and len(e.titles) == 1 and value in (e.ids[0], e.titles[0])):
+            return e
+    return None
+
+
+def _bls_image(ctx: TargetContext, entry: str) -> str | None:
+    conf = ctx.path(f"/boot/loader/entries/{entry}.conf")
+    if not conf.is_file():
+        return None
+    for line in from_disk(conf.read_bytes()).splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key == "linux":
+            return PurePosixPath(value.strip()).name
+    return None
+
+
+def default_kernel(ctx: TargetContext) -> tuple[str | None, str]:
+    """(kernel version GRUB boots by default, how that was found)."""
+    cfg = ctx.target.bootloader_config
+    if not cfg or not ctx.path(cfg).is_file():
+        return None, "no GRUB configuration"
+    text = from_disk(ctx.path(cfg).read_bytes())
+    value = default_entry(text, _grubenv(ctx, cfg)) or "0"
+    entry = resolve(value, grub_menu_entries(text))
+    image = entry.image if entry else _bls_image(ctx, value)
+    for kernel in ctx.target.kernels:
+        if image and kernel.image and PurePosixPath(kernel.image).name == image:
+            return kernel.version, f"default entry {value!r} loads {image}"
+    return None, f"default entry {value!r} names no installed kernel"
+
+
+def check_default_kernel(ctx: TargetContext, expected: str | None = None) -> Finding:
+    """With `expected`: whether GRUB now boots that kernel by default."""
+    version, how = default_kernel(ctx)
+    data = {"default_kernel": version, "expected": expected}
+    if expected is None:
+        ok = version is not None
+        return Finding(CHECK, ok, "ok" if ok else "unknown",
+                       f"GRUB boots {version} by default ({how})." if ok
+                       else f"Which kernel GRUB boots is unclear: {how}.", data=data)
+    if version == expected:
+        return Finding(CHECK, True, "ok", f"GRUB boots {expected} by default ({how}).", data=data)
+    return Finding(CHECK, False, "other-kernel", f"GRUB boots {version or 'no known kernel'} by "
+                   f"default, not {expected} ({how}).", data=data)

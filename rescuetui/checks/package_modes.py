@@ -1,0 +1,155 @@
+"""The modes and owners packages ship, compared with what is on the disk.
+
+Debian: dpkg --verify does not look at modes, so the expected mode and owner of every file of
+the essential packages (and the boot packages: libc6, systemd, sudo, openssh-server) are read
+from their .deb in the target's apt cache, with the rescue host's dpkg-deb: nothing has to run
+inside the target, which matters when the loader itself lost its execute bits. Overrides the
+administrator set with dpkg-statoverride are respected.
+
+RPM: `rpm -Va` reports mode (M), user (U) and group (G) differences itself; the packages that
+own them are what `rpm --setugids` and `rpm --setperms` restore.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rescuetui.checks.base import TargetContext
+from rescuetui.checks.packages import cached_deb
+
+# Beyond the Essential: yes packages: what boot and a remote login need.
+BOOT_PACKAGES = ("libc6", "systemd", "sudo", "openssh-server", "openssh-client")
+
+
+@dataclass(frozen=True)
+class Shipped:
+    path: str  # as the package installs it, e.g. /usr/bin/sudo
+    mode: int
+    uid: int
+    gid: int
+
+
+_shipped_cache: dict[tuple[str, int, int], list[Shipped]] = {}
+
+
+def shipped_entries(deb: Path) -> list[Shipped]:
+    """Every file and directory a .deb installs, with mode and owner (links left out). Cached
+    by the archive's path, size and time: a repair re-runs its checks after every fix."""
+    st = deb.stat()
+    key = (str(deb), st.st_size, int(st.st_mtime))
+    if key in _shipped_cache:
+        return _shipped_cache[key]
+    entries = []
+    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL) as proc:
+        assert proc.stdout is not None
+        try:
+            with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+                for member in archive:
+                    if member.isfile() or member.isdir():
+                        path = "/" + member.name.lstrip("./").rstrip("/")
+                        entries.append(Shipped(path, member.mode & 0o7777, member.uid,
+                                               member.gid))
+        except tarfile.TarError:
+            entries = []  # a damaged archive in the cache: nothing to compare against
+    _shipped_cache[key] = entries
+    return entries
+
+
+def essential_packages(ctx: TargetContext) -> list[str]:
+    """Installed packages marked Essential, plus the boot packages that are installed."""
+    status = ctx.path("/var/lib/dpkg/status")
+    if not status.is_file():
+        return []
+    essential, installed, package = [], set(), ""
+    for line in status.read_text(errors="replace").splitlines():
+        if line.startswith("Package: "):
+            package = line[9:].strip()
+        elif line == "Essential: yes":
+            essential.append(package)
+        elif line.startswith("Status: ") and line.endswith(" installed"):
+            installed.add(package)
+    wanted = [p for p in essential if p in installed]
+    return wanted + [p for p in BOOT_PACKAGES if p in installed and p not in wanted]
+
+
+def stat_overrides(ctx: TargetContext) -> set[str]:
+    """Paths whose owner and mode the administrator set on purpose (dpkg-statoverride)."""
+    path = ctx.path("/var/lib/dpkg/statoverride")
+    if not path.is_file():
+        return set()
+    return {fields[3] for line in path.read_text(errors="replace").splitlines()
+            if len(fields := line.split()) == 4}
+
+
+def debian_mode_differences(ctx: TargetContext) -> tuple[list[dict[str, str]], list[str]]:
+    """(files whose mode or owner differs from their package, packages with no archive)."""
+    wrong: list[dict[str, str]] = []
+    without_archive: list[str] = []
+    overrides = stat_overrides(ctx)
+    seen: set[str] = set()
+    for package in essential_packages(ctx):
+        deb = cached_deb(ctx, package)
+        if deb is None:
+            without_archive.append(package)
+            continue
+        for entry in shipped_entries(deb):
+            if entry.path in overrides or entry.path == "/":
+                continue
+            host = ctx.path(entry.path, follow_last=False)
+            real = "/" + str(host.relative_to(ctx.root)).removeprefix(".")
+            try:
+                st = host.lstat()
+            except OSError:
+                continue  # missing files are package verification's business
+            if stat.S_ISLNK(st.st_mode) or real in seen or os.path.ismount(host):
+                continue  # a mount point shows the mounted filesystem's mode, not its own
+            seen.add(real)  # merged /usr: /bin/su and /usr/bin/su are one file
+            mode = st.st_mode & 0o7777
+            if (mode, st.st_uid, st.st_gid) != (entry.mode, entry.uid, entry.gid):
+                wrong.append({
+                    "path": real, "mode": f"{mode:04o}", "expected": f"{entry.mode:04o}",
+                    "uid": str(entry.uid), "gid": str(entry.gid), "package": package,
+                    "why": f"{package} ships it {entry.mode:04o} {entry.uid}:{entry.gid}, it "
+                           f"is {mode:04o} {st.st_uid}:{st.st_gid}"})
+    return wrong, without_archive
+
+
+# rpm -V: 9 flag characters, an optional attribute marker (c, d, g, l, r), the path.
+RPM_VERIFY = re.compile(r"^(?P<flags>[.?SM5DLUGTP]{9})\s+(?:[cdglr]\s+)?(?P<path>/.*)$")
+
+
+def rpm_attribute_changes(lines: list[str]) -> list[dict[str, str]]:
+    """Files whose mode (M), user (U) or group (G) differ, from `rpm -Va` output lines."""
+    found = []
+    for line in lines:
+        m = RPM_VERIFY.match(line.strip())
+        if not m:
+            continue
+        flags = m.group("flags")
+        what = [name for flag, name in (("M", "mode"), ("U", "user"), ("G", "group"))
+                if flag in flags]
+        if what:
+            found.append({"path": m.group("path"), "why": " and ".join(what) + " differ"})
+    return found
+
+
+def rpm_mode_differences(ctx: TargetContext) -> tuple[list[dict[str, str]], list[str]]:
+    """(files with other modes or owners than their package's, the packages owning them)."""
+    lines: list[str] = []  # every line: rpm -Va can say more than a command's kept tail
+    ctx.runner.run_blocking(["rpm", "-Va", "--nofiledigest", "--nosize", "--nomtime",
+                             "--nolinkto", "--nordev", "--nocaps"], in_chroot=True,
+                            timeout=1800, on_line=lines.append)
+    changed = rpm_attribute_changes(lines)
+    if not changed:
+        return [], []
+    owners = ctx.chroot("rpm", "-qf", "--queryformat", "%{NAME}\\n",
+                        *[c["path"] for c in changed])
+    packages = sorted({p for p in owners.tail if p and " " not in p})
+    return changed, packages
