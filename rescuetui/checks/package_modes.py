@@ -35,6 +35,32 @@ class Shipped:
     gid: int
 
 
+@dataclass(frozen=True)
+class Member:
+    path: str
+    mode: int
+    content: bytes | None = None  # regular files
+    link_target: str | None = None  # symbolic links
+
+
+def archive_members(deb: Path) -> list[Member]:
+    """The files and links of a .deb with their content (read with the host's dpkg-deb)."""
+    members = []
+    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL) as proc:
+        assert proc.stdout is not None
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+            for member in archive:
+                path = "/" + member.name.lstrip("./")
+                if member.issym():
+                    members.append(Member(path, 0o777, link_target=member.linkname))
+                elif member.isfile():
+                    data = archive.extractfile(member)
+                    members.append(Member(path, member.mode & 0o7777,
+                                          content=data.read() if data else b""))
+    return members
+
+
 _shipped_cache: dict[tuple[str, int, int], list[Shipped]] = {}
 
 

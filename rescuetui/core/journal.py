@@ -224,6 +224,23 @@ class Journal:
             "file-change", seq=seq, path=path, reason=reason, attributes_only=True,
             before=before.as_record(), after=FileState.of(host_path).as_record(), backup=None)
 
+    def create_symlink(self, root: Path, path: str, link_target: str, *, reason: str
+                       ) -> dict[str, Any]:
+        """Create a missing symbolic link in the target (undo removes it)."""
+        host_path = _in_root(root, path)
+        seq = self.next_seq()
+        before = FileState.of(host_path)
+        if before.exists:
+            raise RescueError(f"{path} exists on the target; rescuetui does not replace it "
+                              "with a link.")
+        try:
+            os.symlink(link_target, host_path)
+        except OSError as exc:
+            raise RescueError(f"Could not create the link {path}: {exc.strerror}.") from exc
+        return self.append("file-change", seq=seq, path=path, reason=reason,
+                           link_target=link_target, before=before.as_record(),
+                           after=FileState.of(host_path).as_record(), backup=None)
+
     def remove_file(self, root: Path, path: str, *, reason: str) -> dict[str, Any]:
         """Delete a target file, after copying it into the backups."""
         host_path = _in_root(root, path)

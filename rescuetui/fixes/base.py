@@ -33,6 +33,7 @@ class FileEdit:
     mode: int | None = None
     uid: int | None = None
     gid: int | None = None
+    link_target: str | None = None  # set: create this missing symbolic link
 
 
 @dataclass
@@ -56,6 +57,8 @@ class FixPlan:
             lines.append(f"  {number}. {shlex.join(step.argv)}   ({where})")
         for edit in self.edits:
             what = "new content" if edit.content is not None else ""
+            if edit.link_target is not None:
+                what = f"link to {edit.link_target}"
             if edit.mode is not None:
                 what += f" mode {edit.mode:04o}"
             if edit.uid is not None or edit.gid is not None:
@@ -106,9 +109,14 @@ def apply_plan(plan: FixPlan, root: Path, runner: CommandRunner, journal: Journa
             continue
         assert journal is not None
         try:
+            if edit.link_target is not None:
+                journal.create_symlink(root, edit.path, edit.link_target, reason=edit.reason)
+                continue
             if edit.content is not None:
-                journal.change_file(root, edit.path, edit.content, reason=edit.reason)
-            if edit.mode is not None or edit.uid is not None or edit.gid is not None:
+                journal.change_file(root, edit.path, edit.content, reason=edit.reason,
+                                    mode=edit.mode)
+            if edit.content is None and (edit.mode is not None or edit.uid is not None
+                                         or edit.gid is not None):
                 journal.change_attributes(root, edit.path, reason=edit.reason, mode=edit.mode,
                                           uid=edit.uid, gid=edit.gid)
         except RescueError as exc:  # what was done so far is journaled; stop here

@@ -4,8 +4,9 @@ missing files, and the kernel package of a damaged kernel."""
 from __future__ import annotations
 
 from rescuetui.checks.base import Finding, TargetContext
+from rescuetui.checks.package_modes import archive_members
 from rescuetui.checks.packages import cached_deb, debian_owner
-from rescuetui.fixes.base import FixPlan, Step
+from rescuetui.fixes.base import FileEdit, FixPlan, Step
 
 REINSTALL = "package-reinstall"
 KERNEL = "kernel-reinstall"
@@ -35,9 +36,41 @@ def plan_package_reinstall(ctx: TargetContext, finding: Finding) -> FixPlan:
         plan.blocked = "No package owns the missing files, so there is nothing to reinstall."
     elif ctx.family is None:
         plan.blocked = "The distro family is not known, so neither is its package manager."
+    elif finding.data.get("host_side"):
+        _restore_from_host(ctx, plan, packages[0], list(finding.data.get("files") or []))
     else:
         plan.steps = _steps(ctx, packages)
     return plan
+
+
+def _restore_from_host(ctx: TargetContext, plan: FixPlan, package: str, files: list[str]) -> None:
+    """Nothing runs in the chroot (the loader or libc is gone), so the package manager cannot
+    either: the missing files are written from the package's archive by rescuetui itself, from
+    the host side, each one journaled; then the package is installed again properly."""
+    deb = cached_deb(ctx, package) if ctx.family and ctx.family.name == "debian" else None
+    if deb is None:
+        plan.blocked = (f"Nothing runs in the target, and there is no {package} archive in its "
+                        "package cache to restore the files from. Copy the package file (same "
+                        "version, from a mirror) into /var/cache/apt/archives of the target, or "
+                        "extract it there by hand (dpkg-deb -x / rpm2cpio), then run again.")
+        return
+    wanted = set(files)
+    for entry in archive_members(deb):
+        if entry.path not in wanted:
+            continue
+        how = f"from {deb.name}, on the host side"
+        if entry.link_target is not None:
+            plan.edits.append(FileEdit(entry.path, f"restore link {how}",
+                                       link_target=entry.link_target))
+        elif entry.content is not None:
+            plan.edits.append(FileEdit(entry.path, f"restore file {how}", content=entry.content,
+                                       mode=entry.mode))
+    plan.risk = ("Low for the files written (each is new: undo removes it); then the package is "
+                 "installed again inside the chroot, whose scripts may change more.")
+    plan.undo = ("rescuetui undo removes the restored files. " + UNDO)
+    target_deb = "/" + str(deb.relative_to(ctx.root))
+    plan.steps = [Step(["dpkg", "-i", target_deb])]
+
 
 
 def plan_kernel_reinstall(ctx: TargetContext, finding: Finding) -> FixPlan:

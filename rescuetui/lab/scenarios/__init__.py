@@ -8,6 +8,7 @@ from rescuetui.lab.scenarios import (
     initramfs_deleted,
     initramfs_truncated,
     kernel_truncated,
+    libc_deleted,
     library_deleted,
     loader_not_executable,
     root_fs_errors,
@@ -16,7 +17,7 @@ from rescuetui.lab.scenarios import (
 SCENARIOS: dict[str, Scenario] = {
     module.SCENARIO.name: module.SCENARIO
     for module in (initramfs_deleted, kernel_truncated, library_deleted, loader_not_executable,
-                   fstab_missing_disk, root_fs_errors, initramfs_truncated)
+                   fstab_missing_disk, root_fs_errors, initramfs_truncated, libc_deleted)
 }
 
 
