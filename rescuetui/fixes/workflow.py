@@ -31,6 +31,9 @@ NOTHING_FOUND = 3
 FIX_FAILED = 5
 REFUSED = 6
 MAX_ROUNDS = 8  # fixes in one repair; each round re-runs every check
+# Panics of a running kernel (not of a boot that cannot find its root): the previous kernel
+# is the first way out.
+RUNTIME_CLASSES = frozenset({"oops", "kernel-bug", "lockup"})
 LINUX_DATA_TYPES = frozenset({"0x83", "0fc63daf-8483-4772-8e79-3d69d8477de4"})
 
 
@@ -62,6 +65,14 @@ class RepairReport:
 
 
 Confirm = Callable[[FixPlan], bool]
+# A front end's hook at each stage (found, mounted, evidence, diagnosed, checked, applied,
+# verified): it may show what the stage found, wait for the operator, and answer (the chosen
+# candidate at "found", more console logs at "evidence"). The CLI passes none.
+Stage = Callable[..., Any]
+
+
+def no_stage(name: str, **data: Any) -> Any:
+    return None
 
 
 class Repair:
@@ -77,11 +88,13 @@ class Repair:
         dry_run: bool = False,
         journal_base: Path | None = None,
         module: str | None = None,
+        stage: Stage = no_stage,
     ) -> None:
         self.disk, self.root, self.logs = disk, root, logs or []
         self.confirm, self.say, self.only, self.dry_run = confirm, say, only, dry_run
         self.journal_base = journal_base
         self.module = module
+        self.stage = stage
         self.report = RepairReport()
         self.tried: set[str] = set()
 
@@ -89,11 +102,17 @@ class Repair:
         with RescueSession(journal_base=self.journal_base, dry_run=self.dry_run) as session:
             assert session.journal is not None
             self.report.journal = str(session.journal.directory)
-            candidate = choose_candidate(session.find(self.disk), self.root, session.where)
+            candidates = session.find(self.disk)
+            chosen = self.stage("found", candidates=candidates, inventory=session.inventory,
+                                where=session.where)
+            candidate = chosen or choose_candidate(candidates, self.root, session.where)
             pre, _ = session.inspect(candidate)
             self._repair_filesystems(session, pre)
             target = session.open_candidate(candidate, disk=os.path.abspath(self.disk))
+            self.stage("mounted", target=target, tree=session.tree)
+            self.logs += self.stage("evidence", target=target, journal=session.journal) or []
             diagnosis = self._diagnose(session)
+            self.stage("diagnosed", diagnosis=diagnosis, path=self.report.path)
             ctx = TargetContext(session.root, target, session.runner, "")
             if session.unmounted_system_mounts() and not self._mount_system(session, ctx):
                 return self.report
@@ -205,6 +224,7 @@ class Repair:
             finding = check(ctx)
             findings.append(finding)
             self._record_check(session, finding)
+        self.stage("checked", findings=findings)
         return findings
 
     def _fix_until_clean(self, session: RescueSession, ctx: TargetContext) -> None:
@@ -236,27 +256,34 @@ class Repair:
 
     def _diagnosis_fixes(self, session: RescueSession, ctx: TargetContext,
                          diagnosis: Diagnosis | None) -> bool:
-        """Fixes the diagnosis calls for, beyond what the checks found: booting the previous
-        kernel after a run-time panic of the newest one. Blacklisting a module, enabling the
-        serial console and kdump change how the system runs: only when --fix names them.
-        Returns whether any was applied."""
-        applied_any = False
+        """Fixes the diagnosis calls for, beyond what the checks found. Only one is applied
+        unasked: booting the previous kernel after a run-time panic of the newest one (and only
+        when there is one to boot). The others (another kernel at boot time, blacklisting a
+        module, the serial console, kdump) change how the system runs: suggested, applied only
+        when --fix names them. Returns whether any was applied."""
+        asked = set(self.only or [])
         wanted = [fix for node_id in self.report.path for fix in NODES[node_id].fixes
                   if fix in DIAGNOSIS_FIXES]
-        wanted += [fix for fix in (self.only or []) if fix in OPT_IN_FIXES and fix not in wanted]
+        wanted += [fix for fix in asked if fix in DIAGNOSIS_FIXES and fix not in wanted]
+        runtime = diagnosis is not None and diagnosis.class_id in RUNTIME_CLASSES
+        applied_any = False
         for fix in dict.fromkeys(wanted):
-            if fix in OPT_IN_FIXES and fix not in (self.only or []):
+            unasked = fix == "previous-kernel" and runtime and self.only is None
+            if fix not in asked and not unasked:
                 self.say(f"Suggested, not applied unless asked (--fix {fix}): "
-                         f"{OPT_IN_FIXES[fix]}")
+                         f"{OPT_IN_FIXES.get(fix, 'boot the previous kernel')}")
                 continue
             facts = diagnosis.facts if diagnosis else None
             module = self.module or ((facts.modules_in_trace or [""])[0] if facts else "")
             finding = Finding("diagnosis", False, diagnosis.class_id if diagnosis else "asked",
                               f"{diagnosis.title if diagnosis else 'Asked for'}"
-                              + (f" in kernel {ctx.kernel}" if diagnosis else ""),
+                              + (f" in kernel {ctx.kernel}." if diagnosis else "."),
                               data={"kernel": ctx.kernel, "module": module})
-            self.report.found_problems = True
             plan = DIAGNOSIS_FIXES[fix](ctx, finding)
+            if plan.blocked and unasked:
+                self.say(f"Not possible: {plan.fix}: {plan.blocked}")
+                continue
+            self.report.found_problems = True
             applied = self._apply(session, plan, ctx)
             if applied is None or not applied.ok or self.dry_run:
                 continue
@@ -304,6 +331,7 @@ class Repair:
         entry["verification"] = again.to_json()
         self._record_check(session, again)
         self.say(f"Verify {plan.fix}: {'ok' if again.ok else 'NOT fixed'}: {again.summary}")
+        self.stage("verified", plan=plan, finding=again)
 
     @staticmethod
     def _record_check(session: RescueSession, finding: Finding) -> None:

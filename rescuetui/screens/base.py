@@ -1,0 +1,52 @@
+"""What every step of the guided flow has: a title line with its number, a body, the keys at
+the bottom, and a help text (F1 or ?)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Static
+
+from rescuetui.widgets.keybar import KeyBar
+
+if TYPE_CHECKING:
+    from rescuetui.app import RescueApp
+
+STEPS = ("Start", "Disk and system", "Mount", "Evidence", "Decision tree", "Fix", "Report")
+
+
+class FlowScreen(Screen[Any]):
+    STEP = 0  # 1-based index into STEPS
+    HELP = ""
+    KEYS: list[tuple[str, str]] = [("Enter", "Continue"), ("Esc", "Back"), ("F1", "Help"),
+                                   ("q", "Quit")]
+    DEFAULT_CSS = """
+    FlowScreen { layout: vertical; }
+    FlowScreen > #title { height: 1; background: $primary; color: $text; text-style: bold; }
+    FlowScreen > #body { height: 1fr; padding: 0 1; scrollbar-size: 0 0; }
+    FlowScreen .hint { color: $warning; }
+    """
+
+    @property
+    def rescue(self) -> RescueApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.title_line(), id="title", markup=False)
+        with VerticalScroll(id="body", can_focus=False):
+            yield from self.body()
+        yield KeyBar(self.KEYS, id="keys")
+
+    def title_line(self) -> str:
+        mode = "  [practice]" if self.rescue.practice else ""
+        return f" rescuetui  {self.STEP}/{len(STEPS)} {STEPS[self.STEP - 1]}{mode}"
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    def hint(self) -> str:
+        """The training hint for this step (practice mode), or nothing."""
+        return self.rescue.hint_for(self.STEP)

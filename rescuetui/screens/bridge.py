@@ -1,0 +1,139 @@
+"""The guided flow runs the same Repair as `rescuetui repair`, in a worker thread; each of its
+stages becomes a message to the app, and where the operator decides (which system, which
+evidence, apply this fix?) the worker waits for the answer. So the TUI has no repair logic of
+its own: it shows what the engine found and passes on what the operator chose.
+
+Quitting sets a flag that the worker sees at its next stage; it then leaves the session, which
+tears every mount down. A command that is running is let finish first (killing a package
+manager half-way leaves more broken than it found).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from textual.app import App
+from textual.message import Message
+
+from rescuetui.core.errors import RescueError
+from rescuetui.fixes.base import FixPlan
+from rescuetui.fixes.workflow import Repair, RepairReport
+
+# Stages where the worker waits for the operator (the others only report).
+WAITING = frozenset({"found", "mounted", "evidence", "diagnosed"})
+
+
+class Cancelled(Exception):
+    """The operator quit: unwind the repair (the session tears its mounts down)."""
+
+
+@dataclass
+class StageReached(Message):
+    name: str
+    data: dict[str, Any]
+    reply: Any = None  # set for stages that wait: call it with the answer
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+
+@dataclass
+class ConfirmFix(Message):
+    plan: FixPlan
+    reply: Any = None
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+
+@dataclass
+class OutputLine(Message):
+    text: str
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+
+@dataclass
+class FlowEnded(Message):
+    report: RepairReport | None
+    error: str = ""
+    cancelled: bool = False
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+
+_CANCEL = object()
+
+
+@dataclass
+class FlowBridge:
+    app: App[Any]
+    disk: str
+    logs: list[Path] = field(default_factory=list)
+    journal_base: Path | None = None
+    dry_run: bool = False
+    cancelled: bool = False
+    finished: threading.Event = field(default_factory=threading.Event)
+    _answers: queue.Queue[Any] = field(default_factory=queue.Queue)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="repair", daemon=False)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        self._answers.put(_CANCEL)
+
+    def _post(self, message: Message) -> None:
+        self.app.call_from_thread(self.app.post_message, message)
+
+    def _run(self) -> None:
+        try:
+            repair = Repair(disk=self.disk, logs=list(self.logs), confirm=self._confirm,
+                            say=self._say, stage=self._stage, dry_run=self.dry_run,
+                            journal_base=self.journal_base)
+            report = repair.run()
+            self._post(FlowEnded(report))
+        except Cancelled:
+            self._post(FlowEnded(None, cancelled=True))
+        except RescueError as exc:
+            self._post(FlowEnded(None, error=str(exc)))
+        except Exception as exc:  # shown, not swallowed: the session has torn down already
+            self._post(FlowEnded(None, error=f"{type(exc).__name__}: {exc}"))
+        finally:
+            self.finished.set()
+
+    def _ask(self, message: StageReached | ConfirmFix) -> Any:
+        if self.cancelled:
+            raise Cancelled
+        message.reply = self._answers.put
+        self._post(message)
+        answer = self._answers.get()
+        if answer is _CANCEL or self.cancelled:
+            raise Cancelled
+        return answer
+
+    def _stage(self, name: str, **data: Any) -> Any:
+        if self.cancelled:
+            raise Cancelled
+        if name in WAITING:
+            return self._ask(StageReached(name, data))
+        self._post(StageReached(name, data))
+        return None
+
+    def _confirm(self, plan: FixPlan) -> bool:
+        return bool(self._ask(ConfirmFix(plan)))
+
+    def _say(self, line: str) -> None:
+        self._post(OutputLine(line))

@@ -1,0 +1,41 @@
+"""Command output, streamed without flooding a serial line: lines are gathered and the view is
+redrawn at most every `interval` seconds, showing only the last lines that fit."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from textual.widgets import Static
+
+
+class StreamLog(Static):
+    DEFAULT_CSS = """
+    StreamLog { height: 8; color: $text-muted; }
+    """
+
+    def __init__(self, *, lines: int = 8, interval: float = 0.25, id: str | None = None) -> None:
+        super().__init__("", id=id, markup=False)
+        self.tail: deque[str] = deque(maxlen=lines)
+        self.interval = interval
+        self.total = 0
+        self._last_draw = 0.0
+        self._pending = False
+
+    def write(self, line: str) -> None:
+        self.tail.append(line.replace("\t", "  ")[:200])
+        self.total += 1
+        self._pending = True
+        now = time.monotonic()
+        if now - self._last_draw >= self.interval:
+            self.flush()
+        else:
+            self.set_timer(self.interval - (now - self._last_draw), self.flush)
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        self._pending = False
+        self._last_draw = time.monotonic()
+        width = max(self.size.width, 20)
+        self.update("\n".join(line[:width] for line in self.tail))
