@@ -29,6 +29,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find a Linux system that does not boot, mount it safely and repair it.",
     )
     parser.add_argument("--version", action="version", version=f"rescuetui {__version__}")
+    # Without a command: the guided TUI.
+    parser.add_argument("--disk", help="(TUI) the broken system's disk or image; default: every "
+                        "attached disk but the rescue system's own")
+    parser.add_argument("--log", action="append", default=[], type=Path, metavar="FILE",
+                        help="(TUI) console text of the failed boot; repeat for several")
+    parser.add_argument("--serial", action="store_true", help="(TUI) the serial console "
+                        "profile: 16 colours, no mouse, VGA font characters, low refresh rate")
+    parser.add_argument("--practice", nargs="?", const="initramfs-deleted", metavar="SCENARIO",
+                        help="(TUI) build a practice disk with a real fault and repair it with "
+                        "hints (default scenario: initramfs-deleted)")
+    parser.add_argument("--journal", type=Path, help="(TUI) where session journals go")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def target_options(p: argparse.ArgumentParser) -> None:
@@ -127,9 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
+    if args.command is None or (args.command == "lab" and args.lab_command is None):
+        return run_tui(args)
     _exit_on_termination()
     try:
         return int(COMMANDS[args.command](args))
@@ -568,6 +578,38 @@ def _device_with_uuid(uuid: str | None) -> str:
             f"{'not attached' if not found else 'on several devices'}; give the disk with --disk."
         )
     return found[0].path
+
+
+# -- the guided TUI ----------------------------------------------------------------------------
+
+
+def run_tui(args: argparse.Namespace) -> int:
+    """Decide the terminal profile, then (only then) import Textual and run the app."""
+    from rescuetui import terminal
+
+    profile = terminal.detect(force_serial=getattr(args, "serial", False))
+    terminal.apply(profile)
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        print("rescuetui: the guided mode needs a terminal; for automation use "
+              "`rescuetui repair` (see `rescuetui --help`).", file=sys.stderr)
+        return EXIT_USAGE
+    practice = getattr(args, "practice", None)
+    disk = getattr(args, "disk", None)
+    if practice:
+        from rescuetui.lab.scenarios import scenario
+        from rescuetui.screens.practice import build_practice_disk
+
+        scenario(practice)  # an unknown name is an error before anything is built
+        print(f"Building the practice disk {practice} (about half a minute; the first time "
+              "also debootstrap, about two minutes)...", file=sys.stderr)
+        disk = str(build_practice_disk(practice))
+    from rescuetui.app import RescueApp
+
+    app = RescueApp(profile=profile, disk=disk, logs=getattr(args, "log", []),
+                    practice=practice, pick_practice=args.command == "lab",
+                    journal_base=getattr(args, "journal", None))
+    status = app.run(mouse=not profile.serial)
+    return int(status or 0)
 
 
 # -- lab -------------------------------------------------------------------------------------

@@ -31,41 +31,31 @@ class Cancelled(Exception):
     """The operator quit: unwind the repair (the session tears its mounts down)."""
 
 
-@dataclass
 class StageReached(Message):
-    name: str
-    data: dict[str, Any]
-    reply: Any = None  # set for stages that wait: call it with the answer
-
-    def __post_init__(self) -> None:
+    def __init__(self, name: str, data: dict[str, Any]) -> None:
         super().__init__()
+        self.name, self.data = name, data
+        self.reply: Any = None  # set for stages that wait: call it with the answer
 
 
-@dataclass
 class ConfirmFix(Message):
-    plan: FixPlan
-    reply: Any = None
-
-    def __post_init__(self) -> None:
+    def __init__(self, plan: FixPlan) -> None:
         super().__init__()
+        self.plan = plan
+        self.reply: Any = None
 
 
-@dataclass
 class OutputLine(Message):
-    text: str
-
-    def __post_init__(self) -> None:
+    def __init__(self, text: str) -> None:
         super().__init__()
+        self.text = text
 
 
-@dataclass
 class FlowEnded(Message):
-    report: RepairReport | None
-    error: str = ""
-    cancelled: bool = False
-
-    def __post_init__(self) -> None:
+    def __init__(self, report: RepairReport | None, error: str = "",
+                 cancelled: bool = False) -> None:
         super().__init__()
+        self.report, self.error, self.cancelled = report, error, cancelled
 
 
 _CANCEL = object()

@@ -63,14 +63,11 @@ class EvidenceScreen(FlowScreen):
         yield Static("Where is the evidence?" + (f" (given: {given})" if given else ""),
                      id="question", markup=False)
         yield MenuList(list(CHOICES), id="choices")
-        yield TextArea(id="paste", classes="hidden")
-        yield Input(placeholder="/path/to/serial.log", id="logfile", classes="hidden")
         yield Static("", id="result")
         if self.hint():
             yield Static("Hint: " + self.hint(), classes="hint", markup=False)
 
     DEFAULT_CSS = """
-    EvidenceScreen .hidden { display: none; }
     EvidenceScreen TextArea { height: 8; }
     """
 
@@ -86,13 +83,15 @@ class EvidenceScreen(FlowScreen):
         if event.index == 0:
             self._answer([])
         elif event.index == 1:
-            area = self.query_one("#paste", TextArea)
-            area.remove_class("hidden")
+            # Text fields are made when chosen: one waiting on the screen would take keys
+            # meant for the menu.
+            area = TextArea(id="paste")
+            self.query_one("#body").mount(area, before=self.query_one("#result"))
             area.focus()
             self.rescue.show_keys([("F2", "Done"), ("Esc", "Back"), ("F1", "Help")])
         else:
-            field = self.query_one("#logfile", Input)
-            field.remove_class("hidden")
+            field = Input(placeholder="/path/to/serial.log", id="logfile")
+            self.query_one("#body").mount(field, before=self.query_one("#result"))
             field.focus()
 
     def action_paste_done(self) -> None:
@@ -113,8 +112,8 @@ class EvidenceScreen(FlowScreen):
 
     def _answer(self, logs: list[Path]) -> None:
         reply, self.reply = self.reply, None
-        for widget in ("#paste", "#logfile"):
-            self.query_one(widget).add_class("hidden")
+        for widget in self.query("#paste, #logfile"):
+            widget.remove()
         self.query_one("#result", Static).update("Reading the evidence...")
         self.query_one("#choices", MenuList).focus()
         reply(logs)

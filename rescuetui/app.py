@@ -1,0 +1,268 @@
+"""The guided TUI: a view over the engine. It shows each stage of the same Repair that
+`rescuetui repair` runs (see screens/bridge.py) and passes on what the operator chooses."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from textual import events
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from rescuetui.lab.scenarios import SCENARIOS
+from rescuetui.screens.base import STEPS, FlowScreen
+from rescuetui.screens.bridge import ConfirmFix, FlowBridge, FlowEnded, OutputLine, StageReached
+from rescuetui.screens.disks import DisksScreen
+from rescuetui.screens.evidence import EvidenceScreen
+from rescuetui.screens.fix import FixScreen
+from rescuetui.screens.help import HelpScreen
+from rescuetui.screens.mount import MountScreen
+from rescuetui.screens.practice import PracticePickScreen
+from rescuetui.screens.report import ReportScreen
+from rescuetui.screens.start import StartScreen
+from rescuetui.screens.tree import TreeScreen
+from rescuetui.terminal import Profile
+from rescuetui.widgets.keybar import KeyBar
+from rescuetui.widgets.stream_log import StreamLog
+
+ORDER = ("start", "disks", "mount", "evidence", "tree", "fix", "report")
+GENERAL_HINTS = {
+    1: "Read the symptom first. Then Enter: rescuetui never changes the disk unasked.",
+    2: "The practice disk holds one system; it is preselected. Enter mounts it read-only.",
+    3: "Look at the fstab tree: did /boot mount? Is a device missing?",
+    7: "b boots the repaired disk under qemu: the proof is its login prompt.",
+}
+
+
+class RescueApp(App[int]):
+    TITLE = "rescuetui"
+    CSS = """
+    Screen { background: $background; }
+    """
+    BINDINGS = [
+        Binding("f1,question_mark", "help", "Help"),
+        Binding("escape", "step_back", "Back"),
+        Binding("q", "quit_flow", "Quit"),
+        Binding("ctrl+c", "quit_flow", "Quit", show=False, priority=True),
+    ]
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(self, *, profile: Profile, disk: str | None = None, logs: list[Path] | None = None,
+                 practice: str | None = None, pick_practice: bool = False,
+                 journal_base: Path | None = None) -> None:
+        super().__init__()
+        self.profile, self.disk, self.logs = profile, disk, list(logs or [])
+        self.practice, self.pick_practice = practice, pick_practice
+        self.journal_base = journal_base
+        self.bridge: FlowBridge | None = None
+        self.ended: FlowEnded | None = None
+        self.screens_by_name: dict[str, FlowScreen] = {}
+        self.furthest = 0
+        self.started = time.monotonic()
+        self.keystrokes = 0
+        self.wrong_turns: list[str] = []
+        self.status = 0
+        self.redraw_interval = 1.0 if profile.serial else 0.2
+        if profile.serial:
+            self.theme = "ansi-dark"
+
+    # -- start and navigation -----------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.pick_practice:
+            self.push_screen(PracticePickScreen())
+        else:
+            self.show_step("start")
+
+    def start_practice(self, name: str, image: Path) -> None:
+        self.practice, self.disk = name, str(image)
+        self.started, self.keystrokes, self.wrong_turns = time.monotonic(), 0, []
+        self.show_step("start")
+
+    def begin(self) -> None:
+        if self.bridge is None:
+            if self.disk is None and self.practice is None:
+                pass  # every attached disk but the rescue system's own
+            self.bridge = FlowBridge(self, self.disk or "", self.logs,
+                                     journal_base=self.journal_base)
+            self.show_step("disks")
+            self.bridge.start()
+        else:
+            self.forward()
+
+    def _screen(self, name: str) -> Any:  # the step screen of that name
+        if name not in self.screens_by_name:
+            screen = {"start": StartScreen, "disks": DisksScreen, "mount": MountScreen,
+                      "evidence": EvidenceScreen, "tree": TreeScreen, "fix": FixScreen}[name]()
+            self.screens_by_name[name] = screen
+            self.install_screen(screen, name=name)
+        return self.screens_by_name[name]
+
+    def show_step(self, name: str) -> Any:
+        screen = self._screen(name)
+        self.furthest = max(self.furthest, ORDER.index(name))
+        if self.screen is not screen:
+            if len(self.screen_stack) > 1:
+                self.switch_screen(screen)
+            else:
+                self.push_screen(screen)
+        return screen
+
+    def forward(self) -> None:
+        """Enter on a step already answered: on to the furthest step reached."""
+        here = self.screen
+        current = ORDER.index(next((n for n, s in self.screens_by_name.items() if s is here),
+                                   "start"))
+        if current < self.furthest:
+            self.show_step(ORDER[min(current + 1, self.furthest)])
+
+    def action_step_back(self) -> None:
+        here = self.screen
+        name = next((n for n, s in self.screens_by_name.items() if s is here), None)
+        if name is None or ORDER.index(name) == 0:
+            return
+        self.note_wrong_turn(f"went back from {name}")
+        for previous in reversed(ORDER[:ORDER.index(name)]):
+            if previous in self.screens_by_name:
+                self.show_step(previous)
+                return
+
+    def action_help(self) -> None:
+        screen = self.screen
+        if isinstance(screen, FlowScreen):
+            self.push_screen(HelpScreen(STEPS[screen.STEP - 1], screen.HELP,
+                                        self.hint_for(screen.STEP)))
+
+    def action_quit_flow(self) -> None:
+        if self.bridge is not None and self.bridge.running:
+            self.bridge.cancel()
+            self.notify("Taking the mounts down..." + (" (waiting for the running command)"),
+                        timeout=30)
+            self.set_interval(0.2, self._exit_when_done)
+        else:
+            self.exit(self.status)
+
+    def _exit_when_done(self) -> None:
+        if self.bridge is None or self.bridge.finished.is_set():
+            self.exit(self.status)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette (Ctrl+P) offers every action."""
+        yield SystemCommand("Help", "Help for this step (F1)", self.action_help)
+        yield SystemCommand("Back", "The step before (Esc)", self.action_step_back)
+        yield SystemCommand("Forward", "The furthest step reached", self.forward)
+        yield SystemCommand("Quit", "Tear the mounts down and leave (q)", self.action_quit_flow)
+        for name in ORDER[: self.furthest + 1]:
+            yield SystemCommand(f"Go to: {name}", f"Show the {name} step",
+                                lambda n=name: self.show_step(n))
+
+    # -- what the engine reports ----------------------------------------------------------------
+
+    def on_stage_reached(self, message: StageReached) -> None:
+        data = message.data
+        if message.name == "found":
+            self.show_step("disks").show_found(data["candidates"], data["inventory"],
+                                               data["where"], message.reply)
+        elif message.name == "mounted":
+            self.show_step("mount").show_mounted(data["target"], data["tree"], message.reply)
+        elif message.name == "evidence":
+            screen = self._screen("evidence")
+            screen.ask(data["journal"], message.reply)
+        elif message.name == "diagnosed":
+            self._screen("evidence").show_diagnosis(data["diagnosis"], data["path"],
+                                                    message.reply)
+            self._screen("tree").show_path(data["path"])
+        elif message.name == "checked":
+            self._screen("tree").show_findings(data["findings"])
+        elif message.name == "verified":
+            self._screen("fix").show_verified(data["plan"], data["finding"])
+
+    def on_confirm_fix(self, message: ConfirmFix) -> None:
+        self._screen("fix").show_plan(message.plan, message.reply)
+        tree = self._screen("tree")
+        if self.screen is tree or self.furthest < ORDER.index("fix"):
+            tree.fix_waiting(message.plan)
+            if self.screen is not tree:
+                self.show_step("tree")
+        else:
+            self.show_step("fix")
+
+    def on_output_line(self, message: OutputLine) -> None:
+        for log in self.screen.query(StreamLog):
+            log.write(message.text)
+            return
+
+    def on_flow_ended(self, message: FlowEnded) -> None:
+        if message.cancelled:
+            return
+        self.status = message.report.status if message.report else 1
+        self.ended = message
+        fix: Any = self.screens_by_name.get("fix")
+        if self.screen is fix and fix is not None and message.report is not None:
+            fix.flow_done()  # the verification stays in view; Enter goes on to the report
+            return
+        self.show_report()
+
+    def show_report(self) -> None:
+        message = self.ended
+        assert message is not None
+        if "report" in self.screens_by_name:
+            self.show_step("report")
+            return
+        screen = ReportScreen(message.report, message.error)
+        self.screens_by_name["report"] = screen  # type: ignore[assignment]
+        self.install_screen(screen, name="report")
+        self.furthest = ORDER.index("report")
+        self.switch_screen(screen) if len(self.screen_stack) > 1 else self.push_screen(screen)
+
+    # -- training --------------------------------------------------------------------------------
+
+    def hint_for(self, step: int) -> str:
+        if not self.practice or self.practice not in SCENARIOS:
+            return ""
+        hints = SCENARIOS[self.practice].hints
+        by_step = {4: 0, 5: 1, 6: 2}
+        if step in by_step and by_step[step] < len(hints):
+            return hints[by_step[step]]
+        if step == 1:
+            return "Symptom: " + SCENARIOS[self.practice].symptom
+        return GENERAL_HINTS.get(step, "")
+
+    def note_choice(self, changed: bool) -> None:
+        if changed:
+            self.note_wrong_turn("chose another system than the preselected one")
+
+    def note_wrong_turn(self, what: str) -> None:
+        if self.practice:
+            self.wrong_turns.append(what)
+
+    def record_answer(self, question: str, answer: str) -> None:
+        self.logs_answers = getattr(self, "logs_answers", []) + [(question, answer)]
+
+    def training_summary(self, boot_seconds: float) -> str:
+        spent = time.monotonic() - self.started - boot_seconds
+        turns = "; ".join(self.wrong_turns) or "none"
+        return (f"Time: {spent / 60:.1f} min, keystrokes: {self.keystrokes}, "
+                f"wrong turns: {len(self.wrong_turns)} ({turns})")
+
+    def show_keys(self, keys: list[tuple[str, str]]) -> None:
+        for bar in self.screen.query(KeyBar):
+            bar.show_keys(keys)
+
+    async def on_event(self, event: events.Event) -> None:
+        # A key reaches the app twice (sent, then bubbling up from the focused widget).
+        if isinstance(event, events.Key) and not getattr(event, "_counted", False):
+            event._counted = True  # type: ignore[attr-defined]
+            self.keystrokes += 1
+        await super().on_event(event)
+
+    def on_unmount(self) -> None:
+        """However the app ends (quit, crash, test end): the repair unwinds and every mount
+        and loop device goes before the process does."""
+        if self.bridge is not None and self.bridge.running:
+            self.bridge.cancel()
+            self.bridge.finished.wait(timeout=600)

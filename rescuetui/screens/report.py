@@ -1,0 +1,98 @@
+"""Step 7: what was found and done, the journal, how to undo each change, and the root cause
+note written next to the journal. In practice mode, the practice disk boots under qemu here
+and its serial console shows whether it reaches login."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Static
+
+from rescuetui.fixes.rca import write_rca
+from rescuetui.fixes.workflow import RepairReport
+from rescuetui.screens.base import FlowScreen
+from rescuetui.widgets.stream_log import StreamLog
+
+
+def report_text(report: RepairReport, rca: Path | None) -> Text:
+    data = report.to_json()
+    text = Text()
+    status = {0: "REPAIRED", 3: "NOTHING TO REPAIR", 5: "A FIX FAILED", 6: "SOME FIXES REFUSED"}
+    text.append(f"{status.get(report.status, report.status)}\n", style="bold")
+    if data["diagnosis"]:
+        text.append(f"Found: {data['diagnosis']['title']}\n")
+    for applied in data["applied"]:
+        state = "verified" if applied["verified"] else (
+            "replaced" if applied.get("superseded_by") else "NOT verified")
+        text.append(f"  {applied['fix']}: {state}\n")
+        if applied["plan"]["undo"]:
+            text.append(f"    undo: {applied['plan']['undo'][:160]}\n", style="dim")
+    for refused in data["refused"]:
+        text.append(f"  not applied: {refused[:160]}\n")
+    for remaining in data["remaining"]:
+        text.append(f"  still wrong: {remaining['summary'][:160]}\n", style="red")
+    text.append(f"Journal: {report.journal}\n")
+    text.append(f"Undo everything: rescuetui undo --session {report.journal}\n")
+    if rca:
+        text.append(f"Root cause note: {rca}\n")
+    return text
+
+
+class ReportScreen(FlowScreen):
+    STEP = 7
+    HELP = ("The journal holds every check, decision, command, output and file change with its "
+            "backup. `rescuetui undo --session DIR` restores the files (a single change by its "
+            "number); package operations are listed with how to reverse them. rca.md beside "
+            "the journal is the root cause note for the ticket.")
+    KEYS = [("q", "Quit"), ("F1", "Help")]
+    BINDINGS = [Binding("b", "boot", "Boot", show=False)]
+
+    def __init__(self, report: RepairReport | None, error: str = "") -> None:
+        super().__init__()
+        self.report, self.error = report, error
+        self.booting = False
+
+    def body(self) -> ComposeResult:
+        if self.report is None:
+            yield Static(Text("Stopped: " + self.error, style="bold red"), id="summary")
+        else:
+            rca = write_rca(self.report.to_json(), Path(self.report.journal))
+            yield Static(report_text(self.report, rca), id="summary")
+        if self.rescue.practice:
+            yield Static("b boots the practice disk under qemu: does it reach login now?",
+                         id="boot", markup=False)
+            yield StreamLog(lines=6, interval=self.rescue.redraw_interval, id="output")
+        if self.hint():
+            yield Static("Hint: " + self.hint(), classes="hint", markup=False)
+
+    def on_mount(self) -> None:
+        if self.rescue.practice:
+            self.rescue.show_keys([("b", "Boot it"), ("q", "Quit"), ("F1", "Help")])
+
+    def action_boot(self) -> None:
+        if not self.rescue.practice or self.booting or self.rescue.disk is None:
+            return
+        self.booting = True
+        self.run_worker(self._boot(), exclusive=True)
+
+    async def _boot(self) -> None:
+        from rescuetui.lab.boot import boot_async
+
+        line = self.query_one("#boot", Static)
+        log = self.query_one("#output", StreamLog)
+        line.update("Booting the practice disk under qemu (half a minute or more)...")
+        start = time.monotonic()
+
+        def show(text: str) -> None:
+            for console_line in text.splitlines():
+                if console_line.strip():
+                    log.write(console_line)
+
+        result = await boot_async(Path(self.rescue.disk or ""), on_text=show)
+        log.flush()
+        line.update(f"Boot: {result.outcome} after {result.seconds:.0f} s ({result.evidence})\n"
+                    + self.rescue.training_summary(time.monotonic() - start))
