@@ -201,9 +201,9 @@ class RescueApp(App[int]):
             return
         self.status = message.report.status if message.report else 1
         self.ended = message
-        fix: Any = self.screens_by_name.get("fix")
-        if self.screen is fix and fix is not None and message.report is not None:
-            fix.flow_done()  # the verification stays in view; Enter goes on to the report
+        screen = self.screen
+        if isinstance(screen, FixScreen) and message.report is not None:
+            screen.flow_done()  # the verification stays in view; Enter goes on to the report
             return
         self.show_report()
 
