@@ -53,7 +53,8 @@ class RescueApp(App[int]):
 
     def __init__(self, *, profile: Profile, disk: str | None = None, logs: list[Path] | None = None,
                  practice: str | None = None, pick_practice: bool = False,
-                 journal_base: Path | None = None) -> None:
+                 journal_base: Path | None = None,
+                 environment: dict[str, str] | None = None) -> None:
         super().__init__()
         self.profile, self.disk, self.logs = profile, disk, list(logs or [])
         self.practice, self.pick_practice = practice, pick_practice
@@ -67,16 +68,28 @@ class RescueApp(App[int]):
         self.wrong_turns: list[str] = []
         self.status = 0
         self.redraw_interval = 1.0 if profile.serial else 0.2
-        if profile.serial:
-            self.theme = "ansi-dark"
+        self.environment = environment  # what the start screen reports (tests pass their own)
+        if profile.serial and self.theme != "ansi-dark":
+            self.theme = "ansi-dark"  # normally set already, before start-up (terminal.apply)
 
     # -- start and navigation -----------------------------------------------------------------
 
-    def on_mount(self) -> None:
+    def on_load(self) -> None:
+        self._settle(0.6)
+
+    def _settle(self, seconds: float) -> None:
+        """On a serial line, hold the screen updates of a transition back until the layout
+        has settled, then draw once: start-up and a screen change otherwise draw the whole
+        terminal three or four times over (resize, layout, timer updates)."""
+        if self.profile.serial:
+            self.delay_update(seconds)
+
+    def get_default_screen(self) -> Screen[Any]:
+        """The first screen is the app's own (pushing one after start-up draws the whole
+        terminal twice: a kilobyte and more on a serial line)."""
         if self.pick_practice:
-            self.push_screen(PracticePickScreen())
-        else:
-            self.show_step("start")
+            return PracticePickScreen()
+        return self._screen("start")  # type: ignore[no-any-return]
 
     def start_practice(self, name: str, image: Path) -> None:
         self.practice, self.disk = name, str(image)
@@ -106,7 +119,12 @@ class RescueApp(App[int]):
         screen = self._screen(name)
         self.furthest = max(self.furthest, ORDER.index(name))
         if self.screen is not screen:
-            if len(self.screen_stack) > 1:
+            self._settle(0.3)
+            # The first screen is the stack's base: leave it there (Back returns to it).
+            if screen is self.screen_stack[0]:
+                while len(self.screen_stack) > 1:
+                    self.pop_screen()
+            elif len(self.screen_stack) > 1:
                 self.switch_screen(screen)
             else:
                 self.push_screen(screen)
@@ -217,7 +235,7 @@ class RescueApp(App[int]):
         self.screens_by_name["report"] = screen  # type: ignore[assignment]
         self.install_screen(screen, name="report")
         self.furthest = ORDER.index("report")
-        self.switch_screen(screen) if len(self.screen_stack) > 1 else self.push_screen(screen)
+        self.show_step("report")
 
     # -- training --------------------------------------------------------------------------------
 

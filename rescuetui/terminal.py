@@ -72,6 +72,9 @@ def apply(profile: Profile) -> None:
         os.environ.setdefault("TEXTUAL_FPS", "8")
         os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
         os.environ.setdefault("TEXTUAL_SMOOTH_SCROLL", "0")
+        # The terminal's own 16 colours, chosen at start: switching the theme after start-up
+        # repaints the whole screen once more.
+        os.environ.setdefault("TEXTUAL_THEME", "ansi-dark")
     if not os.environ.get("COLUMNS") and profile.columns:
         # A serial line that reports no size gets the one stty gave, or 80x24.
         if shutil.get_terminal_size((0, 0)).columns == 0:

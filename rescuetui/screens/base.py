@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
+from textual.binding import Binding
+from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Static
 
@@ -20,13 +21,16 @@ STEPS = ("Start", "Disk and system", "Mount", "Evidence", "Decision tree", "Fix"
 
 class FlowScreen(Screen[Any]):
     STEP = 0  # 1-based index into STEPS
+    # Enter as a binding, not a key_enter method: a key method lets the key go on to the app,
+    # which would then check it against the next screen's bindings as well.
+    BINDINGS = [Binding("enter", "proceed", "Continue", show=False)]
     HELP = ""
     KEYS: list[tuple[str, str]] = [("Enter", "Continue"), ("Esc", "Back"), ("F1", "Help"),
                                    ("q", "Quit")]
     DEFAULT_CSS = """
     FlowScreen { layout: vertical; }
     FlowScreen > #title { height: 1; background: $primary; color: $text; text-style: bold; }
-    FlowScreen > #body { height: 1fr; padding: 0 1; scrollbar-size: 0 0; }
+    FlowScreen > #body { height: 1fr; overflow-y: auto; scrollbar-size: 0 0; }
     FlowScreen .hint { color: $warning; }
     """
 
@@ -36,7 +40,7 @@ class FlowScreen(Screen[Any]):
 
     def compose(self) -> ComposeResult:
         yield Static(self.title_line(), id="title", markup=False)
-        with VerticalScroll(id="body", can_focus=False):
+        with Vertical(id="body"):
             yield from self.body()
         yield KeyBar(self.KEYS, id="keys")
 
@@ -46,6 +50,9 @@ class FlowScreen(Screen[Any]):
 
     def body(self) -> ComposeResult:
         yield from ()
+
+    def action_proceed(self) -> None:
+        self.rescue.forward()
 
     def hint(self) -> str:
         """The training hint for this step (practice mode), or nothing."""

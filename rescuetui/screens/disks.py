@@ -87,7 +87,9 @@ class DisksScreen(FlowScreen):
         self.rescue.show_step("mount")
         reply(self.candidates[event.index])
 
-    def key_enter(self) -> None:
+    def action_proceed(self) -> None:
         if self.reply is not None and not self.candidates:
             reply, self.reply = self.reply, None
             reply(None)  # the engine says what is missing and how to go on
+        elif self.reply is None:
+            self.rescue.forward()

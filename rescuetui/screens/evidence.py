@@ -78,7 +78,7 @@ class EvidenceScreen(FlowScreen):
 
     def on_menu_list_chosen(self, event: MenuList.Chosen) -> None:
         if self.reply is None:
-            self.key_enter()
+            self.action_proceed()
             return
         if event.index == 0:
             self._answer([])
@@ -125,7 +125,7 @@ class EvidenceScreen(FlowScreen):
         self.query_one("#result", Static).update(result)
         self.rescue.show_keys(self.KEYS)
 
-    def key_enter(self) -> None:
+    def action_proceed(self) -> None:
         if self.reply is not None:
             return  # the menu answers
         if self.diagnosed_reply is None:

@@ -129,7 +129,7 @@ class FixScreen(FlowScreen):
         self._draw()
         self.rescue.show_keys([("Enter", "Report"), ("F1", "Help"), ("q", "Quit")])
 
-    def key_enter(self) -> None:
+    def action_proceed(self) -> None:
         if self.done:
             self.rescue.show_report()
         elif self.reply is None:

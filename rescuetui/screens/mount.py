@@ -55,7 +55,7 @@ class MountScreen(FlowScreen):
         lines = tree_lines(target, tree) + ["", "Enter: read the evidence."]
         self.query_one("#tree", Static).update("\n".join(lines))
 
-    def key_enter(self) -> None:
+    def action_proceed(self) -> None:
         if self.reply is None:
             self.rescue.forward()
             return

@@ -18,7 +18,7 @@ class StartScreen(FlowScreen):
     KEYS = [("Enter", "Start"), ("F1", "Help"), ("q", "Quit")]
 
     def body(self) -> ComposeResult:
-        env = environment()
+        env = self.rescue.environment or environment()
         profile = self.rescue.profile
         where = self.rescue.disk or "every attached disk except the rescue system's own"
         lines = [
@@ -40,5 +40,5 @@ class StartScreen(FlowScreen):
         if self.hint():
             yield Static("Hint: " + self.hint(), classes="hint", markup=False)
 
-    def key_enter(self) -> None:
+    def action_proceed(self) -> None:
         self.rescue.begin()

@@ -110,7 +110,7 @@ class TreeScreen(FlowScreen):
         self.pending_fix = plan
         self._draw()
 
-    def key_enter(self) -> None:
+    def action_proceed(self) -> None:
         if self.pending_fix is not None:
             self.pending_fix = None
             self.query_one("#next", Static).update("")
