@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # pylibblkid, the filesystem and volume tools it drives, debootstrap for the practice system.
 APT_PACKAGES := python3 python3-venv python3-dev gcc pkg-config libblkid-dev \
 	util-linux mount fdisk e2fsprogs xfsprogs dosfstools btrfs-progs \
-	cryptsetup-bin lvm2 mdadm kmod psmisc debootstrap tmux \
+	cryptsetup-bin lvm2 mdadm kmod psmisc debootstrap tmux whiptail \
 	qemu-system-x86 qemu-utils
 PRACTICE_IMAGE ?= /var/tmp/rescuetui/practice.img
 
@@ -50,6 +50,7 @@ e2e: setup
 bench: setup
 	$(BIN)/python bench/mount_chroot.py
 	$(BIN)/python bench/diagnose_throughput.py
+	$(BIN)/python bench/serial_bytes.py
 
 clean:
 	$(BIN)/rescuetui cleanup || true

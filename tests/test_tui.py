@@ -1,0 +1,172 @@
+"""The guided TUI, driven through Textual's pilot: each screen, navigation, help, quitting,
+and the whole flow on a real loop-attached practice disk whose initramfs was deleted, ending
+with the initramfs rebuilt and the journal written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import STATE_BASE
+
+from rescuetui.app import RescueApp
+from rescuetui.core.journal import Journal
+from rescuetui.screens.evidence import EvidenceScreen
+from rescuetui.screens.fix import FixScreen
+from rescuetui.screens.help import HelpScreen
+from rescuetui.screens.practice import PracticePickScreen
+from rescuetui.screens.report import ReportScreen
+from rescuetui.screens.start import StartScreen
+from rescuetui.screens.tree import TreeScreen
+from rescuetui.terminal import Profile
+
+SERIAL = Profile(True, "test", 80, 24)
+ENV = {"boot": "BIOS", "medium": "test", "machine": "test", "console": "/dev/ttyS0"}
+
+
+def _app(**kwargs: Any) -> RescueApp:
+    kwargs.setdefault("profile", SERIAL)
+    kwargs.setdefault("environment", ENV)
+    return RescueApp(**kwargs)
+
+
+def _text(app: RescueApp) -> str:
+    return "\n".join(str(w.render()) for w in app.screen.query("Static"))
+
+
+async def _until(pilot: Any, test: Callable[[], bool], seconds: float = 300) -> None:
+    for _ in range(int(seconds / 0.2)):
+        if test():
+            return
+        await pilot.pause(0.2)
+    raise AssertionError("the TUI did not get there in time")
+
+
+async def test_start_screen_says_what_happens_and_help_opens_and_closes() -> None:
+    app = _app(disk="/nonexistent.img")
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, StartScreen)
+        text = _text(app)
+        assert "/nonexistent.img" in text and "serial profile" in text
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, StartScreen)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("enter")
+        assert isinstance(app.screen, StartScreen)
+        await pilot.press("q")
+    assert app.return_value == 0
+
+
+async def test_a_disk_that_is_not_there_ends_in_a_report_that_says_so() -> None:
+    app = _app(disk="/nonexistent.img")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, ReportScreen), 60)
+        assert "Stopped:" in _text(app) and "nonexistent" in _text(app)
+        await pilot.press("q")
+    assert app.return_value == 1
+
+
+async def test_practice_picker_lists_every_scenario() -> None:
+    from rescuetui.lab.scenarios import SCENARIOS
+
+    app = _app(pick_practice=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert isinstance(app.screen, PracticePickScreen)
+        menu = app.screen.query_one("#scenarios")
+        assert len(menu.items) == len(SCENARIOS)  # type: ignore[attr-defined]
+        await pilot.press("down")
+        assert "Symptom:" in _text(app)
+        await pilot.press("q")
+
+
+@pytest.fixture
+def broken_disk(tmp_path: Path) -> Path:
+    from rescuetui.lab.scenario import build_scenario
+    from rescuetui.lab.scenarios import SCENARIOS
+
+    image = tmp_path / "initramfs-deleted.img"
+    build_scenario(SCENARIOS["initramfs-deleted"], image, journal_base=tmp_path / "build")
+    return image
+
+
+def _leftovers(image: Path) -> tuple[list[str], str]:
+    mounts = [line for line in Path("/proc/mounts").read_text().splitlines()
+              if str(STATE_BASE) in line]
+    loops = subprocess.run(["losetup", "-j", str(image)], capture_output=True, text=True,
+                           check=False).stdout
+    return mounts, loops
+
+
+@pytest.mark.root
+@pytest.mark.slow
+async def test_whole_flow_rebuilds_the_initramfs_in_seven_keys(broken_disk: Path,
+                                                                 tmp_path: Path) -> None:
+    """Enter x6 and y: start, system, mount, evidence (own logs), diagnosis, decision tree,
+    apply the fix. Every keystroke the operator makes is counted by the app."""
+    app = _app(disk=str(broken_disk), journal_base=tmp_path / "journal")
+    async with app.run_test(size=(80, 24)) as pilot:
+        for screen_name, key in (("StartScreen", "enter"), ("DisksScreen", "enter"),
+                                 ("MountScreen", "enter"), ("EvidenceScreen", "enter")):
+            await _until(pilot, lambda n=screen_name: type(app.screen).__name__ == n
+                         and getattr(app.screen, "reply", True) is not None)
+            await pilot.press(key)
+        await _until(pilot, lambda: isinstance(app.screen, EvidenceScreen)
+                     and app.screen.diagnosed_reply is not None)
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, TreeScreen)
+                     and app.screen.pending_fix is not None)
+        assert "FIX initramfs" in _text(app)
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, FixScreen)
+                     and app.screen.reply is not None)
+        assert "update-initramfs -c -k" in _text(app)
+        await pilot.press("y")
+        await _until(pilot, lambda: isinstance(app.screen, FixScreen) and app.screen.done, 600)
+        assert "VERIFIED: initramfs-rebuild" in _text(app)
+        assert app.keystrokes == 7
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, ReportScreen))
+        assert "REPAIRED" in _text(app)
+        await pilot.press("q")
+    assert app.return_value == 0
+    journal_dir = next((tmp_path / "journal").iterdir())
+    records = Journal.open(journal_dir).records()
+    commands = [r["argv"] for r in records if r["kind"] == "command"]
+    assert any(argv[-4:-1] == ["update-initramfs", "-c", "-k"] or "update-initramfs" in argv
+               for argv in commands), commands
+    assert any(r["kind"] == "manifest" and any("initrd.img" in p for p in r["added"])
+               for r in records)
+    assert (journal_dir / "rca.md").read_text().startswith("# Root cause note")
+    assert _leftovers(broken_disk) == ([], "")
+    json.dumps([r["kind"] for r in records])
+
+
+@pytest.mark.root
+@pytest.mark.slow
+async def test_quitting_after_the_mount_takes_everything_down(broken_disk: Path,
+                                                              tmp_path: Path) -> None:
+    app = _app(disk=str(broken_disk), journal_base=tmp_path / "journal")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        await _until(pilot, lambda: type(app.screen).__name__ == "DisksScreen"
+                     and app.screen.reply is not None)  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await _until(pilot, lambda: type(app.screen).__name__ == "MountScreen"
+                     and app.screen.reply is not None)  # type: ignore[attr-defined]
+        mounts, loops = _leftovers(broken_disk)
+        assert mounts and loops  # mounted now
+        await pilot.press("escape")  # back to the system list, then forward again
+        assert type(app.screen).__name__ == "DisksScreen"
+        await pilot.press("enter")
+        assert type(app.screen).__name__ == "MountScreen"
+        await pilot.press("q")
+        await _until(pilot, lambda: app.bridge is not None and app.bridge.finished.is_set(), 60)
+    assert _leftovers(broken_disk) == ([], "")
