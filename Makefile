@@ -8,7 +8,6 @@ APT_PACKAGES := python3 python3-venv python3-dev gcc pkg-config libblkid-dev \
 	util-linux mount fdisk e2fsprogs xfsprogs dosfstools btrfs-progs \
 	cryptsetup-bin lvm2 mdadm kmod psmisc debootstrap tmux whiptail \
 	qemu-system-x86 qemu-utils
-PRACTICE_IMAGE ?= /var/tmp/rescuetui/practice.img
 
 .PHONY: setup system-packages demo test lint bench e2e clean
 
@@ -29,12 +28,9 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m compileall -q rescuetui
 	touch $@
 
-# The practice system: a real Debian 12 disk image (/boot and / on their own partitions).
+# The guided TUI on a practice system that really does not boot (initramfs deleted), with hints.
 demo: setup
-	mkdir -p $(dir $(PRACTICE_IMAGE))
-	$(BIN)/rescuetui lab image -o $(PRACTICE_IMAGE)
-	$(BIN)/rescuetui scan --disk $(PRACTICE_IMAGE)
-	$(BIN)/rescuetui run --disk $(PRACTICE_IMAGE) -- cat /etc/os-release
+	$(BIN)/rescuetui --practice initramfs-deleted
 
 test: setup lint
 	$(BIN)/pytest
