@@ -61,6 +61,7 @@ class RescueApp(App[int]):
         self.journal_base = journal_base
         self.bridge: FlowBridge | None = None
         self.ended: FlowEnded | None = None
+        self.journal: Any = None  # the session's journal, once the repair has one
         self.screens_by_name: dict[str, FlowScreen] = {}
         self.furthest = 0
         self.started = time.monotonic()
@@ -188,6 +189,7 @@ class RescueApp(App[int]):
         elif message.name == "mounted":
             self.show_step("mount").show_mounted(data["target"], data["tree"], message.reply)
         elif message.name == "evidence":
+            self.journal = data["journal"]
             screen = self._screen("evidence")
             screen.ask(data["journal"], message.reply)
         elif message.name == "diagnosed":
@@ -259,7 +261,9 @@ class RescueApp(App[int]):
             self.wrong_turns.append(what)
 
     def record_answer(self, question: str, answer: str) -> None:
-        self.logs_answers = getattr(self, "logs_answers", []) + [(question, answer)]
+        """What the operator knows better than the logs goes into the journal."""
+        if self.journal is not None:
+            self.journal.decision(question, answer)
 
     def training_summary(self, boot_seconds: float) -> str:
         spent = time.monotonic() - self.started - boot_seconds

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import STATE_BASE
+from conftest import REPO, STATE_BASE
 
 from rescuetui.app import RescueApp
 from rescuetui.core.journal import Journal
@@ -169,4 +169,52 @@ async def test_quitting_after_the_mount_takes_everything_down(broken_disk: Path,
         assert type(app.screen).__name__ == "MountScreen"
         await pilot.press("q")
         await _until(pilot, lambda: app.bridge is not None and app.bridge.finished.is_set(), 60)
+    assert _leftovers(broken_disk) == ([], "")
+
+
+@pytest.mark.root
+@pytest.mark.slow
+async def test_pasted_panic_text_is_classified_and_an_answer_is_journaled(
+        broken_disk: Path, tmp_path: Path) -> None:
+    """The operator pastes the console text (as a terminal sends a paste), F2 ends it; the
+    classification shows with its evidence line; the decision tree's question, answered with
+    y, is a decision record in the journal."""
+    from textual import events
+    from textual.widgets import TextArea
+
+    panic = (REPO / "tests/data/serial/initramfs-deleted.log").read_text(errors="replace")
+    app = _app(disk=str(broken_disk), journal_base=tmp_path / "journal")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("enter")
+        for name in ("DisksScreen", "MountScreen", "EvidenceScreen"):
+            await _until(pilot, lambda n=name: type(app.screen).__name__ == n
+                         and app.screen.reply is not None)  # type: ignore[attr-defined]
+            if name != "EvidenceScreen":
+                await pilot.press("enter")
+        await pilot.press("down", "enter")  # "Paste the console text"
+        area = app.screen.query_one(TextArea)
+        area.post_message(events.Paste(panic))
+        await pilot.pause(0.5)
+        await pilot.press("f2")
+        await _until(pilot, lambda: isinstance(app.screen, EvidenceScreen)
+                     and app.screen.diagnosed_reply is not None)
+        text = _text(app)
+        assert "Unable to mount root fs" in text and "vfs-root" in text, text
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, TreeScreen)
+                     and app.screen.pending_fix is not None)
+        asked = str(app.screen.query_one("#question").render()).strip()
+        if asked:
+            await pilot.press("y")
+        await pilot.press("q")
+        await _until(pilot, lambda: app.bridge is not None and app.bridge.finished.is_set(), 60)
+    journal_dir = next((tmp_path / "journal").iterdir())
+    # Kept beside the journal as the operator pasted it (the text area keeps lines, not CRs).
+    saved = (journal_dir / "pasted-console.txt").read_text()
+    assert "Unable to mount root fs" in saved and len(saved) > len(panic) // 2
+    records = Journal.open(journal_dir).records()
+    assert any(r["kind"] == "diagnosis" and r["diagnosis"]["class"] == "vfs-root"
+               for r in records)
+    if asked:
+        assert any(r["kind"] == "decision" and r["answer"] == "yes" for r in records)
     assert _leftovers(broken_disk) == ([], "")

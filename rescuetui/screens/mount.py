@@ -22,7 +22,8 @@ def tree_lines(target: TargetSystem, tree: list[MountOutcome]) -> list[str]:
                         for k in target.kernels) or "none"
     lines = [f"{printable(target.os_release.get('PRETTY_NAME', 'Linux'))} on "
              f"{printable(target.device)} ({target.fstype}), {target.boot_mode} boot",
-             f"Kernels: {kernels}", "", "fstab tree:"]
+             f"Kernels: {kernels}", "", "fstab tree:",
+             f"  {'ok':4} {'/':12} {printable(target.device)} (read-only)"]
     for outcome in tree:
         entry = outcome.entry
         device = printable(entry.device or entry.entry.spec)
