@@ -8,8 +8,11 @@ APT_PACKAGES := python3 python3-venv python3-dev gcc pkg-config libblkid-dev \
 	util-linux mount fdisk e2fsprogs xfsprogs dosfstools btrfs-progs \
 	cryptsetup-bin lvm2 mdadm kmod psmisc debootstrap tmux whiptail \
 	qemu-system-x86 qemu-utils
+# What the live image build needs on top (make iso).
+ISO_PACKAGES := debootstrap squashfs-tools xorriso grub-pc-bin grub-efi-amd64-bin mtools
+ISO ?= /var/tmp/rescuetui.iso
 
-.PHONY: setup system-packages demo test lint bench e2e clean
+.PHONY: setup system-packages demo test lint bench e2e iso iso-e2e clean
 
 setup: system-packages $(VENV)/.installed
 
@@ -42,6 +45,21 @@ lint: setup
 # Every practice scenario built, booted under qemu, repaired and booted again (slow: minutes).
 e2e: setup
 	$(BIN)/rescuetui lab verify
+
+# The live image: BIOS and UEFI, CD and USB (iso/build.sh says how and why).
+iso: setup
+	@missing=$$(for p in $(ISO_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends $$missing; \
+	fi
+	bash iso/build.sh $(ISO)
+
+# Boot the live image with a broken practice disk, repair it over the serial console, then
+# boot the practice disk alone (minutes under TCG).
+iso-e2e: setup
+	test -f $(ISO) || $(MAKE) iso
+	$(BIN)/python iso/e2e.py $(ISO)
 
 bench: setup
 	$(BIN)/python bench/mount_chroot.py
