@@ -34,6 +34,22 @@ def _chroot_mounted(pid: int, timeout: float = 60) -> bool:
     return False
 
 
+def _command_started(pid: int, name: str, timeout: float = 60) -> bool:
+    """Wait until the run's command is running inside its chroot (the mounts come first, the
+    command a moment later: a kill in between leaves no process for cleanup to stop)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for proc in Path("/proc").iterdir():
+            try:
+                if (proc.name.isdigit() and (proc / "comm").read_text().strip() == name
+                        and f"-{pid}-" in os.readlink(proc / "root")):
+                    return True
+            except OSError:
+                continue
+        time.sleep(0.1)
+    return False
+
+
 def _loops_on(image: Path) -> str:
     return subprocess.run(["losetup", "--associated", str(image)], capture_output=True,
                           text=True, check=False).stdout
@@ -170,9 +186,9 @@ def test_kill_9_then_cleanup_leaves_nothing(debian_image: BuiltDisk, journal_dir
     proc = subprocess.Popen([exe, "run", "--disk", str(debian_image.image), "--journal",
                              str(journal_dir), "--", "sleep", "300"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if not _chroot_mounted(proc.pid):
+    if not _chroot_mounted(proc.pid) or not _command_started(proc.pid, "sleep"):
         proc.kill()
-        pytest.fail("the run never mounted its chroot")
+        pytest.fail("the run never started its command in the chroot")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert [m for m in current_mounts() if "rescuetui" in m.mountpoint], "expected leftovers"
