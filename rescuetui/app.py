@@ -99,8 +99,7 @@ class RescueApp(App[int]):
 
     def begin(self) -> None:
         if self.bridge is None:
-            if self.disk is None and self.practice is None:
-                pass  # every attached disk but the rescue system's own
+            # No --disk: every attached disk but the rescue system's own.
             self.bridge = FlowBridge(self, self.disk or "", self.logs,
                                      journal_base=self.journal_base)
             self.show_step("disks")
@@ -159,7 +158,7 @@ class RescueApp(App[int]):
     def action_quit_flow(self) -> None:
         if self.bridge is not None and self.bridge.running:
             self.bridge.cancel()
-            self.notify("Taking the mounts down..." + (" (waiting for the running command)"),
+            self.notify("Taking the mounts down (a running command is let finish first)...",
                         timeout=30)
             self.set_interval(0.2, self._exit_when_done)
         else:

@@ -502,6 +502,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
         if not (report.applied or report.refused or report.remaining):
             print("  nothing to repair: every check passed")
         print(f"  journal: {report.journal}")
+        if report.rca:
+            print(f"  root cause note: {report.rca}")
         if report.status == REFUSED:
             print("  Nothing unsafe was done; see why each fix was refused above.")
     return report.status

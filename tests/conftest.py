@@ -8,12 +8,16 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from rescuetui.core.mountinfo import current_mounts
 from rescuetui.core.state import STATE_BASE
 from rescuetui.lab.disk import BuiltDisk, Part, build_disk
+
+if TYPE_CHECKING:
+    from rescuetui.checks.base import TargetContext
 
 REPO = Path(__file__).resolve().parent.parent
 SERIAL_DIR = REPO / "tests" / "data" / "serial"  # serial consoles of the lab's real boots
@@ -106,6 +110,26 @@ def debian_image(debian_base_image: BuiltDisk, tmp_path: Path) -> BuiltDisk:
     return BuiltDisk(copy, debian_base_image.parts)
 
 
+def fixture_context(root: Path, os_release: str, *, fstype: str = "xfs", uuid: str = "u",
+                    kernel: str | None = None) -> TargetContext:
+    """A TargetContext over a fixture tree at `root` (another family's layout, which cannot run
+    here): root on a made-up /dev/sdz2, commands only planned (dry run). `kernel`: the one to
+    work on, default the newest found in the tree."""
+    from rescuetui.checks.base import TargetContext
+    from rescuetui.core.inventory import BlockDevice, Inventory
+    from rescuetui.core.osrelease import parse_os_release
+    from rescuetui.core.probe import Identity
+    from rescuetui.core.runner import CommandRunner
+    from rescuetui.core.target import Candidate, describe_target
+
+    device = BlockDevice("/dev/sdz2", "sdz2", "partition", "scsi", 1 << 30, "8:2",
+                         parent="/dev/sdz", identity=Identity(fstype=fstype, uuid=uuid))
+    target = describe_target(root, Candidate(device, "", parse_os_release(os_release)),
+                             Inventory([device]))
+    return TargetContext(root, target, CommandRunner(dry_run=True),
+                         kernel or target.kernels[0].version)
+
+
 def rescuetui_exe() -> str:
     """The installed `rescuetui` script of the environment running the tests."""
     beside = Path(sys.executable).parent / "rescuetui"
@@ -119,4 +143,4 @@ def rescuetui(*args: str, input: bytes | None = None, timeout: float = 300,
                           env=env, check=False)
 
 
-__all__ = ["REPO", "SERIAL_DIR", "STATE_BASE", "rescuetui", "rescuetui_exe"]
+__all__ = ["REPO", "SERIAL_DIR", "STATE_BASE", "fixture_context", "rescuetui", "rescuetui_exe"]

@@ -11,15 +11,11 @@ import struct
 from pathlib import Path
 
 import pytest
+from conftest import fixture_context
 
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.bootloader import check_bootloader
 from rescuetui.checks.kernel_image import expected_bzimage_size
-from rescuetui.core.inventory import BlockDevice, Inventory
-from rescuetui.core.osrelease import parse_os_release
-from rescuetui.core.probe import Identity
-from rescuetui.core.runner import CommandRunner
-from rescuetui.core.target import Candidate, describe_target
 from rescuetui.fixes.bootloader import plan_bootloader
 from rescuetui.fixes.fstab import add_nofail, plan_fstab_nofail
 from rescuetui.fixes.initramfs import plan_initramfs_rebuild
@@ -76,11 +72,7 @@ def _fixture_tree(root: Path, name: str) -> TargetContext:
     (root / Path(grub).relative_to("/")).write_text(
         f"menuentry 'x' {{\n  linux /boot/{image} root=UUID={ROOT_UUID} ro\n"
         f"  initrd /boot/{initrd.format(v=version)}\n}}\n")
-    device = BlockDevice("/dev/sdz2", "sdz2", "partition", "scsi", 1 << 30, "8:2",
-                         parent="/dev/sdz", identity=Identity(fstype="xfs", uuid=ROOT_UUID))
-    candidate = Candidate(device, "", parse_os_release(os_release))
-    target = describe_target(root, candidate, Inventory([device]))
-    return TargetContext(root, target, CommandRunner(dry_run=True), target.kernels[0].version)
+    return fixture_context(root, os_release, uuid=ROOT_UUID)
 
 
 @pytest.mark.parametrize("name", sorted(FAMILIES))

@@ -9,18 +9,14 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import rescuetui
+from conftest import fixture_context, rescuetui
 
 from rescuetui.checks.base import TargetContext
 from rescuetui.checks.package_modes import rpm_attribute_changes
 from rescuetui.checks.permissions import check_permissions
-from rescuetui.core.inventory import BlockDevice, Inventory
 from rescuetui.core.journal import Journal
-from rescuetui.core.osrelease import parse_os_release
-from rescuetui.core.probe import Identity
 from rescuetui.core.runner import CommandRunner
 from rescuetui.core.session import RescueSession
-from rescuetui.core.target import Candidate, describe_target
 from rescuetui.fixes.base import apply_plan
 from rescuetui.fixes.permissions import plan_permissions_restore
 from rescuetui.lab.disk import BuiltDisk
@@ -34,11 +30,7 @@ def _tree(root: Path, os_release: str) -> TargetContext:
     os.chmod(root / "var/tmp", 0o1777)
     (root / "etc/os-release").write_text(os_release)
     (root / "boot/vmlinuz-6.1.0-1-amd64").write_bytes(b"k")
-    device = BlockDevice("/dev/sdz1", "sdz1", "partition", "scsi", 1 << 30, "8:1",
-                         parent="/dev/sdz", identity=Identity(fstype="ext4", uuid="u"))
-    target = describe_target(root, Candidate(device, "", parse_os_release(os_release)),
-                             Inventory([device]))
-    return TargetContext(root, target, CommandRunner(dry_run=True), "6.1.0-1-amd64")
+    return fixture_context(root, os_release, fstype="ext4", kernel="6.1.0-1-amd64")
 
 
 def test_sudo_without_setuid_and_readable_host_keys_are_found_and_fixed(tmp_path: Path) -> None:

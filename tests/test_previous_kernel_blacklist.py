@@ -11,16 +11,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from conftest import fixture_context
 from hypothesis import given
 from hypothesis import strategies as st
 
 from rescuetui.checks.base import Finding, TargetContext
-from rescuetui.core.inventory import BlockDevice, Inventory
 from rescuetui.core.journal import Journal
-from rescuetui.core.osrelease import parse_os_release
-from rescuetui.core.probe import Identity
-from rescuetui.core.runner import CommandRunner
-from rescuetui.core.target import Candidate, describe_target
 from rescuetui.core.undo import undo_session
 from rescuetui.fixes.base import FixPlan
 from rescuetui.fixes.module_blacklist import CONF, add_blacklist, plan_module_blacklist
@@ -232,12 +228,9 @@ def _tree(root: Path, name: str, *, grubby: bool = True) -> TargetContext:
     for path, text in files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text)
-    device = BlockDevice("/dev/sdz2", "sdz2", "partition", "scsi", 1 << 30, "8:2",
-                         parent="/dev/sdz", identity=Identity(fstype=fstype, uuid=UUID))
-    candidate = Candidate(device, "", parse_os_release(release))
-    target = describe_target(root, candidate, Inventory([device]))
-    assert [k.version for k in target.kernels] == list(versions)
-    return TargetContext(root, target, CommandRunner(dry_run=True), target.kernels[0].version)
+    ctx = fixture_context(root, release, fstype=fstype, uuid=UUID)
+    assert [k.version for k in ctx.target.kernels] == list(versions)
+    return ctx
 
 
 def _crash(kernel: str, module: str = "") -> Finding:

@@ -11,15 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import fixture_context
 
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.selinux import check_selinux, needs_relabel
-from rescuetui.core.inventory import BlockDevice, Inventory
 from rescuetui.core.journal import Journal
-from rescuetui.core.osrelease import parse_os_release
-from rescuetui.core.probe import Identity
-from rescuetui.core.runner import CommandRunner
-from rescuetui.core.target import Candidate, describe_target
 from rescuetui.core.undo import undo_session
 from rescuetui.fixes.base import FixPlan
 from rescuetui.fixes.prevention import plan_kdump, plan_serial_console
@@ -92,12 +88,8 @@ def _fixture_tree(root: Path, name: str, *, args: str = "ro",
     (root / grub.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
     if default_grub:
         (root / "etc/default/grub").write_bytes(DEFAULT_GRUB[name])
-    device = BlockDevice("/dev/sdz2", "sdz2", "partition", "scsi", 1 << 30, "8:2",
-                         parent="/dev/sdz", identity=Identity(fstype="xfs", uuid=ROOT_UUID))
     (root / grub.lstrip("/")).write_text("")
-    candidate = Candidate(device, "", parse_os_release(os_release))
-    target = describe_target(root, candidate, Inventory([device]))
-    ctx = TargetContext(root, target, CommandRunner(dry_run=True), target.kernels[0].version)
+    ctx = fixture_context(root, os_release, uuid=ROOT_UUID)
     _set_entries(ctx, args)
     return ctx
 

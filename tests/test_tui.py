@@ -4,7 +4,6 @@ with the initramfs rebuilt and the journal written."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -140,13 +139,11 @@ async def test_whole_flow_rebuilds_the_initramfs_in_seven_keys(broken_disk: Path
     journal_dir = next((tmp_path / "journal").iterdir())
     records = Journal.open(journal_dir).records()
     commands = [r["argv"] for r in records if r["kind"] == "command"]
-    assert any(argv[-4:-1] == ["update-initramfs", "-c", "-k"] or "update-initramfs" in argv
-               for argv in commands), commands
+    assert any("update-initramfs" in argv for argv in commands), commands
     assert any(r["kind"] == "manifest" and any("initrd.img" in p for p in r["added"])
                for r in records)
     assert (journal_dir / "rca.md").read_text().startswith("# Root cause note")
     assert _leftovers(broken_disk) == ([], "")
-    json.dumps([r["kind"] for r in records])
 
 
 @pytest.mark.root

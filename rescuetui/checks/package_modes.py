@@ -17,6 +17,7 @@ import re
 import stat
 import subprocess
 import tarfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,21 +44,27 @@ class Member:
     link_target: str | None = None  # symbolic links
 
 
-def archive_members(deb: Path) -> list[Member]:
-    """The files and links of a .deb with their content (read with the host's dpkg-deb)."""
-    members = []
+def _deb_members(deb: Path) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo, str]]:
+    """(archive, member, installed path) for each member of a .deb's filesystem archive,
+    streamed from the host's dpkg-deb."""
     with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
                           stderr=subprocess.DEVNULL) as proc:
         assert proc.stdout is not None
         with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
             for member in archive:
-                path = "/" + member.name.lstrip("./")
-                if member.issym():
-                    members.append(Member(path, 0o777, link_target=member.linkname))
-                elif member.isfile():
-                    data = archive.extractfile(member)
-                    members.append(Member(path, member.mode & 0o7777,
-                                          content=data.read() if data else b""))
+                yield archive, member, "/" + member.name.lstrip("./").rstrip("/")
+
+
+def archive_members(deb: Path) -> list[Member]:
+    """The files and links of a .deb with their content."""
+    members = []
+    for archive, member, path in _deb_members(deb):
+        if member.issym():
+            members.append(Member(path, 0o777, link_target=member.linkname))
+        elif member.isfile():
+            data = archive.extractfile(member)
+            members.append(Member(path, member.mode & 0o7777,
+                                  content=data.read() if data else b""))
     return members
 
 
@@ -71,19 +78,12 @@ def shipped_entries(deb: Path) -> list[Shipped]:
     key = (str(deb), st.st_size, int(st.st_mtime))
     if key in _shipped_cache:
         return _shipped_cache[key]
-    entries = []
-    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL) as proc:
-        assert proc.stdout is not None
-        try:
-            with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
-                for member in archive:
-                    if member.isfile() or member.isdir():
-                        path = "/" + member.name.lstrip("./").rstrip("/")
-                        entries.append(Shipped(path, member.mode & 0o7777, member.uid,
-                                               member.gid))
-        except tarfile.TarError:
-            entries = []  # a damaged archive in the cache: nothing to compare against
+    try:
+        entries = [Shipped(path, member.mode & 0o7777, member.uid, member.gid)
+                   for _, member, path in _deb_members(deb)
+                   if member.isfile() or member.isdir()]
+    except tarfile.TarError:
+        entries = []  # a damaged archive in the cache: nothing to compare against
     _shipped_cache[key] = entries
     return entries
 

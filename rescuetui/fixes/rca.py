@@ -47,7 +47,7 @@ def rca_markdown(report: dict[str, Any]) -> str:
                    + f", from `{diagnosis['source']}`.")
     else:
         out.append("- No console text or log named the failure; the checks found it on disk.")
-    problems = [a for a in report.get("applied", [])]
+    problems = list(report.get("applied", []))
     out += ["", "## Why", ""]
     for node_id in report.get("path", []):
         node = NODES.get(node_id)
@@ -72,7 +72,7 @@ def rca_markdown(report: dict[str, Any]) -> str:
     for remaining in report.get("remaining", []):
         out.append(f"- Still wrong: {remaining['summary']}")
     out += ["", "## What would have caught it sooner", ""]
-    checks = {a["plan"].get("check") or _check_of(a) for a in problems}
+    checks = {_check_of(a) for a in problems}
     for check in sorted(c for c in checks if c in SOONER):
         out.append(f"- {SOONER[check]}")
     out.append(f"- {ALWAYS}")

@@ -24,6 +24,7 @@ from rescuetui.diagnose.tree import NODES, findings_from_evidence, walk
 from rescuetui.fixes import DIAGNOSIS_FIXES, FIX_FOR_CHECK, OPT_IN_FIXES
 from rescuetui.fixes.base import Applied, FixPlan, apply_plan
 from rescuetui.fixes.fsck import plan_fsck, plan_xfs_zero_log
+from rescuetui.fixes.rca import write_rca
 
 # Exit statuses of `rescuetui repair` (stable for automation).
 REPAIRED = 0
@@ -46,6 +47,7 @@ class RepairReport:
     refused: list[str] = field(default_factory=list)
     remaining: list[dict[str, Any]] = field(default_factory=list)
     found_problems: bool = False
+    rca: str = ""  # the root cause note written beside the journal
 
     @property
     def status(self) -> int:
@@ -61,7 +63,7 @@ class RepairReport:
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "journal": self.journal, "diagnosis": self.diagnosis,
                 "path": self.path, "applied": self.applied, "refused": self.refused,
-                "remaining": self.remaining}
+                "remaining": self.remaining, "rca": self.rca}
 
 
 Confirm = Callable[[FixPlan], bool]
@@ -99,6 +101,13 @@ class Repair:
         self.tried: set[str] = set()
 
     def run(self) -> RepairReport:
+        self._run()
+        if self.report.journal and not self.dry_run:
+            written = write_rca(self.report.to_json(), Path(self.report.journal))
+            self.report.rca = str(written) if written else ""
+        return self.report
+
+    def _run(self) -> None:
         with RescueSession(journal_base=self.journal_base, dry_run=self.dry_run) as session:
             assert session.journal is not None
             self.report.journal = str(session.journal.directory)
@@ -115,7 +124,7 @@ class Repair:
             self.stage("diagnosed", diagnosis=diagnosis, path=self.report.path)
             ctx = TargetContext(session.root, target, session.runner, "")
             if session.unmounted_system_mounts() and not self._mount_system(session, ctx):
-                return self.report
+                return
             ctx.target = session.target or target
             ctx.kernel = self._kernel(ctx.target, diagnosis)
             session.journal.decision("kernel to repair", ctx.kernel)
@@ -125,7 +134,6 @@ class Repair:
                 # grub-mkconfig writes the rescue host's device as root= again. Check again.
                 self.tried.clear()
                 self._fix_until_clean(session, ctx)
-        return self.report
 
     def _mount_system(self, session: RescueSession, ctx: TargetContext) -> bool:
         """A system filesystem (/boot, ...) is not mounted because fstab names it wrongly: that

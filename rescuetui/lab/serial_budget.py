@@ -54,9 +54,10 @@ def measure_rescuetui(exe: str, disk: Path, term: str = "vt220",
     keys = 0
 
     def press(key: str, until: bytes | None = None, quiet: float = 1.0,
-              timeout: float = 120.0) -> bytes:
+              timeout: float = 120.0, step: bool = True) -> bytes:
+        """`step`: the key is a step of the repair (looking around in a list is not)."""
         nonlocal keys
-        keys += 1
+        keys += step
         session.send(KEYS.get(key, key.encode()))
         return session.read_until_quiet(quiet=quiet, until=until, timeout=timeout)
 
@@ -66,8 +67,7 @@ def measure_rescuetui(exe: str, disk: Path, term: str = "vt220",
         press("enter", until=b"read the evidence", quiet=1.0)
         press("enter", until=b"Where is the evidence", quiet=1.0)
         for key in ("down", "down", "up", "up"):  # the evidence menu: highlight moves
-            keys -= 1  # looking around is not a step of the repair
-            m.moves.append(len(press(key, quiet=0.8)))
+            m.moves.append(len(press(key, quiet=0.8, step=False)))
         press("enter", until=b"check the system", quiet=1.0)
         press("enter", until=b"Enter shows what it will do", quiet=1.0, timeout=300)
         press("enter", until=b"y applies this fix", quiet=1.0)

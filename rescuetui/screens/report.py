@@ -12,13 +12,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
 
-from rescuetui.fixes.rca import write_rca
 from rescuetui.fixes.workflow import RepairReport
 from rescuetui.screens.base import FlowScreen
 from rescuetui.widgets.stream_log import StreamLog
 
 
-def report_text(report: RepairReport, rca: Path | None) -> Text:
+def report_text(report: RepairReport) -> Text:
     data = report.to_json()
     text = Text()
     status = {0: "REPAIRED", 3: "NOTHING TO REPAIR", 5: "A FIX FAILED", 6: "SOME FIXES REFUSED"}
@@ -37,8 +36,8 @@ def report_text(report: RepairReport, rca: Path | None) -> Text:
         text.append(f"  still wrong: {remaining['summary'][:160]}\n", style="red")
     text.append(f"Journal: {report.journal}\n")
     text.append(f"Undo everything: rescuetui undo --session {report.journal}\n")
-    if rca:
-        text.append(f"Root cause note: {rca}\n")
+    if report.rca:
+        text.append(f"Root cause note: {report.rca}\n")
     return text
 
 
@@ -60,8 +59,7 @@ class ReportScreen(FlowScreen):
         if self.report is None:
             yield Static(Text("Stopped: " + self.error, style="bold red"), id="summary")
         else:
-            rca = write_rca(self.report.to_json(), Path(self.report.journal))
-            yield Static(report_text(self.report, rca), id="summary")
+            yield Static(report_text(self.report), id="summary")
         if self.rescue.practice:
             yield Static("b boots the practice disk under qemu: does it reach login now?",
                          id="boot", markup=False)

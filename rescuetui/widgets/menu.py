@@ -19,7 +19,9 @@ from textual.strip import Strip
 class MenuList(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     MenuList { height: auto; max-height: 12; scrollbar-size: 0 0; }
+    MenuList > .menu-list--highlight { background: $primary; color: $text; text-style: bold; }
     """
+    COMPONENT_CLASSES = {"menu-list--highlight"}
     BINDINGS = [
         Binding("up", "move(-1)", "Up", show=False),
         Binding("down", "move(1)", "Down", show=False),
@@ -60,11 +62,6 @@ class MenuList(ScrollView, can_focus=True):
         text = (marker + self.items[row])[: self.size.width]
         style = self.get_component_rich_style("menu-list--highlight") if chosen else Style()
         return Strip([Segment(text.ljust(self.size.width), style)], self.size.width)
-
-    COMPONENT_CLASSES = {"menu-list--highlight"}
-    DEFAULT_CSS += """
-    MenuList > .menu-list--highlight { background: $primary; color: $text; text-style: bold; }
-    """
 
     def _refresh_row(self, row: int) -> None:
         y = row - self.scroll_offset.y

@@ -18,13 +18,11 @@ class StreamLog(Static):
         super().__init__("", id=id, markup=False)
         self.tail: deque[str] = deque(maxlen=lines)
         self.interval = interval
-        self.total = 0
         self._last_draw = 0.0
         self._pending = False
 
     def write(self, line: str) -> None:
         self.tail.append(line.replace("\t", "  ")[:200])
-        self.total += 1
         self._pending = True
         now = time.monotonic()
         if now - self._last_draw >= self.interval:
