@@ -8,7 +8,9 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,23 @@ from rescuetui.core.session import RescueSession
 from rescuetui.lab.disk import BuiltDisk
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
+
+
+@pytest.fixture(autouse=True)
+def state_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A state directory of this test's own (on /run, outside pytest's temporary tree, which
+    is removed recursively): the leak checks below look only at it, so another rescuetui on
+    the machine, such as a second test run, cannot fail them or be cleaned up by them."""
+    state = Path(tempfile.mkdtemp(prefix="rescuetui-test-", dir="/run"))
+    monkeypatch.setenv("RESCUETUI_STATE_DIR", str(state))
+    monkeypatch.setattr("rescuetui.core.state.STATE_BASE", state)
+    yield state
+    if not _our_mounts(state):
+        subprocess.run(["rm", "-rf", "--one-file-system", str(state)], check=False)
+
+
+def _our_mounts(state: Path) -> list[str]:
+    return [m.mountpoint for m in current_mounts() if m.mountpoint.startswith(f"{state}/")]
 
 
 def _chroot_mounted(pid: int, timeout: float = 60) -> bool:
@@ -55,13 +74,13 @@ def _loops_on(image: Path) -> str:
                           text=True, check=False).stdout
 
 
-def test_run_cat_os_release(debian_image: BuiltDisk, journal_dir: Path) -> None:
+def test_run_cat_os_release(debian_image: BuiltDisk, journal_dir: Path, state_dir: Path) -> None:
     out = rescuetui("run", "--disk", str(debian_image.image), "--journal", str(journal_dir),
                     "--", "cat", "/etc/os-release")
     assert out.returncode == 0, out.stderr
     assert b'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"' in out.stdout
     assert _loops_on(debian_image.image) == ""
-    assert not [m for m in current_mounts() if "rescuetui" in m.mountpoint]
+    assert not _our_mounts(state_dir)
 
 
 def test_run_sees_boot_partition_and_passes_exit_status(
@@ -181,7 +200,8 @@ def test_dry_run_runs_nothing(debian_image: BuiltDisk, journal_dir: Path) -> Non
     assert check.returncode == 0
 
 
-def test_kill_9_then_cleanup_leaves_nothing(debian_image: BuiltDisk, journal_dir: Path) -> None:
+def test_kill_9_then_cleanup_leaves_nothing(debian_image: BuiltDisk, journal_dir: Path,
+                                            state_dir: Path) -> None:
     exe = rescuetui_exe()
     proc = subprocess.Popen([exe, "run", "--disk", str(debian_image.image), "--journal",
                              str(journal_dir), "--", "sleep", "300"],
@@ -191,17 +211,18 @@ def test_kill_9_then_cleanup_leaves_nothing(debian_image: BuiltDisk, journal_dir
         pytest.fail("the run never started its command in the chroot")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert [m for m in current_mounts() if "rescuetui" in m.mountpoint], "expected leftovers"
+    assert _our_mounts(state_dir), "expected leftovers"
     assert _loops_on(debian_image.image) != ""
     out = rescuetui("cleanup")
     assert out.returncode == 0, out.stdout + out.stderr
     assert b"took down" in out.stdout and b"stopped 1 processes" in out.stdout
-    assert not [m for m in current_mounts() if "rescuetui" in m.mountpoint]
+    assert not _our_mounts(state_dir)
     assert _loops_on(debian_image.image) == ""
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
-def test_signals_tear_down(debian_image: BuiltDisk, journal_dir: Path, sig: int) -> None:
+def test_signals_tear_down(debian_image: BuiltDisk, journal_dir: Path, state_dir: Path,
+                           sig: int) -> None:
     exe = rescuetui_exe()
     proc = subprocess.Popen([exe, "run", "--disk", str(debian_image.image), "--journal",
                              str(journal_dir), "--", "sleep", "300"],
@@ -209,7 +230,7 @@ def test_signals_tear_down(debian_image: BuiltDisk, journal_dir: Path, sig: int)
     assert _chroot_mounted(proc.pid), "the run never mounted its chroot"
     proc.send_signal(sig)
     assert proc.wait(timeout=30) == 128 + sig
-    assert not [m for m in current_mounts() if "rescuetui" in m.mountpoint]
+    assert not _our_mounts(state_dir)
     assert _loops_on(debian_image.image) == ""
 
 
