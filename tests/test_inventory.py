@@ -147,11 +147,8 @@ def test_luks_is_shown_encrypted_and_unlock_says_what_it_needs(
 
 def test_lvm_physical_volume_is_detected(tmp_path: Path, attach: Callable[[Path], str]) -> None:
     from rescuetui.core.errors import RescueError
-    from rescuetui.core.volumes import (
-        activate_volume_group,
-        device_mapper_available,
-        volume_group_of,
-    )
+    from rescuetui.core.lvm import open_volume_group, physical_volume
+    from rescuetui.core.volumes import device_mapper_available
 
     image = tmp_path / "pv.img"
     with open(image, "wb") as f:
@@ -164,13 +161,14 @@ def test_lvm_physical_volume_is_detected(tmp_path: Path, attach: Callable[[Path]
     try:
         device = _by_path(scan_inventory(), loop)
         assert device.lvm_member and device.role == "lvm-pv"
-        assert volume_group_of(device) == vg
+        pv = physical_volume(loop)
+        assert pv is not None and pv.vg_name == vg and pv.device == loop
         state = SessionState.create()
         if device_mapper_available():
-            assert activate_volume_group(state, device) == vg
+            assert open_volume_group(state, [pv], []) == (vg, None)
         else:
             with pytest.raises(RescueError, match="device-mapper"):
-                activate_volume_group(state, device)
+                open_volume_group(state, [pv], [])
         assert MountStack(state).teardown() == []
         remove_session_dirs(state.directory)
     finally:

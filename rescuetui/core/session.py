@@ -11,6 +11,7 @@ from rescuetui.core.errors import RescueError, UnsafeRefusal
 from rescuetui.core.fstabtree import ResolvedEntry, resolve_fstab
 from rescuetui.core.inventory import Inventory, scan_inventory
 from rescuetui.core.journal import Journal
+from rescuetui.core.lvm import open_volume_group, physical_volume, volume_groups
 from rescuetui.core.mountinfo import mounts_below
 from rescuetui.core.mountstack import NO_WRITE_OPTIONS, MountStack
 from rescuetui.core.rootpath import resolve_in_root
@@ -26,7 +27,7 @@ from rescuetui.core.target import (
 )
 from rescuetui.core.text import printable
 from rescuetui.core.tools import ToolError
-from rescuetui.core.volumes import activate_volume_group, assemble_array, unlock_luks
+from rescuetui.core.volumes import assemble_array, unlock_luks
 
 # fstab options passed on when mounting into the chroot; the rest (nofail, x-systemd.*, user,
 # errors=...) concern the target's own boot, not a rescue look at it.
@@ -137,6 +138,7 @@ class RescueSession:
         elsewhere."""
         assert self.inventory is not None
         opened = False
+        lvm_members: list[str] = []
         for dev in self.inventory.devices:
             if dev.rescue_own or (disks is not None and dev.whole_disk not in disks):
                 continue
@@ -149,7 +151,8 @@ class RescueSession:
                     unlock_luks(self.state, dev, passphrase=self._passphrase,
                                 key_file=self._key_file)
                 elif dev.lvm_member:
-                    activate_volume_group(self.state, dev)
+                    lvm_members.append(dev.path)
+                    continue
                 elif dev.raid_member:
                     if not self._assemble_raid:
                         self.notes.append(f"{dev.path} is an md RAID member; assemble it with "
@@ -161,6 +164,33 @@ class RescueSession:
                 opened = True
             except RescueError as exc:
                 self.notes.append(str(exc))
+        return self._open_volume_groups(lvm_members) or opened
+
+    def _open_volume_groups(self, members: list[str]) -> bool:
+        """Activate the volume groups of these physical volumes; a copy of a group the rescue
+        system has itself (a repair VM from the same image) is imported under a temporary name
+        and put back at teardown (core/lvm.py)."""
+        assert self.inventory is not None
+        if not members:
+            return False
+        pvs = [pv for path in members if (pv := physical_volume(path))]
+        unreadable = [path for path in members if path not in {pv.device for pv in pvs}]
+        for path in unreadable:
+            self.notes.append(f"{path} is an LVM physical volume whose label could not be read "
+                              "(`pvs` shows nothing); its metadata may be damaged.")
+        others = [pv for dev in self.inventory.devices
+                  if dev.lvm_member and dev.path not in members
+                  and (pv := physical_volume(dev.path))]
+        opened = False
+        for group in volume_groups(pvs):
+            try:
+                _, note = open_volume_group(self.state, group, others)
+            except RescueError as exc:
+                self.notes.append(str(exc))
+                continue
+            if note:
+                self.notes.append(note)
+            opened = True
         return opened
 
     def open_target(
@@ -393,7 +423,7 @@ class RescueSession:
 
 
 def remove_session_dirs(directory: Path) -> None:
-    """Remove a torn-down session's own empty mount point directories and its state file.
+    """Remove a torn-down session's own empty mount point directories and its state files.
 
     Only directories this program made, one level each, and only with nothing mounted below:
     never a walk that could reach into a target that is still mounted.
@@ -405,5 +435,7 @@ def remove_session_dirs(directory: Path) -> None:
     for name in ("probe", "root", "replay"):
         if (directory / name).is_dir():
             (directory / name).rmdir()
+    for backup in directory.glob("lvm-*.vg"):  # a copied volume group's identity, put back
+        backup.unlink()
     (directory / "state.json").unlink(missing_ok=True)
     directory.rmdir()

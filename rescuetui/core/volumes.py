@@ -1,8 +1,7 @@
-"""Opening what sits below a filesystem: LUKS encryption, LVM volume groups, md RAID arrays."""
+"""Opening what sits below a filesystem: LUKS encryption and md RAID arrays (LVM: core/lvm.py)."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -26,7 +25,7 @@ def md_available() -> bool:
     return Path("/proc/mdstat").exists()
 
 
-def _no_device_mapper(what: str) -> RescueError:
+def no_device_mapper(what: str) -> RescueError:
     return RescueError(
         f"{what} needs the kernel's device-mapper driver, and this rescue kernel has none "
         "(no 'device-mapper' in /proc/misc; `modprobe dm_mod` to load it if it is a module). "
@@ -48,7 +47,7 @@ def unlock_luks(
     if passphrase is None and key_file is None:
         raise RescueError(f"{device.path} is encrypted: give its passphrase or a key file.")
     if not device_mapper_available():
-        raise _no_device_mapper(f"Unlocking {device.path}")
+        raise no_device_mapper(f"Unlocking {device.path}")
     name = "rescuetui-" + _SAFE_NAME.sub("_", device.name)
     args = ["open", "--type", "luks", device.path, name]
     try:
@@ -63,34 +62,6 @@ def unlock_luks(
     state.opened.append(["cryptsetup", "close", name])
     state.save()
     return f"/dev/mapper/{name}"
-
-
-def volume_group_of(device: BlockDevice) -> str | None:
-    """The LVM volume group a physical volume belongs to (from its metadata)."""
-    try:
-        out = tool("pvs", "--reportformat", "json", "--devices", device.path,
-                   "-o", "pv_name,vg_name", device.path)
-    except ToolError:
-        return None
-    try:
-        rows = json.loads(out)["report"][0]["pv"]
-    except (ValueError, KeyError, IndexError):
-        return None
-    return rows[0].get("vg_name") or None if rows else None
-
-
-def activate_volume_group(state: SessionState, device: BlockDevice) -> str:
-    """Activate the volume group of an LVM physical volume; returns its name."""
-    vg = volume_group_of(device)
-    if vg is None:
-        raise RescueError(f"{device.path} is an LVM physical volume whose volume group could not "
-                          "be read (`pvs` shows nothing); its metadata may be damaged.")
-    if not device_mapper_available():
-        raise _no_device_mapper(f"Activating the LVM volume group {vg}")
-    tool("vgchange", "--activate", "y", vg)
-    state.opened.append(["vgchange", "--activate", "n", vg])
-    state.save()
-    return vg
 
 
 def assemble_array(state: SessionState, inventory: Inventory, member: BlockDevice) -> str:

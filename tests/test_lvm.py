@@ -1,0 +1,215 @@
+"""A repair VM made from the same image as the broken VM: the attached OS disk carries a copy of
+the repair VM's own volume group (same name, same VG and PV UUIDs). Real LVM metadata on real
+loop devices: the copy is imported under a temporary name without touching the original, and at
+teardown (or `rescuetui cleanup` after a kill) gets its name and UUIDs back, data untouched.
+
+This kernel has no device-mapper, so the activation step (vgchange -ay) cannot run here; the
+logical volume below is written into the metadata with vgcfgrestore rather than lvcreate, which
+would want the kernel's striped target. Everything else is LVM's own tools on real labels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from rescuetui.core.cleanup import cleanup_sessions
+from rescuetui.core.errors import RescueError
+from rescuetui.core.lvm import (
+    PhysicalVolume,
+    clashes,
+    import_copy,
+    only_devices,
+    open_volume_group,
+    physical_volume,
+    volume_groups,
+)
+from rescuetui.core.mountstack import MountStack
+from rescuetui.core.session import remove_session_dirs
+from rescuetui.core.state import SessionState
+from rescuetui.core.volumes import device_mapper_available
+
+pytestmark = [pytest.mark.root]
+
+ENV = os.environ | {"LVM_SUPPRESS_FD_WARNINGS": "1"}
+LV_UUID = "AAAAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGGGG"
+
+
+def lvm(*argv: str, devices: list[str]) -> str:
+    return subprocess.run([argv[0], "--config", only_devices(devices), *argv[1:]],
+                          capture_output=True, text=True, env=ENV, check=True).stdout
+
+
+def make_volume_group(loop: str, vg: str) -> None:
+    """A volume group with one 40 MiB logical volume `root`, on `loop`."""
+    subprocess.run(["pvcreate", "-q", "--config", only_devices([loop]), loop], check=True, env=ENV,
+                   capture_output=True)
+    lvm("vgcreate", "-q", vg, loop, devices=[loop])
+    with_lv = Path(f"/run/{vg}.vg")
+    lvm("vgcfgbackup", "-q", "-f", str(with_lv), vg, devices=[loop])
+    text = with_lv.read_text()
+    cut = text.rstrip().rfind("}")
+    with_lv.write_text(text[:cut] + f"""
+    logical_volumes {{
+        root {{
+            id = "{LV_UUID}"
+            status = ["READ", "WRITE", "VISIBLE"]
+            flags = []
+            segment_count = 1
+            segment1 {{
+                start_extent = 0
+                extent_count = 10
+                type = "striped"
+                stripe_count = 1
+                stripes = ["pv0", 0]
+            }}
+        }}
+    }}
+""" + text[cut:])
+    lvm("vgcfgrestore", "-q", "-f", str(with_lv), vg, devices=[loop])
+    with_lv.unlink()
+
+
+def identity(loop: str) -> dict[str, str]:
+    """Everything that names the volume group on `loop`, read with LVM seeing `loop` alone."""
+    pvs = json.loads(lvm("pvs", "--reportformat", "json", "-o",
+                         "pv_uuid,vg_name,vg_uuid,pe_start", loop, devices=[loop]))
+    (row,) = pvs["report"][0]["pv"]
+    lvs = json.loads(lvm("lvs", "--reportformat", "json", "-o", "lv_name,lv_uuid,seg_pe_ranges",
+                         row["vg_name"], devices=[loop]))
+    (lv,) = lvs["report"][0]["lv"]
+    return {**row, **lv}
+
+
+def data_digest(image: Path, pe_start: str) -> str:
+    """sha256 of everything after the LVM metadata area (where the logical volumes live)."""
+    offset = int(float(pe_start.rstrip("m")) * 1024 * 1024)
+    digest = hashlib.sha256()
+    with image.open("rb") as f:
+        f.seek(offset)
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@pytest.fixture
+def twins(tmp_path: Path) -> Iterator[Callable[[], tuple[Path, str, Path, str, str]]]:
+    """The repair VM's own disk and the attached copy of it, both with the same volume group."""
+    stack = MountStack(SessionState.create())
+    vg = f"rootvg{uuid.uuid4().hex[:6]}"
+
+    def build() -> tuple[Path, str, Path, str, str]:
+        own_image, copy_image = tmp_path / "own.img", tmp_path / "copy.img"
+        with open(own_image, "wb") as f:
+            f.truncate(64 * 1024 * 1024)
+        loop = stack.attach_image(own_image)
+        make_volume_group(loop, vg)
+        with open(own_image, "r+b") as f:  # something in the logical volume's data area
+            f.seek(8 * 1024 * 1024)
+            f.write(b"the broken system's data\n" * 1000)
+        shutil.copyfile(own_image, copy_image)
+        return own_image, loop, copy_image, stack.attach_image(copy_image), vg
+
+    yield build
+    assert stack.teardown() == []
+    remove_session_dirs(stack.state.directory)
+
+
+def test_a_copy_clashes_and_an_unrelated_group_does_not(
+    twins: Callable[[], tuple[Path, str, Path, str, str]],
+) -> None:
+    _, own_loop, _, copy_loop, vg = twins()
+    own, copy = physical_volume(own_loop), physical_volume(copy_loop)
+    assert own is not None and copy is not None
+    # Read one device at a time, each copy is seen, not hidden as LVM's duplicate.
+    assert copy.vg_name == own.vg_name == vg and copy.pv_uuid == own.pv_uuid
+    assert clashes(copy, [own])
+    unrelated = PhysicalVolume("/dev/sdz1", "pv-other", "datavg", "vg-other")
+    assert not clashes(copy, [unrelated])
+    assert volume_groups([own, copy]) == [[own, copy]]
+    with pytest.raises(RescueError, match="Two copies of the volume group"):
+        open_volume_group(SessionState.create(), [own, copy], [])
+
+
+def test_the_copy_is_imported_then_put_back_exactly(
+    twins: Callable[[], tuple[Path, str, Path, str, str]],
+) -> None:
+    own_image, own_loop, copy_image, copy_loop, vg = twins()
+    own_before, copy_before = identity(own_loop), identity(copy_loop)
+    data_before = data_digest(copy_image, copy_before["pe_start"])
+    copy = physical_volume(copy_loop)
+    assert copy is not None
+    state = SessionState.create()
+
+    temporary = import_copy(state, [copy])
+
+    imported = identity(copy_loop)
+    assert imported["vg_name"] == temporary == f"rescuetui_{vg}"
+    assert imported["pv_uuid"] != copy_before["pv_uuid"]
+    assert imported["vg_uuid"] != copy_before["vg_uuid"]
+    assert imported["lv_uuid"] == LV_UUID and imported["seg_pe_ranges"].endswith(":0-9")
+    assert identity(own_loop) == own_before, "the repair VM's own group was touched"
+    assert Path(state.directory / f"lvm-{temporary}.vg").is_file()
+
+    assert MountStack(state).teardown() == []
+    remove_session_dirs(state.directory)
+
+    assert identity(copy_loop) == copy_before
+    assert identity(own_loop) == own_before
+    assert data_digest(copy_image, copy_before["pe_start"]) == data_before
+
+
+def test_cleanup_after_a_killed_run_puts_the_copy_back(
+    twins: Callable[[], tuple[Path, str, Path, str, str]],
+) -> None:
+    """A run killed with the copy imported: its state on /run says how to put it back, and
+    `rescuetui cleanup` (the same code) does."""
+    _, _, _, copy_loop, _ = twins()
+    before = identity(copy_loop)
+    copy = physical_volume(copy_loop)
+    assert copy is not None
+    base = Path(tempfile.mkdtemp(prefix="rescuetui-test-", dir="/run"))
+    state = SessionState.create(base)
+    state.pid, state.pid_start = 0, ""  # the run that wrote it is gone
+    state.save()
+    import_copy(state, [copy])
+    assert identity(copy_loop) != before
+
+    (report,) = cleanup_sessions(base)
+    assert report.session == state.directory.name and report.problems == []
+    assert identity(copy_loop) == before
+    base.rmdir()
+
+
+def test_without_device_mapper_nothing_is_renamed(
+    twins: Callable[[], tuple[Path, str, Path, str, str]],
+) -> None:
+    if device_mapper_available():
+        pytest.skip("this kernel has device-mapper; the refusal path is not reached")
+    _, own_loop, _, copy_loop, vg = twins()
+    own, copy = physical_volume(own_loop), physical_volume(copy_loop)
+    assert own is not None and copy is not None
+    before = identity(copy_loop)
+    state = SessionState.create()
+    with pytest.raises(RescueError, match="device-mapper"):
+        open_volume_group(state, [copy], [own])
+    assert identity(copy_loop) == before and state.opened == []
+    remove_session_dirs(state.directory)
+
+
+def test_only_devices_refuses_odd_paths() -> None:
+    assert only_devices(["/dev/sdb2"]) == (
+        'devices { filter = [ "a|^/dev/sdb2$|", "r|.*|" ] '
+        'global_filter = [ "a|^/dev/sdb2$|", "r|.*|" ] use_devicesfile = 0 }')
+    for hostile in ['/dev/sd"b', "/dev/sdb|x", "sdb", "/dev/sdb\n"]:
+        with pytest.raises(RescueError, match="unusual device path"):
+            only_devices([hostile])
