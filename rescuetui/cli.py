@@ -189,12 +189,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if args.json:
             _emit_json({
                 "devices": session.inventory.to_json(),
+                "notes": session.notes,
                 "targets": [dict(t.to_json(), mount_check=[
                     {"mountpoint": printable(o.entry.entry.mountpoint), "status": o.status,
                      "message": o.message} for o in tree]) for t, tree in targets],
             })
             return EXIT_OK
         _print_devices(session.inventory)
+        for note in session.notes:
+            print(f"note: {note}")
         print()
         if not targets:
             print("No installed Linux system found.")

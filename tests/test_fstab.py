@@ -6,6 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rescuetui.core.fstab import DeviceSpec, parse_fstab, parse_spec
+from rescuetui.core.fstabtree import ResolvedEntry, resolve_entry
+from rescuetui.core.inventory import BlockDevice, Inventory
 
 SAMPLE = """\
 # comment
@@ -85,3 +87,43 @@ def test_any_text_parses_without_crashing(text: str) -> None:
                 max_size=60))
 def test_fstab_like_text(tokens: list[str]) -> None:
     parse_fstab(" ".join(tokens))
+
+
+def _dm(name: str, minor: int, *, own: bool = False) -> BlockDevice:
+    return BlockDevice(path=f"/dev/dm-{minor}", name=f"dm-{minor}", devtype="disk",
+                       transport="", size=1 << 30, major_minor=f"253:{minor}", dm_name=name,
+                       rescue_own=own)
+
+
+def _resolve(line: str, *devices: BlockDevice) -> ResolvedEntry:
+    (entry,) = parse_fstab(line + "\n").entries
+    return resolve_entry(entry, Inventory(list(devices)), "/dev/vdb")
+
+
+def test_logical_volume_paths_resolve_to_the_targets_volumes_never_the_rescue_systems() -> None:
+    """A repair VM's own `rootvg-homelv` is mounted at its /home; the broken system's fstab
+    names the same. Only the target's own volume (or its imported copy) may be used."""
+    own, target = _dm("rootvg-homelv", 0, own=True), _dm("datavg-homelv", 1)
+    home = _resolve("/dev/mapper/rootvg-homelv /home xfs defaults 0 0", own)
+    assert home.status == "missing" and "no opened device-mapper device" in home.note
+    assert _resolve("/dev/mapper/datavg-homelv /home xfs defaults 0 0", own, target).device == (
+        "/dev/dm-1")
+    # LVM's own path form, a dash in a name doubled in the mapper name.
+    dashed = _dm("my--vg-home--lv", 2)
+    assert _resolve("/dev/my-vg/home-lv /home ext4 defaults 0 2", dashed).device == "/dev/dm-2"
+
+
+def test_a_copied_volume_group_resolves_to_its_temporary_name() -> None:
+    own, copy = _dm("rootvg-varlv", 0, own=True), _dm("rescuetui_rootvg-varlv", 3)
+    for spec in ("/dev/mapper/rootvg-varlv", "/dev/rootvg/varlv"):
+        var = _resolve(f"{spec} /var xfs defaults 0 0", own, copy)
+        assert (var.status, var.device) == ("resolved", "/dev/dm-3")
+        assert "rescuetui_rootvg-varlv" in var.note
+    swap = _resolve("/dev/mapper/rootvg-swaplv none swap sw 0 0", _dm("rescuetui_rootvg-swaplv", 4))
+    assert swap.status == "skipped"
+
+
+def test_other_long_device_paths_are_not_taken_for_volume_groups() -> None:
+    for spec in ("/dev/disk/by-id/ata-X-part1", "/dev/md/root", "/dev/dm-3", "/dev/mapper/"):
+        entry = _resolve(f"{spec} /x ext4 defaults 0 0", _dm("disk-by", 5))
+        assert entry.status == "missing", spec

@@ -3,9 +3,10 @@ the repair VM's own volume group (same name, same VG and PV UUIDs). Real LVM met
 loop devices: the copy is imported under a temporary name without touching the original, and at
 teardown (or `rescuetui cleanup` after a kill) gets its name and UUIDs back, data untouched.
 
-This kernel has no device-mapper, so the activation step (vgchange -ay) cannot run here; the
-logical volume below is written into the metadata with vgcfgrestore rather than lvcreate, which
-would want the kernel's striped target. Everything else is LVM's own tools on real labels.
+This kernel has no device-mapper, so the activation step (vgchange -ay) cannot run here (the
+live image's end-to-end run, iso/lvm_copy_e2e.py, does it under qemu); the lab's LVM disk writes
+its volumes into the metadata with vgcfgrestore. Everything else is LVM's own tools on real
+labels.
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ from rescuetui.core.mountstack import MountStack
 from rescuetui.core.session import remove_session_dirs
 from rescuetui.core.state import SessionState
 from rescuetui.core.volumes import device_mapper_available
+from rescuetui.lab.lvmdisk import PART_START, build_lvm_disk
 
 pytestmark = [pytest.mark.root]
 
 ENV = os.environ | {"LVM_SUPPRESS_FD_WARNINGS": "1"}
-LV_UUID = "AAAAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGGGG"
 
 
 def lvm(*argv: str, devices: list[str]) -> str:
@@ -49,50 +50,19 @@ def lvm(*argv: str, devices: list[str]) -> str:
                           capture_output=True, text=True, env=ENV, check=True).stdout
 
 
-def make_volume_group(loop: str, vg: str) -> None:
-    """A volume group with one 40 MiB logical volume `root`, on `loop`."""
-    subprocess.run(["pvcreate", "-q", "--config", only_devices([loop]), loop], check=True, env=ENV,
-                   capture_output=True)
-    lvm("vgcreate", "-q", vg, loop, devices=[loop])
-    with_lv = Path(f"/run/{vg}.vg")
-    lvm("vgcfgbackup", "-q", "-f", str(with_lv), vg, devices=[loop])
-    text = with_lv.read_text()
-    cut = text.rstrip().rfind("}")
-    with_lv.write_text(text[:cut] + f"""
-    logical_volumes {{
-        root {{
-            id = "{LV_UUID}"
-            status = ["READ", "WRITE", "VISIBLE"]
-            flags = []
-            segment_count = 1
-            segment1 {{
-                start_extent = 0
-                extent_count = 10
-                type = "striped"
-                stripe_count = 1
-                stripes = ["pv0", 0]
-            }}
-        }}
-    }}
-""" + text[cut:])
-    lvm("vgcfgrestore", "-q", "-f", str(with_lv), vg, devices=[loop])
-    with_lv.unlink()
-
-
-def identity(loop: str) -> dict[str, str]:
-    """Everything that names the volume group on `loop`, read with LVM seeing `loop` alone."""
+def identity(pv: str) -> dict[str, object]:
+    """Everything that names the volume group on `pv`, read with LVM seeing `pv` alone."""
     pvs = json.loads(lvm("pvs", "--reportformat", "json", "-o",
-                         "pv_uuid,vg_name,vg_uuid,pe_start", loop, devices=[loop]))
+                         "pv_uuid,vg_name,vg_uuid,pe_start", pv, devices=[pv]))
     (row,) = pvs["report"][0]["pv"]
     lvs = json.loads(lvm("lvs", "--reportformat", "json", "-o", "lv_name,lv_uuid,seg_pe_ranges",
-                         row["vg_name"], devices=[loop]))
-    (lv,) = lvs["report"][0]["lv"]
-    return {**row, **lv}
+                         row["vg_name"], devices=[pv]))
+    return {**row, "lvs": lvs["report"][0]["lv"]}
 
 
-def data_digest(image: Path, pe_start: str) -> str:
+def data_digest(image: Path, pe_start: object) -> str:
     """sha256 of everything after the LVM metadata area (where the logical volumes live)."""
-    offset = int(float(pe_start.rstrip("m")) * 1024 * 1024)
+    offset = PART_START + int(float(str(pe_start).rstrip("m")) * 1024 * 1024)
     digest = hashlib.sha256()
     with image.open("rb") as f:
         f.seek(offset)
@@ -103,21 +73,17 @@ def data_digest(image: Path, pe_start: str) -> str:
 
 @pytest.fixture
 def twins(tmp_path: Path) -> Iterator[Callable[[], tuple[Path, str, Path, str, str]]]:
-    """The repair VM's own disk and the attached copy of it, both with the same volume group."""
+    """The repair VM's own disk and the attached copy of it, both with the same volume group
+    (the lab's LVM practice disk: rootvg with root and var volumes, ext4 on each)."""
     stack = MountStack(SessionState.create())
     vg = f"rootvg{uuid.uuid4().hex[:6]}"
 
     def build() -> tuple[Path, str, Path, str, str]:
         own_image, copy_image = tmp_path / "own.img", tmp_path / "copy.img"
-        with open(own_image, "wb") as f:
-            f.truncate(64 * 1024 * 1024)
-        loop = stack.attach_image(own_image)
-        make_volume_group(loop, vg)
-        with open(own_image, "r+b") as f:  # something in the logical volume's data area
-            f.seek(8 * 1024 * 1024)
-            f.write(b"the broken system's data\n" * 1000)
+        build_lvm_disk(own_image, vg=vg)
         shutil.copyfile(own_image, copy_image)
-        return own_image, loop, copy_image, stack.attach_image(copy_image), vg
+        own, copy = stack.attach_image(own_image), stack.attach_image(copy_image)
+        return own_image, f"{own}p1", copy_image, f"{copy}p1", vg
 
     yield build
     assert stack.teardown() == []
@@ -156,7 +122,7 @@ def test_the_copy_is_imported_then_put_back_exactly(
     assert imported["vg_name"] == temporary == f"rescuetui_{vg}"
     assert imported["pv_uuid"] != copy_before["pv_uuid"]
     assert imported["vg_uuid"] != copy_before["vg_uuid"]
-    assert imported["lv_uuid"] == LV_UUID and imported["seg_pe_ranges"].endswith(":0-9")
+    assert imported["lvs"] == copy_before["lvs"]  # the same volumes on the same extents
     assert identity(own_loop) == own_before, "the repair VM's own group was touched"
     assert Path(state.directory / f"lvm-{temporary}.vg").is_file()
 

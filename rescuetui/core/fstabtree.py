@@ -8,9 +8,12 @@ from typing import Any
 
 from rescuetui.core.fstab import Fstab, FstabEntry
 from rescuetui.core.inventory import BlockDevice, Inventory
+from rescuetui.core.lvm import LVM_COPY_PREFIX
 from rescuetui.core.text import printable
 
 _PART_NUMBER = re.compile(r"(\d+)$")
+# /dev/<name>/<name> paths that are not LVM's /dev/<vg>/<lv>
+_NOT_VOLUME_GROUPS = {"disk", "md", "mapper", "bcache", "zvol", "block", "char", "bus", "cdrom"}
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,10 @@ def _resolve_path(entry: FstabEntry, inventory: Inventory, root_disk: str) -> Re
     """A kernel device name (`/dev/sda2`) is the broken system's own naming, not the rescue
     host's: the same partition number on the root's disk is the best reading of it."""
     path = entry.spec
-    if path.startswith(("/dev/mapper/", "/dev/dm-")) or path.count("/") > 2:
+    mapped = _device_mapper_name(path)
+    if mapped is not None:
+        return _choose_mapped(entry, mapped, inventory)
+    if path.startswith("/dev/dm-") or path.count("/") > 2:
         return ResolvedEntry(
             entry, "missing",
             note=f"{printable(path)} is a device-mapper or udev path; open the LVM/LUKS device "
@@ -103,6 +109,38 @@ def _resolve_path(entry: FstabEntry, inventory: Inventory, root_disk: str) -> Re
                 note=f"by partition number {number} on the root's disk; fstab should use UUID=",
             )
     return ResolvedEntry(entry, "missing", note=f"no partition on {root_disk} matches {path}")
+
+
+def _device_mapper_name(path: str) -> str | None:
+    """The device-mapper name an fstab path stands for: `/dev/mapper/rootvg-homelv` as is,
+    LVM's `/dev/rootvg/homelv` as `rootvg-homelv` (a dash inside a name doubled)."""
+    if path.startswith("/dev/mapper/"):
+        name = path.removeprefix("/dev/mapper/")
+        return name if name and "/" not in name else None
+    parts = path.split("/")
+    if len(parts) == 4 and parts[1] == "dev" and parts[2] not in _NOT_VOLUME_GROUPS:
+        vg, lv = parts[2], parts[3]
+        return f"{vg.replace('-', '--')}-{lv.replace('-', '--')}" if vg and lv else None
+    return None
+
+
+def _choose_mapped(entry: FstabEntry, name: str, inventory: Inventory) -> ResolvedEntry:
+    """The broken system's logical volume or opened LUKS device of that name: never the rescue
+    system's own, and under its temporary name when it is a copy of the rescue system's own
+    volume group (core/lvm.py)."""
+    copy = LVM_COPY_PREFIX + name
+    found = [d for d in inventory.devices if d.dm_name in (name, copy) and not d.rescue_own]
+    found.sort(key=lambda d: d.dm_name != copy)
+    if not found:
+        return ResolvedEntry(
+            entry, "missing",
+            note=f"no opened device-mapper device is named {printable(name)}; open the LVM/LUKS "
+            "device first (it may be on another disk), or change the entry to UUID=")
+    device = found[0]
+    status = "skipped" if entry.kind == "swap" else "resolved"
+    note = (f"the copy of the volume group, open as {device.dm_name}"
+            if device.dm_name == copy else "")
+    return ResolvedEntry(entry, status, device.path, note)
 
 
 def resolve_fstab(fstab: Fstab, inventory: Inventory, root_disk: str) -> list[ResolvedEntry]:

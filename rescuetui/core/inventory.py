@@ -143,6 +143,15 @@ class Inventory:
     def partitions_of(self, disk: str) -> list[BlockDevice]:
         return [d for d in self.devices if d.parent == disk]
 
+    def disks_below(self, device: BlockDevice) -> set[str]:
+        """The whole disks a device-mapper or md device is built on (through LUKS, LVM, RAID
+        layers), from sysfs; a plain disk or partition is on its own whole disk."""
+        slaves = _list_sysfs(Path("/sys/class/block") / device.name / "slaves")
+        below = [d for d in self.devices if d.name in slaves]
+        if not below:
+            return {device.whole_disk}
+        return set().union(*(self.disks_below(d) for d in below))
+
     def on_disk(self, disk: str) -> list[BlockDevice]:
         """The disk itself and its partitions."""
         return [d for d in self.devices if d.whole_disk == disk]
@@ -243,6 +252,19 @@ def _mark_rescue_own(devices: list[BlockDevice], mounts: Iterable[MountInfo]) ->
                 queue.append(by_path[f"/dev/{slave}"])
     for dev in devices:
         dev.rescue_own = dev.whole_disk in own_disks
+    # The rescue system's other logical volumes and mappings (its /home, an unmounted LV) sit on
+    # its disks too: a target's fstab naming `rootvg-homelv` must never reach them.
+    # (Repeated for stacks: an LV on LUKS on the disk.)
+    changed = True
+    while changed:
+        changed = False
+        for dev in devices:
+            if dev.dm_name and not dev.rescue_own and any(
+                by_path[f"/dev/{s}"].rescue_own
+                for s in _list_sysfs(Path("/sys/class/block") / dev.name / "slaves")
+                if f"/dev/{s}" in by_path
+            ):
+                dev.rescue_own = changed = True
 
 
 def _swap_devices(by_path: dict[str, BlockDevice]) -> set[str]:

@@ -31,6 +31,8 @@ from rescuetui.core.volumes import device_mapper_available, no_device_mapper
 
 _DEVICE_PATH = re.compile(r"/dev/[A-Za-z0-9/_.:+-]+")
 _VG_NAME = re.compile(r"[^A-Za-z0-9+_.-]")
+# The temporary name of an imported copy: `rescuetui_rootvg`, its volumes `rescuetui_rootvg-*`.
+LVM_COPY_PREFIX = "rescuetui_"
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def import_copy(state: SessionState, pvs: list[PhysicalVolume]) -> str:
         raise RescueError("The physical volumes given belong to different volume groups.")
     devices = [pv.device for pv in pvs]
     config = only_devices(devices)
-    temporary = "rescuetui_" + _VG_NAME.sub("_", vg)
+    temporary = LVM_COPY_PREFIX + _VG_NAME.sub("_", vg)
     backup = state.directory / f"lvm-{temporary}.vg"
     tool("vgcfgbackup", "--config", config, "--file", str(backup), vg)
     _check_restorable(backup, vg)

@@ -118,8 +118,10 @@ class RescueSession:
         if self._open_volumes(disks):
             self.inventory = scan_inventory()
             if disks is not None:  # what was opened on the disk counts as on the disk
-                disks += [d.path for d in self.inventory.devices if d.dm_name or
-                          d.name.startswith("md")]
+                chosen = set(disks)
+                disks += [d.path for d in self.inventory.devices
+                          if (d.dm_name or d.name.startswith("md"))
+                          and self.inventory.disks_below(d) <= chosen]
         return find_candidates(self.inventory, self.stack, disks)
 
     def unlock_with(
