@@ -184,7 +184,8 @@ class RescueApp(App[int]):
         data = message.data
         if message.name == "found":
             self.show_step("disks").show_found(data["candidates"], data["inventory"],
-                                               data["where"], message.reply)
+                                               data["where"], message.reply,
+                                               notes=data.get("notes", []))
         elif message.name == "mounted":
             self.show_step("mount").show_mounted(data["target"], data["tree"], message.reply)
         elif message.name == "evidence":

@@ -495,6 +495,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
         print("Summary:")
         if report.diagnosis:
             print(f"  diagnosis: {report.diagnosis['class']} ({report.diagnosis['title']})")
+        for note in report.notes:
+            print(f"  note: {note}")
         for a in report.applied:
             state = "verified" if a["verified"] else "FAILED" if not a["ok"] else "NOT verified"
             print(f"  {a['fix']}: {state}")

@@ -48,6 +48,7 @@ class RepairReport:
     remaining: list[dict[str, Any]] = field(default_factory=list)
     found_problems: bool = False
     rca: str = ""  # the root cause note written beside the journal
+    notes: list[str] = field(default_factory=list)  # what opening the disk's volumes said
 
     @property
     def status(self) -> int:
@@ -63,7 +64,7 @@ class RepairReport:
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "journal": self.journal, "diagnosis": self.diagnosis,
                 "path": self.path, "applied": self.applied, "refused": self.refused,
-                "remaining": self.remaining, "rca": self.rca}
+                "remaining": self.remaining, "rca": self.rca, "notes": self.notes}
 
 
 Confirm = Callable[[FixPlan], bool]
@@ -112,8 +113,9 @@ class Repair:
             assert session.journal is not None
             self.report.journal = str(session.journal.directory)
             candidates = session.find(self.disk)
+            self.report.notes = list(session.notes)
             chosen = self.stage("found", candidates=candidates, inventory=session.inventory,
-                                where=session.where)
+                                where=session.where, notes=list(session.notes))
             candidate = chosen or choose_candidate(candidates, self.root, session.where)
             pre, _ = session.inspect(candidate)
             self._repair_filesystems(session, pre)

@@ -64,10 +64,13 @@ class DisksScreen(FlowScreen):
             yield Static("Hint: " + self.hint(), classes="hint", markup=False)
 
     def show_found(self, candidates: list[Candidate], inventory: Inventory, where: str,
-                   reply: Any) -> None:
+                   reply: Any, notes: list[str] | None = None) -> None:
+        """`notes`: what opening the disks' volumes said (a locked LUKS device, an LVM copy
+        imported under a temporary name)."""
         self.candidates, self.reply = candidates, reply
         width = self.size.width or 80
         disks = describe_disks(inventory, width - 2)
+        disks += [f"Note: {printable(note)}" for note in notes or []]
         if not candidates:
             disks.append(f"No installed Linux system on {where}.")
         else:
