@@ -9,10 +9,10 @@ APT_PACKAGES := python3 python3-venv python3-dev gcc pkg-config libblkid-dev \
 	cryptsetup-bin lvm2 mdadm kmod psmisc debootstrap tmux whiptail \
 	qemu-system-x86 qemu-utils
 # What the live image build needs on top (make iso).
-ISO_PACKAGES := debootstrap squashfs-tools xorriso grub-pc-bin grub-efi-amd64-bin mtools
+ISO_PACKAGES := debootstrap squashfs-tools xorriso grub-pc-bin grub-efi-amd64-bin mtools ovmf
 ISO ?= /var/tmp/rescuetui.iso
 
-.PHONY: setup system-packages demo test lint bench e2e iso iso-e2e clean
+.PHONY: setup system-packages demo test lint bench e2e iso iso-boot iso-e2e clean
 
 setup: system-packages $(VENV)/.installed
 
@@ -54,6 +54,12 @@ iso: setup
 			--no-install-recommends $$missing; \
 	fi
 	bash iso/build.sh $(ISO)
+
+# Boot the live image from CD and USB on BIOS and UEFI, to rescuetui's first screen on the
+# serial console each time (about 4 boots of a minute or two under TCG).
+iso-boot: setup
+	test -f $(ISO) || $(MAKE) iso
+	$(BIN)/python iso/boot_matrix.py $(ISO)
 
 # Boot the live image with a broken practice disk, repair it over the serial console, then
 # boot the practice disk alone (minutes under TCG).

@@ -14,19 +14,13 @@ import time
 from pathlib import Path
 
 import pexpect
+from qemu import qemu_command
 
 START = time.monotonic()
 
 
 def step(text: str) -> None:
     print(f"[{time.monotonic() - START:6.1f}s] {text}", flush=True)
-
-
-def qemu(iso: Path, disk: Path) -> list[str]:
-    return ["qemu-system-x86_64", "-accel", "tcg", "-m", "1536", "-smp", "2",
-            "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
-            "-monitor", "none", "-cdrom", str(iso), "-boot", "d",
-            "-drive", f"file={disk},format=raw,if=virtio"]
 
 
 def main() -> int:
@@ -45,7 +39,8 @@ def main() -> int:
         if before.outcome == "login":
             print("FAIL: the practice disk was not broken")
             return 1
-        child = pexpect.spawn(qemu(iso, disk)[0], qemu(iso, disk)[1:], timeout=600,
+        argv = qemu_command(iso, disk=disk)
+        child = pexpect.spawn(argv[0], argv[1:], timeout=600,
                               encoding="utf-8", codec_errors="replace")
         child.logfile_read = open(Path(tmp) / "serial.log", "w")  # noqa: SIM115
         try:
