@@ -62,10 +62,12 @@ iso-boot: setup
 	$(BIN)/python iso/boot_matrix.py $(ISO)
 
 # Boot the live image with a broken practice disk, repair it over the serial console, then
-# boot the practice disk alone (minutes under TCG).
+# boot the practice disk alone; then the repair-VM case with LVM: a disk and its copy, the copy
+# imported under a temporary name and put back (minutes under TCG).
 iso-e2e: setup
 	test -f $(ISO) || $(MAKE) iso
 	$(BIN)/python iso/e2e.py $(ISO)
+	$(BIN)/python iso/lvm_copy_e2e.py $(ISO)
 
 bench: setup
 	$(BIN)/python bench/mount_chroot.py

@@ -41,11 +41,19 @@ python3 -m venv "$WORK/wheelenv"
 "$WORK/wheelenv/bin/pip" install -q --upgrade pip wheel
 "$WORK/wheelenv/bin/pip" wheel -q -w "$T/tmp/wheels" "$REPO"
 
+# A rescue system opens nothing by itself: no LVM autoactivation (a repair VM's twin volume
+# group would come up on whichever disk appeared first), no md auto-assembly (it may start a
+# resync). rescuetui opens what the operator chose. The initramfs
+# (it carries lvm.conf and mdadm.conf and runs LVM's udev rules) is rebuilt with them below.
+sed -i '/^activation {/a\	auto_activation_volume_list = []' "$T/etc/lvm/lvm.conf"
+grep -q '^AUTO -all' "$T/etc/mdadm/mdadm.conf" || echo 'AUTO -all' >> "$T/etc/mdadm/mdadm.conf"
+
 step "installing rescuetui into /opt/rescuetui (precompiled: the medium is read-only)"
 mount --bind /dev "$T/dev"; mount -t proc proc "$T/proc"; mount -t sysfs sys "$T/sys"
 chroot "$T" python3 -m venv /opt/rescuetui
 chroot "$T" /opt/rescuetui/bin/pip install -q --no-index --find-links /tmp/wheels rescuetui
 chroot "$T" /opt/rescuetui/bin/python -m compileall -q /opt/rescuetui
+chroot "$T" update-initramfs -u -k all >/dev/null 2>&1
 ln -sf /opt/rescuetui/bin/rescuetui "$T/usr/local/bin/rescuetui"
 rm -rf "$T/tmp/wheels"
 umount "$T/dev" "$T/proc" "$T/sys"

@@ -6,7 +6,8 @@ import argparse
 import json
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -182,7 +183,7 @@ def _emit_json(data: Any) -> None:
 def cmd_scan(args: argparse.Namespace) -> int:
     from rescuetui.core.session import RescueSession
 
-    with RescueSession(record=False) as session:
+    with _closing(RescueSession(record=False)) as session:
         candidates = session.find(args.disk)
         assert session.inventory is not None
         targets = [session.inspect(c) for c in candidates]
@@ -277,6 +278,16 @@ def _print_target(target: Any, tree: list[Any]) -> None:
 # -- run and shell ---------------------------------------------------------------------------
 
 
+@contextmanager
+def _closing(session: Any) -> Iterator[Any]:
+    """Tear the session down at the end, saying what could not be taken down or put back."""
+    try:
+        yield session
+    finally:
+        for problem in session.close():
+            _warn(problem)
+
+
 def _open_session(args: argparse.Namespace, *, dry_run: bool = False) -> Any:
     from rescuetui.core.session import RescueSession
 
@@ -313,7 +324,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise RescueError("Give the command to run after --, e.g. `rescuetui run --disk IMG -- "
                           "cat /etc/os-release`.")
     session = _open_session(args, dry_run=args.dry_run)
-    with session:
+    with _closing(session):
         before = snapshot(session.root) if args.rw and not args.dry_run else None
 
         def show(line: str) -> None:
@@ -332,7 +343,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_shell(args: argparse.Namespace) -> int:
     session = _open_session(args)
-    with session:
+    with _closing(session):
         print(f"rescuetui: shell in {session.target.os_release.get('PRETTY_NAME', 'the target')} "
               f"on {session.target.device} ({'read-write' if args.rw else 'read-only'}); "
               "leave with `exit`.", file=sys.stderr)
@@ -363,7 +374,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         from rescuetui.core.session import RescueSession
         from rescuetui.diagnose.target_logs import diagnose_target
 
-        with RescueSession(record=False) as session:
+        with _closing(RescueSession(record=False)) as session:
             session.open_target(args.disk, args.root, api=False)
             found, evidence = diagnose_target(session.root)
             diagnoses += found
@@ -554,7 +565,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
             disk = recorded
         else:
             root = _device_with_uuid(target.get("uuid"))
-    with RescueSession(journal_base=args.journal) as session:
+    with _closing(RescueSession(journal_base=args.journal)) as session:
         session.open_target(disk, root, api=False)
         session.make_writable()
         which: str | int = "last" if args.last else args.change if args.change else "all"

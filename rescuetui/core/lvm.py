@@ -94,14 +94,31 @@ def import_copy(state: SessionState, pvs: list[PhysicalVolume]) -> str:
     _check_restorable(backup, vg)
     # Teardown runs these last to first: deactivate (added by the caller), the PV labels, then
     # the metadata with the original name and UUIDs.
-    state.opened.append(["vgcfgrestore", "--config", config, "--file", str(backup), vg])
+    # --yes: vgcfgrestore asks when LVs of the VG's UUID are active, and the rescue system's own
+    # group (the same UUID, other disks, unseen here) is; only the copy's disks are written.
+    state.opened.append(["vgcfgrestore", "--config", config, "--yes", "--file", str(backup), vg])
     for pv in pvs:
         state.opened.append(["pvcreate", "--config", only_devices([pv.device]), "-ff", "--yes",
                              "--uuid", pv.pv_uuid, "--restorefile", str(backup), pv.device])
     state.save()
-    # Should vgimportclone fail half way, the restore recorded above still puts things back
-    # (and is harmless on a disk it never wrote to).
-    tool("vgimportclone", "--config", config, "--basevgname", temporary, *devices)
+    restore = state.opened[-len(pvs) - 1:]
+    try:
+        tool("vgimportclone", "--config", config, "--basevgname", temporary, *devices)
+    except ToolError as exc:
+        if all(physical_volume(pv.device) == pv for pv in pvs):  # it wrote nothing
+            for argv in restore:
+                state.opened.remove(argv)
+            state.save()
+        # Otherwise the restore recorded above puts the identity back at teardown.
+        if "has active LVs" in exc.stderr:
+            raise RescueError(
+                f"LVM has the volume group {vg} of {', '.join(devices)} active, on the copy's "
+                "own disk (the system activated it when the disk appeared, instead of the "
+                "rescue system's own copy), so it cannot be imported beside the other. Detach "
+                "the disk, turn LVM's autoactivation off on the rescue system "
+                "(auto_activation_volume_list = [] in the activation section of lvm.conf; the "
+                "rescuetui live image has it), attach the disk again and start again.") from exc
+        raise
     return temporary
 
 

@@ -109,33 +109,40 @@ class Repair:
         return self.report
 
     def _run(self) -> None:
-        with RescueSession(journal_base=self.journal_base, dry_run=self.dry_run) as session:
-            assert session.journal is not None
-            self.report.journal = str(session.journal.directory)
-            candidates = session.find(self.disk)
-            self.report.notes = list(session.notes)
-            chosen = self.stage("found", candidates=candidates, inventory=session.inventory,
-                                where=session.where, notes=list(session.notes))
-            candidate = chosen or choose_candidate(candidates, self.root, session.where)
-            pre, _ = session.inspect(candidate)
-            self._repair_filesystems(session, pre)
-            target = session.open_candidate(candidate, disk=os.path.abspath(self.disk))
-            self.stage("mounted", target=target, tree=session.tree)
-            self.logs += self.stage("evidence", target=target, journal=session.journal) or []
-            diagnosis = self._diagnose(session)
-            self.stage("diagnosed", diagnosis=diagnosis, path=self.report.path)
-            ctx = TargetContext(session.root, target, session.runner, "")
-            if session.unmounted_system_mounts() and not self._mount_system(session, ctx):
-                return
-            ctx.target = session.target or target
-            ctx.kernel = self._kernel(ctx.target, diagnosis)
-            session.journal.decision("kernel to repair", ctx.kernel)
+        session = RescueSession(journal_base=self.journal_base, dry_run=self.dry_run)
+        try:
+            self._repair(session)
+        finally:
+            session.close()
+            self.report.notes += [f"Teardown: {p}" for p in session.close_problems]
+
+    def _repair(self, session: RescueSession) -> None:
+        assert session.journal is not None
+        self.report.journal = str(session.journal.directory)
+        candidates = session.find(self.disk)
+        self.report.notes = list(session.notes)
+        chosen = self.stage("found", candidates=candidates, inventory=session.inventory,
+                            where=session.where, notes=list(session.notes))
+        candidate = chosen or choose_candidate(candidates, self.root, session.where)
+        pre, _ = session.inspect(candidate)
+        self._repair_filesystems(session, pre)
+        target = session.open_candidate(candidate, disk=os.path.abspath(self.disk))
+        self.stage("mounted", target=target, tree=session.tree)
+        self.logs += self.stage("evidence", target=target, journal=session.journal) or []
+        diagnosis = self._diagnose(session)
+        self.stage("diagnosed", diagnosis=diagnosis, path=self.report.path)
+        ctx = TargetContext(session.root, target, session.runner, "")
+        if session.unmounted_system_mounts() and not self._mount_system(session, ctx):
+            return
+        ctx.target = session.target or target
+        ctx.kernel = self._kernel(ctx.target, diagnosis)
+        session.journal.decision("kernel to repair", ctx.kernel)
+        self._fix_until_clean(session, ctx)
+        if self._diagnosis_fixes(session, ctx, diagnosis):
+            # What they ran (update-grub, a rebuild) can undo an earlier fix: without udev,
+            # grub-mkconfig writes the rescue host's device as root= again. Check again.
+            self.tried.clear()
             self._fix_until_clean(session, ctx)
-            if self._diagnosis_fixes(session, ctx, diagnosis):
-                # What they ran (update-grub, a rebuild) can undo an earlier fix: without udev,
-                # grub-mkconfig writes the rescue host's device as root= again. Check again.
-                self.tried.clear()
-                self._fix_until_clean(session, ctx)
 
     def _mount_system(self, session: RescueSession, ctx: TargetContext) -> bool:
         """A system filesystem (/boot, ...) is not mounted because fstab names it wrongly: that

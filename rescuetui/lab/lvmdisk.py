@@ -119,6 +119,8 @@ def build_lvm_disk(image: Path, *, vg: str = "rootvg", size_mb: int = 128,
     for volume in VOLUMES:
         size = volume.extents * EXTENT
         mine = {path: data for path, data in content.items() if _volume_of(path) == volume}
+        if volume.mountpoint == "/":  # the other volumes' mount points
+            mine |= {f"{v.mountpoint}/": b"" for v in VOLUMES if v.mountpoint != "/"}
         _make_filesystem(image, offset, size, volume, mine)
         offset += size
 
@@ -139,6 +141,9 @@ def _make_filesystem(image: Path, offset: int, size: int, volume: Volume,
             try:
                 for path, data in files.items():
                     inside = Path(where) / path.removeprefix(volume.mountpoint).lstrip("/")
+                    if path.endswith("/"):
+                        inside.mkdir(parents=True, exist_ok=True)
+                        continue
                     inside.parent.mkdir(parents=True, exist_ok=True)
                     inside.write_bytes(data)
             finally:
