@@ -92,8 +92,9 @@ class RescueApp(App[int]):
             return PracticePickScreen()
         return self._screen("start")  # type: ignore[no-any-return]
 
-    def start_practice(self, name: str, image: Path) -> None:
+    def start_practice(self, name: str, image: Path, console: Path | None = None) -> None:
         self.practice, self.disk = name, str(image)
+        self.logs = [console] if console is not None else []
         self.started, self.keystrokes, self.wrong_turns = time.monotonic(), 0, []
         self.show_step("start")
 

@@ -613,17 +613,20 @@ def run_tui(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     practice = getattr(args, "practice", None)
     disk = getattr(args, "disk", None)
+    logs = list(getattr(args, "log", None) or [])
     if practice:
         from rescuetui.lab.scenarios import scenario
-        from rescuetui.screens.practice import build_practice_disk
+        from rescuetui.screens.practice import prepare_practice
 
         scenario(practice)  # an unknown name is an error before anything is built
-        print(f"Building the practice disk {practice} (about half a minute; the first time "
-              "also debootstrap, about two minutes)...", file=sys.stderr)
-        disk = str(build_practice_disk(practice))
+        print(f"Building the practice disk {practice} and booting it once under qemu to record "
+              "its console (a minute or two; the first time also debootstrap, about two "
+              "minutes)...", file=sys.stderr)
+        image, console = prepare_practice(practice)
+        disk, logs = str(image), [console, *logs]
     from rescuetui.app import RescueApp
 
-    app = RescueApp(profile=profile, disk=disk, logs=getattr(args, "log", []),
+    app = RescueApp(profile=profile, disk=disk, logs=logs,
                     practice=practice, pick_practice=args.command == "lab",
                     journal_base=getattr(args, "journal", None))
     status = app.run(mouse=not profile.serial)

@@ -158,3 +158,21 @@ def test_lab_list_names_every_scenario() -> None:
     assert out.returncode == 0
     for name in SCENARIOS:
         assert name.encode() in out.stdout
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_practice_records_the_console_of_the_failed_boot(tmp_path: Path) -> None:
+    """Training starts where a real rescue does: with the console of the failed boot. The
+    practice disk is booted once for real (on a throwaway overlay: the disk stays broken)."""
+    import shutil
+
+    from rescuetui.diagnose.classifier import diagnose_file
+    from rescuetui.screens.practice import prepare_practice
+
+    if shutil.which("qemu-system-x86_64") is None:
+        pytest.skip("qemu-system-x86 is not installed (run `make setup`)")
+    image, console = prepare_practice("initramfs-deleted", tmp_path)
+    assert "VFS: Unable to mount root fs" in console.read_text()
+    assert diagnose_file(console).class_id == "vfs-root"
+    assert image.name == "practice-initramfs-deleted.img" and image.is_file()

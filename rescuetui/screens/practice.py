@@ -1,5 +1,7 @@
 """`rescuetui lab` in the TUI: pick a practice scenario; its disk is built (a real Debian disk
-with a real fault), then the guided flow runs on it with a hint at each step."""
+with a real fault) and booted once under qemu to record its console, as a cloud's boot
+diagnostics would; then the guided flow runs on it, with that console as evidence and a hint at
+each step."""
 
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ from rescuetui.widgets.menu import MenuList
 class PracticePickScreen(FlowScreen):
     STEP = 1
     HELP = ("Each practice system is a real Debian 12 disk image broken in one way, as systems "
-            "break in the field. Pick one: it is built (about half a minute), then you repair it "
-            "with the same steps as a real rescue, with hints. At the end it boots under qemu "
-            "and you see whether it reaches login.")
+            "break in the field. Pick one: it is built and booted once to record its console "
+            "(a minute or two), then you repair it with the same steps as a real rescue, with "
+            "that console as evidence and hints. At the end it boots under qemu again and you "
+            "see whether it reaches login.")
     KEYS = [("Enter", "Build and start"), ("F1", "Help"), ("q", "Quit")]
 
     def title_line(self) -> str:
@@ -42,14 +45,16 @@ class PracticePickScreen(FlowScreen):
 
     def on_menu_list_chosen(self, event: MenuList.Chosen) -> None:
         name = self.names[event.index]
-        self.query_one("#symptom", Static).update(f"Building the practice disk {name}...")
+        self.query_one("#symptom", Static).update(
+            f"Building the practice disk {name}, then booting it once to record its console "
+            "(a minute or two)...")
         self.run_worker(self._build(name), exclusive=True)
 
     async def _build(self, name: str) -> None:
         import asyncio
 
-        image = await asyncio.to_thread(build_practice_disk, name)
-        self.rescue.start_practice(name, image)
+        image, console = await asyncio.to_thread(prepare_practice, name)
+        self.rescue.start_practice(name, image, console)
 
 
 def build_practice_disk(name: str, directory: Path = Path("/var/tmp/rescuetui")) -> Path:
@@ -59,3 +64,16 @@ def build_practice_disk(name: str, directory: Path = Path("/var/tmp/rescuetui"))
     image = directory / f"practice-{name}.img"
     build_scenario(SCENARIOS[name], image)
     return image
+
+
+def prepare_practice(name: str, directory: Path = Path("/var/tmp/rescuetui")) -> tuple[Path, Path]:
+    """The practice disk and the console of its failed boot (booted on a throwaway overlay:
+    the disk stays as broken as it was built). In the field the operator has that console from
+    the cloud's boot diagnostics or the serial port; the trainee gets the same."""
+    from rescuetui.lab.boot import boot
+
+    image = build_practice_disk(name, directory)
+    result = boot(image, timeout=300)
+    console = directory / f"practice-{name}-console.log"
+    console.write_text(result.log)
+    return image, console
