@@ -42,33 +42,17 @@ def step(text: str) -> None:
 
 def identities(images: list[Path]) -> list[dict[str, object]]:
     """Each disk's volume group identity and a digest of its data area, read on the host."""
-    import hashlib
-
-    from rescuetui.core.lvm import only_devices
     from rescuetui.core.mountstack import MountStack
     from rescuetui.core.session import remove_session_dirs
     from rescuetui.core.state import SessionState
-    from rescuetui.core.tools import tool
-    from rescuetui.lab.lvmdisk import PART_START, pe_start
+    from rescuetui.lab.lvmdisk import data_digest, identity
 
     stack = MountStack(SessionState.create())
     found = []
     try:
         for image in images:
             pv = stack.attach_image(image) + "p1"
-            config = only_devices([pv])
-            pvs = json.loads(tool("pvs", "--config", config, "--reportformat", "json", "-o",
-                                  "pv_uuid,vg_name,vg_uuid", pv))["report"][0]["pv"]
-            lvs = json.loads(tool("lvs", "--config", config, "--reportformat", "json", "-o",
-                                  "lv_name,lv_uuid,seg_pe_ranges"))["report"][0]["lv"]
-            for lv in lvs:  # the loop device's name is the host's, not the disk's
-                lv["seg_pe_ranges"] = lv["seg_pe_ranges"].rpartition(":")[2]
-            digest = hashlib.sha256()
-            with image.open("rb") as f:
-                f.seek(PART_START + pe_start(pv))
-                while chunk := f.read(1 << 20):
-                    digest.update(chunk)
-            found.append({"pv": pvs, "lv": lvs, "data": digest.hexdigest()})
+            found.append({**identity(pv), "data": data_digest(image, pv)})
     finally:
         stack.teardown()
         remove_session_dirs(stack.state.directory)

@@ -11,11 +11,7 @@ labels.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import shutil
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -38,38 +34,9 @@ from rescuetui.core.mountstack import MountStack
 from rescuetui.core.session import remove_session_dirs
 from rescuetui.core.state import SessionState
 from rescuetui.core.volumes import device_mapper_available
-from rescuetui.lab.lvmdisk import PART_START, build_lvm_disk
+from rescuetui.lab.lvmdisk import build_lvm_disk, data_digest, identity
 
 pytestmark = [pytest.mark.root]
-
-ENV = os.environ | {"LVM_SUPPRESS_FD_WARNINGS": "1"}
-
-
-def lvm(*argv: str, devices: list[str]) -> str:
-    return subprocess.run([argv[0], "--config", only_devices(devices), *argv[1:]],
-                          capture_output=True, text=True, env=ENV, check=True).stdout
-
-
-def identity(pv: str) -> dict[str, object]:
-    """Everything that names the volume group on `pv`, read with LVM seeing `pv` alone."""
-    pvs = json.loads(lvm("pvs", "--reportformat", "json", "-o",
-                         "pv_uuid,vg_name,vg_uuid,pe_start", pv, devices=[pv]))
-    (row,) = pvs["report"][0]["pv"]
-    lvs = json.loads(lvm("lvs", "--reportformat", "json", "-o", "lv_name,lv_uuid,seg_pe_ranges",
-                         row["vg_name"], devices=[pv]))
-    return {**row, "lvs": lvs["report"][0]["lv"]}
-
-
-def data_digest(image: Path, pe_start: object) -> str:
-    """sha256 of everything after the LVM metadata area (where the logical volumes live)."""
-    offset = PART_START + int(float(str(pe_start).rstrip("m")) * 1024 * 1024)
-    digest = hashlib.sha256()
-    with image.open("rb") as f:
-        f.seek(offset)
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 @pytest.fixture
 def twins(tmp_path: Path) -> Iterator[Callable[[], tuple[Path, str, Path, str, str]]]:
@@ -111,7 +78,7 @@ def test_the_copy_is_imported_then_put_back_exactly(
 ) -> None:
     own_image, own_loop, copy_image, copy_loop, vg = twins()
     own_before, copy_before = identity(own_loop), identity(copy_loop)
-    data_before = data_digest(copy_image, copy_before["pe_start"])
+    data_before = data_digest(copy_image, copy_loop)
     copy = physical_volume(copy_loop)
     assert copy is not None
     state = SessionState.create()
@@ -131,7 +98,7 @@ def test_the_copy_is_imported_then_put_back_exactly(
 
     assert identity(copy_loop) == copy_before
     assert identity(own_loop) == own_before
-    assert data_digest(copy_image, copy_before["pe_start"]) == data_before
+    assert data_digest(copy_image, copy_loop) == data_before
 
 
 def test_cleanup_after_a_killed_run_puts_the_copy_back(

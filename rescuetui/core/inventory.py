@@ -144,13 +144,7 @@ class Inventory:
         return [d for d in self.devices if d.parent == disk]
 
     def disks_below(self, device: BlockDevice) -> set[str]:
-        """The whole disks a device-mapper or md device is built on (through LUKS, LVM, RAID
-        layers), from sysfs; a plain disk or partition is on its own whole disk."""
-        slaves = _list_sysfs(Path("/sys/class/block") / device.name / "slaves")
-        below = [d for d in self.devices if d.name in slaves]
-        if not below:
-            return {device.whole_disk}
-        return set().union(*(self.disks_below(d) for d in below))
+        return _disks_below(device, {d.name: d for d in self.devices})
 
     def on_disk(self, disk: str) -> list[BlockDevice]:
         """The disk itself and its partitions."""
@@ -188,6 +182,16 @@ def _list_sysfs(path: Path) -> list[str]:
         return sorted(p.name for p in path.iterdir())
     except OSError:
         return []
+
+
+def _disks_below(device: BlockDevice, by_name: dict[str, BlockDevice]) -> set[str]:
+    """The whole disks a device-mapper or md device is built on (through LUKS, LVM, RAID
+    layers), from sysfs; a plain disk or partition is on its own whole disk."""
+    slaves = _list_sysfs(Path("/sys/class/block") / device.name / "slaves")
+    below = [by_name[name] for name in slaves if name in by_name]
+    if not below:
+        return {device.whole_disk}
+    return set().union(*(_disks_below(d, by_name) for d in below))
 
 
 def scan_inventory(probe: bool = True) -> Inventory:
@@ -254,17 +258,10 @@ def _mark_rescue_own(devices: list[BlockDevice], mounts: Iterable[MountInfo]) ->
         dev.rescue_own = dev.whole_disk in own_disks
     # The rescue system's other logical volumes and mappings (its /home, an unmounted LV) sit on
     # its disks too: a target's fstab naming `rootvg-homelv` must never reach them.
-    # (Repeated for stacks: an LV on LUKS on the disk.)
-    changed = True
-    while changed:
-        changed = False
-        for dev in devices:
-            if dev.dm_name and not dev.rescue_own and any(
-                by_path[f"/dev/{s}"].rescue_own
-                for s in _list_sysfs(Path("/sys/class/block") / dev.name / "slaves")
-                if f"/dev/{s}" in by_path
-            ):
-                dev.rescue_own = changed = True
+    by_name = {d.name: d for d in devices}
+    for dev in devices:
+        if dev.dm_name and not dev.rescue_own:
+            dev.rescue_own = bool(_disks_below(dev, by_name) & own_disks)
 
 
 def _swap_devices(by_path: dict[str, BlockDevice]) -> set[str]:

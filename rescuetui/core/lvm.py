@@ -96,12 +96,11 @@ def import_copy(state: SessionState, pvs: list[PhysicalVolume]) -> str:
     # the metadata with the original name and UUIDs.
     # --yes: vgcfgrestore asks when LVs of the VG's UUID are active, and the rescue system's own
     # group (the same UUID, other disks, unseen here) is; only the copy's disks are written.
-    state.opened.append(["vgcfgrestore", "--config", config, "--yes", "--file", str(backup), vg])
-    for pv in pvs:
-        state.opened.append(["pvcreate", "--config", only_devices([pv.device]), "-ff", "--yes",
-                             "--uuid", pv.pv_uuid, "--restorefile", str(backup), pv.device])
+    restore = [["vgcfgrestore", "--config", config, "--yes", "--file", str(backup), vg]]
+    restore += [["pvcreate", "--config", only_devices([pv.device]), "-ff", "--yes",
+                 "--uuid", pv.pv_uuid, "--restorefile", str(backup), pv.device] for pv in pvs]
+    state.opened += restore
     state.save()
-    restore = state.opened[-len(pvs) - 1:]
     try:
         tool("vgimportclone", "--config", config, "--basevgname", temporary, *devices)
     except ToolError as exc:

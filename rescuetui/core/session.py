@@ -95,7 +95,6 @@ class RescueSession:
         self.tree: list[MountOutcome] = []
         self.notes: list[str] = []
         self.writable = False
-        self.close_problems: list[str] = []  # what teardown could not undo, for the front end
         self.unlock_with()
 
     def __enter__(self) -> RescueSession:
@@ -422,7 +421,6 @@ class RescueSession:
             self.journal.append("session-end", problems=problems)
         if not problems:
             remove_session_dirs(self.state.directory)
-        self.close_problems = problems
         return problems
 
 

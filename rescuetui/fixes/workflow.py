@@ -113,8 +113,7 @@ class Repair:
         try:
             self._repair(session)
         finally:
-            session.close()
-            self.report.notes += [f"Teardown: {p}" for p in session.close_problems]
+            self.report.notes += [f"Teardown: {p}" for p in session.close()]
 
     def _repair(self, session: RescueSession) -> None:
         assert session.journal is not None
@@ -122,7 +121,7 @@ class Repair:
         candidates = session.find(self.disk)
         self.report.notes = list(session.notes)
         chosen = self.stage("found", candidates=candidates, inventory=session.inventory,
-                            where=session.where, notes=list(session.notes))
+                            where=session.where, notes=self.report.notes)
         candidate = chosen or choose_candidate(candidates, self.root, session.where)
         pre, _ = session.inspect(candidate)
         self._repair_filesystems(session, pre)

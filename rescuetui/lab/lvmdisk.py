@@ -10,6 +10,8 @@ this disk side by side are what a repair VM made from the same image sees.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -89,6 +91,29 @@ def pe_start(pv: str) -> int:
     out = tool("pvs", "--config", only_devices([pv]), "--noheadings", "--units", "b",
                "--nosuffix", "-o", "pe_start", pv)
     return int(out.strip())
+
+
+def identity(pv: str) -> dict[str, object]:
+    """Everything that names the volume group on `pv`: PV and VG UUIDs, VG name, its volumes
+    with their UUIDs and extents; read with LVM seeing `pv` alone."""
+    config = only_devices([pv])
+    (row,) = json.loads(tool("pvs", "--config", config, "--reportformat", "json", "-o",
+                             "pv_uuid,vg_name,vg_uuid", pv))["report"][0]["pv"]
+    lvs = json.loads(tool("lvs", "--config", config, "--reportformat", "json", "-o",
+                          "lv_name,lv_uuid,seg_pe_ranges"))["report"][0]["lv"]
+    for lv in lvs:  # the extents; the device name before them is the host's loop device
+        lv["seg_pe_ranges"] = lv["seg_pe_ranges"].rpartition(":")[2]
+    return {**row, "lvs": lvs}
+
+
+def data_digest(image: Path, pv: str) -> str:
+    """sha256 of the disk image after `pv`'s metadata area (where the volumes' data lives)."""
+    digest = hashlib.sha256()
+    with image.open("rb") as f:
+        f.seek(PART_START + pe_start(pv))
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def build_lvm_disk(image: Path, *, vg: str = "rootvg", size_mb: int = 128,
