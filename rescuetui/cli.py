@@ -570,8 +570,10 @@ def cmd_undo(args: argparse.Namespace) -> int:
         session.make_writable()
         which: str | int = "last" if args.last else args.change if args.change else "all"
         assert session.journal is not None
+        assert session.target is not None
         report = undo_session(journal, session.root, session.journal, which=which,
-                              force=args.force)
+                              force=args.force, disk=session.target.boot_chain.disk
+                              if session.target.boot_chain else session.target.disk)
     if args.json:
         _emit_json(report.to_json())
     else:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rescuetui.checks.base import Finding, TargetContext
+from rescuetui.checks.boot_code import check_boot_code
 from rescuetui.checks.boot_space import check_boot_space
 from rescuetui.checks.bootloader import check_bootloader
 from rescuetui.checks.fstab import check_fstab
 from rescuetui.checks.initramfs import check_initramfs
+from rescuetui.checks.kernel_cmdline import check_kernel_cmdline
 from rescuetui.checks.kernel_image import check_kernel_image
 from rescuetui.checks.libraries import check_libraries
 from rescuetui.checks.package_verify import check_package_verify
@@ -22,7 +24,9 @@ BOOT_CHECKS: dict[str, Callable[[TargetContext], Finding]] = {
     "kernel-image": check_kernel_image,
     "boot-space": check_boot_space,
     "fstab": check_fstab,
+    "boot-code": check_boot_code,
     "bootloader": check_bootloader,
+    "kernel-cmdline": check_kernel_cmdline,
     "libraries": check_libraries,
     "packages": check_package_verify,
     "initramfs": check_initramfs,

@@ -20,6 +20,10 @@ class TargetContext:
     target: TargetSystem
     runner: CommandRunner
     kernel: str  # the kernel to work on: the one that failed, else the default one
+    # The disk drivers of the machine the system boots on (virtio_blk, hv_storvsc, nvme), and
+    # the evidence they were read from: the console log, the system's logs of earlier boots.
+    machine_drivers: list[str] = field(default_factory=list)
+    machine_evidence: list[str] = field(default_factory=list)
 
     @property
     def family(self) -> DistroFamily | None:
@@ -30,6 +34,11 @@ class TargetContext:
 
     def chroot(self, *argv: str, timeout: float = 300.0) -> CommandResult:
         return self.runner.run_blocking(list(argv), in_chroot=True, timeout=timeout)
+
+    def reread_boot_chain(self) -> None:
+        """Read the boot chain again: a fix may have written boot code or boot files."""
+        if self.target.boot_chain is not None:
+            self.target.boot_chain = self.target.boot_chain.reread(self.root)
 
     def chroot_works(self) -> bool:
         """Whether anything can run in the chroot at all (a broken loader or libc stops all)."""

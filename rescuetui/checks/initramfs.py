@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rescuetui.checks.base import Finding, TargetContext, unchecked
@@ -40,17 +41,71 @@ def check_initramfs(ctx: TargetContext) -> Finding:
                        "completely: it is truncated or corrupt.", evidence=listing.tail[-5:],
                        data=data)
     needed = [(m, "the root filesystem") for m in _loadable(ctx, [ctx.target.fstype or ""])]
-    needed += [(m, f"the disk root is on ({ctx.target.disk})")
-               for m in _loadable(ctx, disk_driver_modules(ctx.target.disk))]
+    if ctx.machine_drivers:
+        needed += [(m, "the disk of the machine it boots on") for m in
+                   _loadable(ctx, ctx.machine_drivers)]
+    elif not ctx.target.disk.startswith("/dev/loop"):
+        # No evidence of the machine it boots on: the disk as attached here is the best
+        # guess (a live USB on the machine itself); a loop device says nothing.
+        needed += [(m, f"the disk root is on, as attached here ({ctx.target.disk})")
+                   for m in _loadable(ctx, disk_driver_modules(ctx.target.disk))]
+    host_only = host_only_generator(ctx)
+    if host_only:
+        data["host_only"] = host_only
     missing = _missing_modules(ctx, lister, path, [m for m, _ in needed])
+    evidence = list(ctx.machine_evidence)
     if missing:
         why = "; ".join(f"{m} (for {what})" for m, what in needed if m in missing)
         data["modules"] = missing
         return Finding(CHECK, False, "lacks-driver", f"{path} lacks {', '.join(missing)}, so it "
-                       f"cannot reach the root filesystem: {why}.", data=data)
+                       f"cannot reach the root filesystem: {why}."
+                       + (f" The builder is set to {host_only[0]}." if host_only else ""),
+                       evidence=evidence + host_only, data=data)
+    if host_only:
+        return Finding(CHECK, False, "host-only", f"{host_only[0]}: the initramfs is built with "
+                       "the drivers of the machine it is built on only; rebuilt on a rescue host "
+                       "or moved to another VM it lacks the disk driver.", evidence=host_only,
+                       data=data)
     return Finding(CHECK, True, "ok", f"{path} ({size} bytes) lists completely"
-                   + (f" and has {', '.join(m for m, _ in needed)}." if needed else "."),
-                   data=data)
+                   + (f" and has {', '.join(m for m, _ in needed)}." if needed else ".")
+                   + ("" if ctx.machine_drivers or needed[1:] else
+                      " No evidence named the boot machine's disk drivers (give its console "
+                      "log with --log): they were not checked."),
+                   evidence=evidence, data=data)
+
+
+INITRAMFS_TOOLS_CONF = ("/etc/initramfs-tools/initramfs.conf", "/etc/initramfs-tools/conf.d")
+DRACUT_CONF = ("/etc/dracut.conf", "/etc/dracut.conf.d")
+MODULES_DEP = re.compile(r"^\s*MODULES\s*=\s*[\"']?dep[\"']?\s*$", re.M)
+HOSTONLY = re.compile(r"^\s*hostonly\s*=\s*[\"']?(yes|no)[\"']?", re.M)
+
+
+def config_files(ctx: TargetContext, places: tuple[str, str]) -> list[str]:
+    main, directory = places
+    files = [main] if ctx.path(main).is_file() else []
+    host = ctx.path(directory)
+    if host.is_dir():
+        files += sorted(f"{directory}/{p.name}" for p in host.iterdir()
+                        if p.name.endswith(".conf") and p.is_file() and not p.is_symlink())
+    return files
+
+
+def host_only_generator(ctx: TargetContext) -> list[str]:
+    """Where the target's initramfs builder is set to take this machine's drivers only:
+    initramfs-tools MODULES=dep, dracut hostonly=yes (the last setting read wins)."""
+    found = []
+    if ctx.path("/usr/sbin/mkinitramfs").exists():
+        for name in config_files(ctx, INITRAMFS_TOOLS_CONF):
+            if MODULES_DEP.search(ctx.path(name).read_text(errors="replace")[:65536]):
+                found.append(f"MODULES=dep in {name}")
+    if ctx.path("/usr/bin/dracut").exists():
+        setting = None
+        for name in config_files(ctx, DRACUT_CONF):
+            for value in HOSTONLY.findall(ctx.path(name).read_text(errors="replace")[:65536]):
+                setting = (value, name)
+        if setting and setting[0] == "yes":
+            found.append(f'hostonly="yes" in {setting[1]}')
+    return found
 
 
 def _canonical(name: str) -> str:

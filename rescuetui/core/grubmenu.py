@@ -17,6 +17,8 @@ class MenuEntry:
     titles: tuple[str, ...]
     ids: tuple[str, ...]  # "" where an element has no id
     image: str  # the file name of the image its linux line loads
+    params: str = ""  # the rest of its linux line: the kernel command line
+    line: int = 0  # the linux line's index in the config (0-based)
 
     @property
     def title_path(self) -> str:
@@ -40,7 +42,7 @@ def grub_menu_entries(text: str) -> list[MenuEntry]:
     """The kernel-loading menu entries of a grub.cfg, with the submenus that hold them."""
     stack: list[tuple[str, str] | None] = []  # (title, id) of menus; None for other blocks
     entries: list[MenuEntry] = []
-    for raw in text.splitlines():
+    for number, raw in enumerate(text.splitlines()):
         line = raw.strip()
         if line == "}":
             if stack:
@@ -56,8 +58,9 @@ def grub_menu_entries(text: str) -> list[MenuEntry]:
             stack.append(None)
         elif words[:1] and words[0] in _LINUX_COMMANDS and len(words) > 1 and stack and stack[-1]:
             menus = [m for m in stack if m is not None]
+            params = line.split(None, 2)[2] if len(line.split(None, 2)) > 2 else ""
             entries.append(MenuEntry(tuple(t for t, _ in menus), tuple(i for _, i in menus),
-                                     PurePosixPath(words[1]).name))
+                                     PurePosixPath(words[1]).name, params, number))
     return entries
 
 

@@ -272,6 +272,30 @@ class Journal:
             os.fsync(f.fileno())
         return dest
 
+    def backup_disk_region(self, disk: str, region: Any) -> dict[str, Any]:
+        """Copy a byte range of the whole disk (boot code, the post-MBR gap) into the backups
+        before a command writes it; `disk_region_written` completes the record afterwards."""
+        seq = self.next_seq()
+        try:
+            data = read_region(disk, region.offset, region.length)
+        except OSError as exc:
+            raise RescueError(f"Could not read {region.what} of {disk} to back it up: "
+                              f"{exc.strerror}. Nothing was written.") from exc
+        dest = self.directory / "backups" / f"{seq:05d}" / "disk-region.bin"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with open(dest, "xb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        return self.append("disk-region", seq=seq, disk=disk, offset=region.offset,
+                           length=region.length, what=region.what, backup=str(dest),
+                           before=bytes_digest(data), after=None)
+
+    def disk_region_written(self, record: dict[str, Any]) -> dict[str, Any]:
+        """What the region holds after the command that wrote it."""
+        data = read_region(record["disk"], record["offset"], record["length"])
+        return self.append("disk-region-after", region=record["seq"], after=bytes_digest(data))
+
     def copy_into(self, root: Path) -> Path | None:
         """Copy the whole session directory into the target, so the record travels with the disk.
 
@@ -286,6 +310,25 @@ class Journal:
             self.append("note", text=f"journal not copied into the target: {exc.strerror}")
             return None
         return dest
+
+
+def read_region(disk: str, offset: int, length: int) -> bytes:
+    with open(disk, "rb", buffering=0) as f:
+        f.seek(offset)
+        return f.read(length)
+
+
+def write_region(disk: str, offset: int, data: bytes) -> None:
+    with open(disk, "r+b", buffering=0) as f:
+        f.seek(offset)
+        f.write(data)
+        os.fsync(f.fileno())
+
+
+def bytes_digest(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def _in_root(root: Path, path: str) -> Path:

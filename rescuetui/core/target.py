@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rescuetui.core.bootchain import BootChain, describe_boot_chain
 from rescuetui.core.distros import FAMILIES, family_for
 from rescuetui.core.errors import RescueError
 from rescuetui.core.fstab import Fstab, FstabProblem, parse_fstab
 from rescuetui.core.fstabtree import ResolvedEntry, resolve_fstab
 from rescuetui.core.inventory import BlockDevice, Inventory
+from rescuetui.core.lvm import LVM_COPY_PREFIX
 from rescuetui.core.mountstack import NO_WRITE_OPTIONS, MountStack
 from rescuetui.core.osrelease import parse_os_release, parse_redhat_release
 from rescuetui.core.rootpath import resolve_in_root
@@ -77,6 +79,8 @@ class TargetSystem:
     fstab: list[ResolvedEntry]
     fstab_problems: list[FstabProblem]
     notes: list[str] = field(default_factory=list)
+    boot_chain: BootChain | None = None
+    root_specs: list[str] = field(default_factory=list)  # every root= that names this root
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,6 +106,7 @@ class TargetSystem:
                 for p in self.fstab_problems
             ],
             "notes": self.notes,
+            "boot_chain": self.boot_chain.to_json() if self.boot_chain else None,
         }
 
 
@@ -208,12 +213,13 @@ def describe_target(root: Path, candidate: Candidate, inventory: Inventory) -> T
             f"/etc/fstab line {root_entry.entry.line_number} names "
             f"{printable(root_entry.entry.spec)} for /, which is not {dev.path}, the root found"
         )
+    esp_entry = next((r for r in resolved if r.entry.mountpoint in ("/boot/efi", "/efi")), None)
     esp = next((d.path for d in inventory.on_disk(dev.whole_disk) if d.is_esp), None)
-    bios_boot = any(d.is_bios_boot for d in inventory.on_disk(dev.whole_disk))
-    if esp is None:
-        esp_entry = next((r for r in resolved if r.entry.mountpoint in ("/boot/efi", "/efi")), None)
-        esp = esp_entry.device if esp_entry else None
-    boot_mode = "uefi+bios" if esp and bios_boot else "uefi" if esp else "bios"
+    if esp is None and esp_entry is not None and esp_entry.status == "resolved":
+        esp = esp_entry.device
+    chain = describe_boot_chain(root, boot_disk(dev, resolved, inventory), inventory,
+                                esp_device=esp,
+                                esp_in_fstab=esp_entry is not None)
     return TargetSystem(
         device=dev.path,
         disk=dev.whole_disk,
@@ -224,13 +230,48 @@ def describe_target(root: Path, candidate: Candidate, inventory: Inventory) -> T
         family=family.name if family else None,
         arch=_architecture(root),
         kernels=list_kernels(root, family.initramfs_name if family else None),
-        boot_mode=boot_mode,
+        boot_mode=chain.firmware,
         esp=esp,
         bootloader_config=_bootloader_config(root, release),
         fstab=resolved,
         fstab_problems=list(fstab.problems),
         notes=notes,
+        boot_chain=chain,
+        root_specs=root_specs(dev),
     )
+
+
+DM_NAME = re.compile(r"^((?:[^-]|--)+)-((?:[^-]|--)+)$")
+
+
+def root_specs(device: BlockDevice) -> list[str]:
+    """The ways a kernel command line or fstab may name this root filesystem: by UUID,
+    PARTUUID, LABEL, and for a logical volume /dev/mapper/VG-LV and /dev/VG/LV (under the
+    group's own name, not the temporary one of an imported copy)."""
+    ident = device.identity
+    specs = [f"{tag}={value}" for tag, value in (("UUID", ident.uuid),
+             ("PARTUUID", ident.partuuid), ("LABEL", ident.label)) if value]
+    if device.dm_name:
+        name = device.dm_name.removeprefix(LVM_COPY_PREFIX)
+        specs.append(f"/dev/mapper/{name}")
+        match = DM_NAME.match(name)
+        if match:
+            vg, lv = (part.replace("--", "-") for part in match.groups())
+            specs.append(f"/dev/{vg}/{lv}")
+    return specs
+
+
+def boot_disk(root_device: BlockDevice, fstab: list[ResolvedEntry], inventory: Inventory) -> str:
+    """The whole disk the firmware boots from: the one holding /boot (or root), through LVM,
+    LUKS and md layers down to the partitioned disk."""
+    boot = next((r.device for r in fstab if r.entry.mountpoint == "/boot" and r.device), None)
+    device = inventory.get(boot) if boot else None
+    device = device or root_device
+    if device.dm_name or device.name.startswith("md"):
+        below = sorted(inventory.disks_below(device))
+        if len(below) == 1:
+            return below[0]
+    return device.whole_disk
 
 
 def list_kernels(root: Path, initramfs_name: Any = None) -> list[Kernel]:

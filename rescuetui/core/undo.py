@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rescuetui.core.bootchain import DiskRegion
 from rescuetui.core.errors import RescueError
-from rescuetui.core.journal import FileState, Journal
+from rescuetui.core.journal import FileState, Journal, bytes_digest, read_region, write_region
 from rescuetui.core.rootpath import resolve_in_root
 
 
@@ -24,10 +25,19 @@ class UndoReport:
 
 
 def pending_changes(journal: Journal) -> list[dict[str, Any]]:
-    """File changes of the session not undone yet, newest first."""
+    """File and disk region changes of the session not undone yet, newest first."""
     records = journal.records()
     undone = {r["undoes"] for r in records if r.get("kind") == "undo"}
-    return [r for r in reversed(records) if r.get("kind") == "file-change" and r["seq"] not in undone]
+    after = {r["region"]: r["after"] for r in records if r.get("kind") == "disk-region-after"}
+    out = []
+    for r in reversed(records):
+        if r["seq"] in undone:
+            continue
+        if r.get("kind") == "file-change":
+            out.append(r)
+        elif r.get("kind") == "disk-region" and r["seq"] in after:
+            out.append(dict(r, after=after[r["seq"]]))
+    return out
 
 
 def undo_session(
@@ -37,6 +47,7 @@ def undo_session(
     *,
     which: str | int = "all",
     force: bool = False,
+    disk: str | None = None,
 ) -> UndoReport:
     """Restore the files `journal` recorded as changed, in the target mounted (writable) at `root`.
 
@@ -53,6 +64,9 @@ def undo_session(
             raise RescueError(f"Change {which} is not in {journal.directory} or is already undone.")
     report = UndoReport()
     for record in changes:
+        if record.get("kind") == "disk-region":
+            _undo_region(journal, record, recorder, disk, force, report)
+            continue
         path = record["path"]
         before = FileState.from_record(record["before"])
         after = FileState.from_record(record["after"])
@@ -87,6 +101,32 @@ def undo_session(
     if which in ("all", "last"):
         report.not_undoable = _package_operations(journal)
     return report
+
+
+def _undo_region(journal: Journal, record: dict[str, Any], recorder: Journal, disk: str | None,
+                 force: bool, report: UndoReport) -> None:
+    """Put a byte range of the disk back (boot code, the post-MBR gap) from its backup, when
+    the disk still holds what the fix wrote there."""
+    what = f"#{record['seq']} {record['what']}"
+    if disk is None:
+        report.skipped.append(f"{what}: the target's disk is not known; give --disk.")
+        return
+    now = bytes_digest(read_region(disk, record["offset"], record["length"]))
+    if now != record["after"] and not force:
+        report.skipped.append(f"{what} of {disk}: changed since this session (not undone); "
+                              f"its backup: {record['backup']}; use --force to restore it.")
+        return
+    data = Path(record["backup"]).read_bytes()
+    if len(data) != record["length"]:
+        report.skipped.append(f"{what}: the backup {record['backup']} is not whole.")
+        return
+    mine = recorder.backup_disk_region(disk, DiskRegion(record["offset"], record["length"],
+                                                     record["what"]))
+    write_region(disk, record["offset"], data)
+    recorder.disk_region_written(mine)
+    journal.append("undo", undoes=record["seq"], by=str(recorder.directory))
+    report.restored.append(f"{what} of {disk} (bytes {record['offset']}-"
+                           f"{record['offset'] + record['length'] - 1})")
 
 
 def _package_operations(journal: Journal) -> list[str]:

@@ -8,7 +8,9 @@ from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.fixes.base import FixPlan
 from rescuetui.fixes.bootloader import plan_bootloader
 from rescuetui.fixes.fstab import plan_fstab_nofail
+from rescuetui.fixes.grub_install import plan_grub_reinstall
 from rescuetui.fixes.initramfs import plan_initramfs_rebuild
+from rescuetui.fixes.kernel_cmdline import plan_kernel_cmdline
 from rescuetui.fixes.module_blacklist import plan_module_blacklist
 from rescuetui.fixes.packages import plan_kernel_reinstall, plan_package_reinstall
 from rescuetui.fixes.permissions import plan_permissions_restore
@@ -35,7 +37,9 @@ FIX_FOR_CHECK: dict[str, Planner] = {
     "kernel-image": plan_kernel_reinstall,
     "packages": plan_package_reinstall,
     "initramfs": plan_initramfs_rebuild,
+    "boot-code": plan_grub_reinstall,
     "bootloader": plan_bootloader,
+    "kernel-cmdline": plan_kernel_cmdline,
     "fstab": plan_fstab_nofail,
     "selinux": plan_selinux,
 }
@@ -57,6 +61,7 @@ OPT_IN_FIXES: dict[str, str] = {
                     "vmcore and its dmesg",
 }
 FIX_IDS = ("permissions-restore", "package-reinstall", "kernel-reinstall", "initramfs-rebuild",
-           "bootloader-root", "fstab-nofail", "fstab-correct-uuid", "fsck", "fsck-zero-log",
+           "grub-reinstall", "bootloader-root", "bootloader-regenerate", "kernel-cmdline",
+           "fstab-nofail", "fstab-correct-uuid", "fsck", "fsck-zero-log",
            "selinux-permissive", "selinux-relabel",
            *DIAGNOSIS_FIXES)

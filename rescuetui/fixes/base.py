@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import difflib
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rescuetui.core.bootchain import DiskRegion
 from rescuetui.core.errors import RescueError
 from rescuetui.core.journal import Journal
 from rescuetui.core.manifest import compare, snapshot
@@ -49,6 +51,13 @@ class FixPlan:
     blocked: str = ""  # set: the fix must not run, and this says why
     second_confirmation: str = ""  # set: a data-loss risk the operator must accept again
     data: dict[str, Any] = field(default_factory=dict)  # what its verification expects
+    # Edits that depend on what the steps wrote (grub-mkconfig's root= corrected), computed
+    # once the steps ran; shown in the plan by `after_steps_note`.
+    after_steps: Callable[[], list[FileEdit]] | None = None
+    after_steps_note: str = ""
+    # Byte ranges of the whole disk the steps write (boot code): backed up before, for undo.
+    disk: str = ""
+    regions: list[DiskRegion] = field(default_factory=list)
 
     def describe(self) -> str:
         lines = [f"Fix: {self.fix}", f"  why:  {self.why}", f"  risk: {self.risk}"]
@@ -64,6 +73,11 @@ class FixPlan:
             if edit.uid is not None or edit.gid is not None:
                 what += f" owner {edit.uid}:{edit.gid}"
             lines.append(f"  edit {edit.path}: {what.strip()}")
+        if self.after_steps_note:
+            lines.append(f"  then: {self.after_steps_note}")
+        for region in self.regions:
+            lines.append(f"  backs up {region.what} of {self.disk} (bytes {region.offset}-"
+                         f"{region.offset + region.length - 1}) before writing")
         if self.files:
             lines.append("  changes: " + ", ".join(self.files))
         if self.diff:
@@ -80,6 +94,8 @@ class FixPlan:
                 "edits": [{"path": e.path, "mode": e.mode, "uid": e.uid, "gid": e.gid,
                            "content": e.content is not None}
                           for e in self.edits],
+                "then": self.after_steps_note,
+                "disk_regions": [dict(r.to_json(), disk=self.disk) for r in self.regions],
                 "files": self.files, "diff": self.diff, "undo": self.undo,
                 "blocked": self.blocked, "second_confirmation": self.second_confirmation}
 
@@ -104,7 +120,44 @@ def apply_plan(plan: FixPlan, root: Path, runner: CommandRunner, journal: Journa
     """Run a plan: file edits through the journal (backup first), commands through the runner
     with a change manifest of what each one changed on the target."""
     applied = Applied(plan, True)
-    for edit in plan.edits:
+    if not _apply_edits(plan.edits, root, runner, journal, applied):
+        return applied
+    if plan.regions and not runner.dry_run:
+        assert journal is not None
+        try:
+            backups = [journal.backup_disk_region(plan.disk, r) for r in plan.regions]
+        except RescueError as exc:
+            return Applied(plan, False, message=str(exc))
+    for step in plan.steps:
+        before = snapshot(root) if step.in_chroot and journal and not runner.dry_run else None
+        result = runner.run_blocking(step.argv, in_chroot=step.in_chroot, timeout=step.timeout,
+                                     on_line=on_line)
+        applied.results.append(result)
+        if before is not None and journal is not None:
+            diff = compare(before, snapshot(root))
+            journal.append("manifest", command=result.seq, fix=plan.fix, added=diff.added,
+                           removed=diff.removed, modified=diff.modified)
+        if result.returncode not in step.ok_codes:
+            applied.ok = False
+            applied.message = result.describe_failure()
+            break
+    if plan.regions and not runner.dry_run:
+        assert journal is not None
+        for record in backups:  # what the disk holds now, so undo knows it is still ours
+            journal.disk_region_written(record)
+    if applied.ok and plan.after_steps is not None and not runner.dry_run:
+        try:
+            later = plan.after_steps()
+        except RescueError as exc:
+            return Applied(plan, False, applied.results, str(exc))
+        _apply_edits(later, root, runner, journal, applied)
+    return applied
+
+
+def _apply_edits(edits: list[FileEdit], root: Path, runner: CommandRunner,
+                 journal: Journal | None, applied: Applied) -> bool:
+    """File edits through the journal (backup first); False (and the message set) on failure."""
+    for edit in edits:
         if runner.dry_run:
             continue
         assert journal is not None
@@ -120,18 +173,6 @@ def apply_plan(plan: FixPlan, root: Path, runner: CommandRunner, journal: Journa
                 journal.change_attributes(root, edit.path, reason=edit.reason, mode=edit.mode,
                                           uid=edit.uid, gid=edit.gid)
         except RescueError as exc:  # what was done so far is journaled; stop here
-            return Applied(plan, False, message=str(exc))
-    for step in plan.steps:
-        before = snapshot(root) if step.in_chroot and journal and not runner.dry_run else None
-        result = runner.run_blocking(step.argv, in_chroot=step.in_chroot, timeout=step.timeout,
-                                     on_line=on_line)
-        applied.results.append(result)
-        if before is not None and journal is not None:
-            diff = compare(before, snapshot(root))
-            journal.append("manifest", command=result.seq, fix=plan.fix, added=diff.added,
-                           removed=diff.removed, modified=diff.modified)
-        if result.returncode not in step.ok_codes:
-            applied.ok = False
-            applied.message = result.describe_failure()
-            break
-    return applied
+            applied.ok, applied.message = False, str(exc)
+            return False
+    return True

@@ -36,6 +36,8 @@ def plan_initramfs_rebuild(ctx: TargetContext, finding: Finding) -> FixPlan:
     modules = finding.data.get("modules") or []
     if finding.finding == "lacks-driver" and modules:
         _add_modules(ctx, plan, family.name, modules)
+    if finding.data.get("host_only"):
+        _not_host_only(ctx, plan)
     plan.steps = [Step(argv) for argv in family.initramfs_rebuild(ctx.kernel, path, exists)]
     return plan
 
@@ -68,5 +70,35 @@ def _add_modules(ctx: TargetContext, plan: FixPlan, family: str, modules: list[s
              + added).encode("utf-8", "surrogateescape")
     plan.edits.append(FileEdit(path, "drivers the initramfs must carry", content=after))
     plan.files.insert(0, path)
-    plan.diff = unified_diff(path, before, after)
+    plan.diff += unified_diff(path, before, after)
     plan.undo += f" rescuetui undo restores {path}; rebuild again afterwards."
+
+
+DRACUT_GENERIC = "/etc/dracut.conf.d/90-rescuetui-generic.conf"
+
+
+def _not_host_only(ctx: TargetContext, plan: FixPlan) -> None:
+    """MODULES=dep becomes initramfs-tools' default MODULES=most; dracut gets hostonly="no"
+    (its generic image): either way the image no longer depends on where it is built."""
+    from rescuetui.checks.initramfs import INITRAMFS_TOOLS_CONF, MODULES_DEP, config_files
+
+    if ctx.path("/usr/sbin/mkinitramfs").exists():
+        for name in config_files(ctx, INITRAMFS_TOOLS_CONF):
+            before = ctx.path(name).read_bytes()
+            text = before.decode("utf-8", "surrogateescape")
+            if not MODULES_DEP.search(text):
+                continue
+            after = MODULES_DEP.sub("# MODULES=dep  (rescuetui: dep takes the build host's "
+                                    "drivers only)\nMODULES=most", text).encode(
+                                        "utf-8", "surrogateescape")
+            plan.edits.append(FileEdit(name, "MODULES=most instead of dep", content=after))
+            plan.files.insert(0, name)
+            plan.diff += unified_diff(name, before, after)
+    if ctx.path("/usr/bin/dracut").exists():
+        after = (b"# rescuetui: a generic image, not one with the build host's drivers only\n"
+                 b'hostonly="no"\n')
+        plan.edits.append(FileEdit(DRACUT_GENERIC, "dracut builds a generic image", content=after,
+                                   mode=0o644))
+        plan.files.insert(0, DRACUT_GENERIC)
+        plan.diff += unified_diff(DRACUT_GENERIC, b"", after)
+    plan.undo += " rescuetui undo restores the builder's settings; rebuild again afterwards."

@@ -19,7 +19,8 @@ from rescuetui.core.session import RescueSession
 from rescuetui.core.target import TargetSystem, choose_candidate
 from rescuetui.diagnose.classifier import Diagnosis, diagnose_file, primary
 from rescuetui.diagnose.facts import decode_exit_code
-from rescuetui.diagnose.target_logs import diagnose_target
+from rescuetui.diagnose.machine import machine_drivers
+from rescuetui.diagnose.target_logs import diagnose_target, target_evidence
 from rescuetui.diagnose.tree import NODES, findings_from_evidence, walk
 from rescuetui.fixes import DIAGNOSIS_FIXES, FIX_FOR_CHECK, OPT_IN_FIXES
 from rescuetui.fixes.base import Applied, FixPlan, apply_plan
@@ -134,6 +135,7 @@ class Repair:
         if session.unmounted_system_mounts() and not self._mount_system(session, ctx):
             return
         ctx.target = session.target or target
+        self._machine(session, ctx)
         ctx.kernel = self._kernel(ctx.target, diagnosis)
         session.journal.decision("kernel to repair", ctx.kernel)
         self._fix_until_clean(session, ctx)
@@ -221,6 +223,21 @@ class Repair:
                  + f"; way: {' -> '.join(self.report.path)}")
         return chosen
 
+    def _machine(self, session: RescueSession, ctx: TargetContext) -> None:
+        """The disk drivers of the machine the system boots on: from the console logs given,
+        else from the system's own logs of earlier boots."""
+        found = machine_drivers([(log.name, log) for log in self.logs])
+        if not found.drivers:
+            with target_evidence(session.root) as evidence:
+                found = machine_drivers(evidence.sources)
+        ctx.machine_drivers, ctx.machine_evidence = found.drivers, found.evidence
+        assert session.journal is not None
+        session.journal.append("machine", drivers=found.drivers, evidence=found.evidence,
+                               hypervisor=found.hypervisor)
+        if found.drivers:
+            self.say(f"The machine it boots on needs {', '.join(found.drivers)} for its disk "
+                     f"(from {found.evidence[0].split(':', 1)[0]}).")
+
     @staticmethod
     def _kernel(target: TargetSystem, diagnosis: Diagnosis | None) -> str:
         """The kernel that failed, when it is installed; else the newest (GRUB's default)."""
@@ -235,6 +252,7 @@ class Repair:
     # -- the mounted system ------------------------------------------------------------------
 
     def _checks(self, session: RescueSession, ctx: TargetContext) -> list[Finding]:
+        ctx.reread_boot_chain()
         findings = []
         for check in BOOT_CHECKS.values():
             finding = check(ctx)
@@ -267,6 +285,7 @@ class Repair:
             if finding.check == "fstab" and not self.dry_run:
                 session.mount_missing()
                 ctx.target = session.target or ctx.target
+            ctx.reread_boot_chain()
             self._verified(session, plan, BOOT_CHECKS[finding.check](ctx))
         self.say("Stopped after the most fixes one repair makes; run it again to go on.")
 

@@ -17,7 +17,8 @@ from pathlib import Path
 
 # reboot: the machine reset by itself before any outcome (qemu runs with -no-reboot, so it
 # exits): a kernel that cannot even start, like a truncated image, does that.
-OUTCOMES = ("login", "panic", "initramfs-shell", "emergency", "grub-error", "reboot", "timeout")
+OUTCOMES = ("login", "panic", "initramfs-shell", "emergency", "grub-error", "init-shell",
+            "no-boot-code", "uefi-shell", "reboot", "timeout")
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>78cDEHM]")
 # (outcome, pattern) in the order they are checked; each decides the boot at once.
 DECISIVE = (
@@ -27,11 +28,21 @@ DECISIVE = (
                              r"Cannot open access to console, the root account is locked")),
     ("grub-error", re.compile(r"you need to load the kernel first|^grub rescue> ?$|"
                               r"Minimal BASH-like line editing is supported")),
+    # init=/bin/bash (or sh): a root shell on the console, no services, no login.
+    ("init-shell", re.compile(r"no job control in this shell|^root@\(none\):/# ?$")),
+    # The firmware found nothing to boot: SeaBIOS, and OVMF when no loader is on the disk.
+    ("no-boot-code", re.compile(r"Boot failed: not a bootable disk|No bootable device|"
+                                r"No bootable option or device was found")),
+    ("uefi-shell", re.compile(r"^Shell> ?$|UEFI Interactive Shell")),
     ("login", re.compile(r"\blogin: ?$")),
 )
 # GRUB errors that may still be followed by a boot (a missing initrd: the kernel then panics).
 GRUB_ERROR = re.compile(r"^error: .+")
 GRUB_GRACE_SECONDS = 30.0
+# SeaBIOS prints this and then nothing when the MBR holds no boot code: silence for this long
+# after it (no GRUB, no kernel) is the outcome.
+FIRMWARE_HANDOVER = re.compile(r"Booting from Hard Disk|Booting from Floppy")
+SILENCE_SECONDS = 25.0
 # Seconds to keep reading after the outcome is known, so the log holds the panic's trace.
 TAIL_SECONDS = 2.0
 # With keep_changes, the guest runs this long after the outcome, so that its kernel writes its
@@ -68,12 +79,19 @@ class BootWatcher:
         self.evidence = ""
         self.grub_error_at: float | None = None
         self.grub_error_line = ""
+        self.handover_at: float | None = None  # the firmware said it hands over to the disk
+        self.handover_line = ""
         self._checked = 0  # offset of the first line not yet checked
 
     def feed(self, chunk: str, now: float) -> str | None:
         self.text += chunk
         if self.outcome:
             return self.outcome
+        if chunk.strip() and self.handover_at is not None:
+            if FIRMWARE_HANDOVER.search(chunk):
+                self.handover_at = now
+            else:
+                self.handover_at = None  # something ran after the firmware
         lines = self.text[self._checked:].split("\n")
         # The last piece has no newline yet; a prompt (`login: `) waits there, so check it too,
         # but check it again when more arrives.
@@ -83,6 +101,9 @@ class BootWatcher:
                 if pattern.search(line):
                     self.outcome, self.evidence = outcome, line.strip()
                     return outcome
+            # SeaBIOS leaves "Booting from Hard Disk.." without a newline when nothing follows.
+            if FIRMWARE_HANDOVER.search(line) and self.handover_at is None:
+                self.handover_at, self.handover_line = now, line.strip()
             if complete:
                 if GRUB_ERROR.match(line) and self.grub_error_at is None:
                     self.grub_error_at, self.grub_error_line = now, line.strip()
@@ -96,6 +117,10 @@ class BootWatcher:
         if self.grub_error_at is not None and now - self.grub_error_at > GRUB_GRACE_SECONDS:
             self.outcome, self.evidence = "grub-error", self.grub_error_line
             return True
+        if self.handover_at is not None and now - self.handover_at > SILENCE_SECONDS:
+            self.outcome = "no-boot-code"
+            self.evidence = f"{self.handover_line} and then nothing for {SILENCE_SECONDS:.0f} s"
+            return True
         return False
 
 
@@ -107,16 +132,27 @@ def classify_log(text: str) -> tuple[str, str]:
         return watcher.outcome, watcher.evidence
     if watcher.grub_error_at is not None:
         return "grub-error", watcher.grub_error_line
+    if watcher.handover_at is not None:
+        return "no-boot-code", f"{watcher.handover_line} and then nothing"
     return "timeout", ""
 
 
-def qemu_argv(disk: Path, memory_mb: int = 1024) -> list[str]:
+def qemu_argv(disk: Path, memory_mb: int = 1024, sercon: Path | None = None) -> list[str]:
+    """`sercon`: a file holding the serial port's I/O address, which makes SeaBIOS print its
+    own messages ("Booting from Hard Disk...") on the serial line of a machine without VGA."""
     return [
         "qemu-system-x86_64", "-accel", "tcg", "-m", str(memory_mb), "-smp", "1",
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-serial", "stdio", "-monitor", "none",
+        *(["-fw_cfg", f"name=etc/sercon-port,file={sercon}"] if sercon else []),
         "-drive", f"file={disk},if=virtio,format=qcow2,cache=unsafe",
     ]
+
+
+def sercon_file(directory: Path) -> Path:
+    path = directory / "sercon-port"
+    path.write_bytes((0x3F8).to_bytes(8, "little"))  # COM1
+    return path
 
 
 async def boot_async(
@@ -130,7 +166,7 @@ async def boot_async(
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
                         str(image.resolve()), str(overlay)], check=True)
         proc = await asyncio.create_subprocess_exec(
-            *qemu_argv(overlay), stdin=asyncio.subprocess.DEVNULL,
+            *qemu_argv(overlay, sercon=sercon_file(Path(tmp))), stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         assert proc.stdout is not None
@@ -157,7 +193,8 @@ async def boot_async(
                 if callable(on_text) and text:
                     on_text(text)
                 now = time.monotonic()
-                if decided_at is None and (watcher.feed(text, now) or watcher.expired(now)):
+                if decided_at is None and ((text and watcher.feed(text, now))
+                                           or watcher.expired(now)):
                     decided_at = now
                     seconds = now - start
         finally:

@@ -33,6 +33,9 @@ class Scenario:
     break_device: BreakDevice | None = None
     boot_timeout: float = 300.0
     notes: tuple[str, ...] = field(default=())
+    # False where the failure comes before any kernel starts (the boot loader's): then the
+    # console names no kernel.
+    kernel_in_console: bool = True
 
 
 def default_kernel(target: TargetSystem) -> str:

@@ -13,4 +13,5 @@ ARCH = DistroFamily(
     kernel_package_pattern="{name}",
     grub_command=("grub-mkconfig", "-o", "/boot/grub/grub.cfg"),
     verify_command=("pacman", "-Qkk"),
+    grub_packages=(("i386-pc", "grub"), ("x86_64-efi", "grub"), ("arm64-efi", "grub")),
 )

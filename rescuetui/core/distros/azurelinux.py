@@ -13,4 +13,7 @@ AZURE_LINUX = DistroFamily(
     kernel_package_pattern="kernel",
     grub_command=("grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"),
     verify_command=("rpm", "-V"),
+    grub_install="grub2-install",
+    grub_packages=(("i386-pc", "grub2-pc"), ("x86_64-efi", "grub2-efi-binary")),
+    signed_boot_packages=("shim", "grub2-efi-binary"),
 )

@@ -23,6 +23,14 @@ class DistroFamily:
     grub_command: tuple[str, ...]
     # Verifies installed packages against their digests: output lines name altered files.
     verify_command: tuple[str, ...] = ()
+    # GRUB's installer, and the packages that ship its platform modules (i386-pc, x86_64-efi)
+    # and, for Secure Boot, the signed shim and GRUB.
+    grub_install: str = "grub-install"
+    grub_packages: tuple[tuple[str, str], ...] = ()
+    signed_boot_packages: tuple[str, ...] = ()
+
+    def grub_package(self, platform: str) -> str | None:
+        return dict(self.grub_packages).get(platform)
 
     def initramfs_name(self, kernel: str) -> str:
         return self.initramfs_pattern.format(version=kernel)

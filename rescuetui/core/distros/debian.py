@@ -17,4 +17,7 @@ DEBIAN = DistroFamily(
     kernel_package_pattern="linux-image-{version}",
     grub_command=("grub-mkconfig", "-o", "/boot/grub/grub.cfg"),
     verify_command=("dpkg", "--verify"),
+    grub_packages=(("i386-pc", "grub-pc-bin"), ("x86_64-efi", "grub-efi-amd64-bin"),
+                   ("arm64-efi", "grub-efi-arm64-bin")),
+    signed_boot_packages=("shim-signed", "grub-efi-amd64-signed"),
 )

@@ -15,4 +15,8 @@ RHEL = DistroFamily(
     kernel_package_pattern="kernel-core-{version}",
     grub_command=("grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"),
     verify_command=("rpm", "-V"),
+    grub_install="grub2-install",
+    grub_packages=(("i386-pc", "grub2-pc-modules"), ("x86_64-efi", "grub2-efi-x64"),
+                   ("arm64-efi", "grub2-efi-aa64")),
+    signed_boot_packages=("shim-x64", "grub2-efi-x64"),
 )

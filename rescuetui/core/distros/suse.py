@@ -15,4 +15,8 @@ SUSE = DistroFamily(
     kernel_package_pattern="kernel-default",
     grub_command=("grub2-mkconfig", "-o", "/boot/grub2/grub.cfg"),
     verify_command=("rpm", "-V"),
+    grub_install="grub2-install",
+    grub_packages=(("i386-pc", "grub2-i386-pc"), ("x86_64-efi", "grub2-x86_64-efi"),
+                   ("arm64-efi", "grub2-arm64-efi")),
+    signed_boot_packages=("shim", "grub2-x86_64-efi"),
 )

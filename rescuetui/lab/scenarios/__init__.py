@@ -4,20 +4,25 @@ from __future__ import annotations
 
 from rescuetui.lab.scenario import Scenario
 from rescuetui.lab.scenarios import (
+    bad_init,
     fstab_missing_disk,
+    grub_cfg_deleted,
+    grub_modules_deleted,
     initramfs_deleted,
     initramfs_truncated,
     kernel_truncated,
     libc_deleted,
     library_deleted,
     loader_not_executable,
+    mbr_zeroed,
     root_fs_errors,
 )
 
 SCENARIOS: dict[str, Scenario] = {
     module.SCENARIO.name: module.SCENARIO
     for module in (initramfs_deleted, kernel_truncated, library_deleted, loader_not_executable,
-                   fstab_missing_disk, root_fs_errors, initramfs_truncated, libc_deleted)
+                   fstab_missing_disk, root_fs_errors, initramfs_truncated, libc_deleted,
+                   grub_cfg_deleted, grub_modules_deleted, mbr_zeroed, bad_init)
 }
 
 
