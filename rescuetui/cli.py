@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     boot.add_argument("image", type=Path)
     boot.add_argument("--log", type=Path, help="write the serial console log here")
     boot.add_argument("--timeout", type=float, default=300.0)
+    boot.add_argument("--firmware", choices=("bios", "uefi"), default="bios",
+                      help="SeaBIOS (default) or OVMF with a fresh NVRAM (UEFI disks)")
     boot.add_argument("--json", action="store_true")
     verify = lab_sub.add_parser("verify", help="build a scenario, boot it, repair it, boot again")
     verify.add_argument("name", nargs="?", help="one scenario (default: all)")
@@ -681,7 +683,7 @@ def _lab_boot(args: argparse.Namespace) -> int:
 
     if not args.image.is_file():
         raise RescueError(f"{args.image} is not a disk image file.")
-    result = boot(args.image, timeout=args.timeout)
+    result = boot(args.image, timeout=args.timeout, firmware=args.firmware)
     if args.log:
         args.log.write_text(result.log)
     if args.json:

@@ -36,8 +36,10 @@ def test_lab_serial_logs(name: str) -> None:
     """The serial console of each scenario's real first boot: class and failing kernel."""
     d = diagnose_stream(open(SERIAL / f"{name}.log", "rb"), name)
     assert d.class_id == SCENARIOS[name].expected_class
-    assert d.facts.kernel == LAB_KERNEL
-    assert d.failed and d.evidence
+    if SCENARIOS[name].kernel_in_console:
+        assert d.facts.kernel == LAB_KERNEL
+    if d.class_id != "unknown":  # a firmware that stops, or a shell as init, says nothing more
+        assert d.failed and d.evidence
 
 
 def _corpus() -> list[Path]:
@@ -234,7 +236,7 @@ def test_diagnose_disk_reads_the_systems_own_journal(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("log", "path"), [
     ("root-fs-errors", ["fstab-entries", "fsck", "fix-fsck"]),
     ("fstab-missing-disk", ["fstab-entries", "fix-fstab"]),
-    ("kernel-truncated", ["bootloader-files", "fix-kernel"]),
+    ("kernel-truncated", ["grub-stage", "bootloader-files", "fix-kernel"]),
     ("library-deleted", ["init-exit-code", "missing-files", "fix-reinstall"]),
 ])
 def test_the_evidence_chooses_the_way(log: str, path: list[str]) -> None:

@@ -8,6 +8,7 @@ from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.boot_code import check_boot_code
 from rescuetui.checks.boot_space import check_boot_space
 from rescuetui.checks.bootloader import check_bootloader
+from rescuetui.checks.esp import check_esp
 from rescuetui.checks.fstab import check_fstab
 from rescuetui.checks.initramfs import check_initramfs
 from rescuetui.checks.kernel_cmdline import check_kernel_cmdline
@@ -25,6 +26,7 @@ BOOT_CHECKS: dict[str, Callable[[TargetContext], Finding]] = {
     "boot-space": check_boot_space,
     "fstab": check_fstab,
     "boot-code": check_boot_code,
+    "esp": check_esp,
     "bootloader": check_bootloader,
     "kernel-cmdline": check_kernel_cmdline,
     "libraries": check_libraries,

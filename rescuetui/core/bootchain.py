@@ -125,6 +125,10 @@ class BootChain:
     def boots_uefi(self) -> bool:
         return "uefi" in self.firmware
 
+    def span(self, device: str) -> PartitionSpan | None:
+        return next((s for s in self.layout.spans if s.device == device), None) \
+            if self.layout else None
+
     def platform(self, name: str) -> GrubPlatform | None:
         return next((p for p in self.platforms if p.name == name), None)
 
@@ -165,6 +169,11 @@ class PartitionSpan:
     start: int  # sectors
     size: int
     bios_boot: bool
+    device: str = ""
+
+    @property
+    def region(self) -> DiskRegion:
+        return DiskRegion(self.start * SECTOR, self.size * SECTOR, f"partition {self.number}")
 
 
 def partition_spans(inventory: Inventory, disk: str, sysfs: Path = Path("/sys/class/block")
@@ -178,7 +187,7 @@ def partition_spans(inventory: Inventory, disk: str, sysfs: Path = Path("/sys/cl
         except (OSError, ValueError):
             continue
         spans.append(PartitionSpan(part.identity.partition_number or 0, start, size,
-                                   part.is_bios_boot))
+                                   part.is_bios_boot, part.path))
     return sorted(spans, key=lambda s: s.start)
 
 

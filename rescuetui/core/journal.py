@@ -272,6 +272,24 @@ class Journal:
             os.fsync(f.fileno())
         return dest
 
+    def make_directories(self, root: Path, path: str, *, reason: str) -> list[str]:
+        """Create the missing directories of target path `path` (0755), each one journaled."""
+        made: list[str] = []
+        current = ""
+        for part in [p for p in path.split("/") if p]:
+            current += "/" + part
+            host = _in_root(root, current)
+            if host.is_dir():
+                continue
+            try:
+                host.mkdir(mode=0o755)
+            except OSError as exc:
+                raise RescueError(f"Could not create the directory {current} on the target: "
+                                  f"{exc.strerror}.") from exc
+            self.append("directory-created", path=current, reason=reason)
+            made.append(current)
+        return made
+
     def backup_disk_region(self, disk: str, region: Any) -> dict[str, Any]:
         """Copy a byte range of the whole disk (boot code, the post-MBR gap) into the backups
         before a command writes it; `disk_region_written` completes the record afterwards."""

@@ -44,6 +44,12 @@ API_MOUNTS = (
 EFIVARS = Path("/sys/firmware/efi/efivars")
 # Without these mounted, the system is not whole (and writes meant for them go astray).
 SYSTEM_MOUNTS = frozenset({"/boot", "/usr", "/var", "/boot/efi", "/efi"})
+# The EFI system partition is never mounted on the rescue host: rescuetui reads and writes it
+# with mtools (core/esp.py), which keeps an untrusted FAT filesystem away from the host kernel
+# and works where the rescue kernel has no vfat. Its mount point in the chroot gets an empty
+# read-only tmpfs, so that nothing run there writes into the root filesystem's empty directory.
+ESP_MOUNTPOINTS = frozenset({"/boot/efi", "/efi"})
+ESP_FSTYPES = frozenset({"vfat", "msdos", "fat", "auto"})
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ class MountOutcome:
     """What happened to one fstab entry when the tree was mounted."""
 
     entry: ResolvedEntry
-    status: str  # mounted, skipped, missing, failed
+    status: str  # mounted, skipped, missing, failed, esp (the ESP: handled with mtools)
     message: str = ""
 
     @property
@@ -330,6 +336,15 @@ class RescueSession:
                         f"{name} skipped: {resolved.note or resolved.status} (nofail)"))
                 continue
             mountpoint = resolve_in_root(root, entry.mountpoint)
+            if entry.mountpoint in ESP_MOUNTPOINTS and entry.fstype in ESP_FSTYPES:
+                outcomes.append(MountOutcome(
+                    resolved, "esp", f"{name}: the ESP {resolved.device}, read and written with "
+                    "mtools, never mounted on the rescue host"))
+                if not no_write and mountpoint.is_dir():
+                    self.stack.mount("tmpfs", mountpoint, fstype="tmpfs",
+                                     options=["ro", "nosuid", "nodev", "noexec", "size=64k",
+                                              "mode=0700"], kind="placeholder")
+                continue
             if not mountpoint.is_dir():
                 outcomes.append(MountOutcome(
                     resolved, "failed",

@@ -87,7 +87,8 @@ CLASSES: dict[str, PanicClass] = {c.id: c for c in (
                "shell. Check the filesystem unmounted and every fstab entry."),
     PanicClass("grub", "The boot loader failed",
                "GRUB could not find or load the kernel or initramfs it was told to: a missing or "
-               "damaged file, a wrong disk or UUID in grub.cfg, or a damaged GRUB install."),
+               "damaged file, a wrong disk or UUID in grub.cfg, or a damaged GRUB install (its "
+               "modules or config gone), or the firmware found no boot loader at all."),
     PanicClass("selinux", "SELinux stopped the boot",
                "systemd could not load the SELinux policy while SELinux is enforcing: a missing "
                "or broken policy package, or a wrong SELINUXTYPE in /etc/selinux/config."),
@@ -105,6 +106,11 @@ SIGNATURES: tuple[PanicSignature, ...] = (
                    r"attempt to read or write outside of (?:disk|partition)|"
                    r"symbol [`'\"].*[`'\"] not found|can't find command)", 40),
     PanicSignature("grub", r"^[ \t]*grub rescue>|Entering rescue mode\.\.\.", 45),
+    # GRUB whole but without a config: its bare prompt.
+    PanicSignature("grub", r"Minimal BASH-like line editing is supported", 35),
+    # The firmware found no loader: OVMF falls through to its shell, SeaBIOS gives up.
+    PanicSignature("grub", r"BdsDxe: failed to load Boot\S+ .*: Not Found|"
+                   r"Boot failed: not a bootable disk|No bootable device", 35),
     # initramfs problems
     PanicSignature("initramfs-corrupt", r"Initramfs unpacking failed|initramfs unpacking failed"
                    r"|Initial ramdisk unpacking failed|RAMDISK: incomplete write|"

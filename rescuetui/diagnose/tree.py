@@ -56,7 +56,7 @@ _NODES = (
          "The boot entry's root= (UUID, LABEL or device) must match the root filesystem found "
          "on this disk. A cloned or restored disk has new UUIDs; a config regenerated on a repair "
          "VM can name the repair VM's disk.",
-         checks=("bootloader-config",), fixes=("bootloader-regenerate",),
+         checks=("bootloader", "kernel-cmdline"), fixes=("bootloader-regenerate",),
          next={"mismatch": "fix-bootloader", "ok": "previous-kernel",
                "default": "previous-kernel"}),
     Node("fix-bootloader", "Regenerate the boot loader config and verify it",
@@ -137,11 +137,38 @@ _NODES = (
          "to replay the log, then xfs_repair; xfs_repair -L only after an explicit second "
          "confirmation, because it throws away the log and can lose recent changes.",
          fixes=("fsck",)),
+    # -- the boot loader: where GRUB stopped tells which part of the chain is broken ------------
+    Node("grub-stage", "Where did the boot stop: firmware, GRUB's core, GRUB's menu, or later?",
+         "The boot chain runs firmware, then GRUB's boot code (BIOS: the MBR; UEFI: the loader "
+         "on the EFI system partition), then GRUB's core image, which loads its modules and "
+         "grub.cfg from /boot, then the kernel. 'grub rescue>' means the core image ran but "
+         "could not load its modules (normal.mod): reinstall GRUB. A bare 'grub>' prompt means "
+         "GRUB is whole but found no grub.cfg: regenerate it. 'file not found' for vmlinuz or "
+         "initrd means the menu names files that are gone. Firmware that stops (SeaBIOS after "
+         "'Booting from Hard Disk...', OVMF in its Shell>) found no boot code or no loader.",
+         checks=("boot-code", "esp", "bootloader"),
+         next={"grub-rescue": "reinstall-grub", "grub-prompt": "grub-config",
+               "no-loader": "reinstall-grub", "file-not-found": "bootloader-files",
+               "default": "bootloader-files"}),
+    Node("reinstall-grub", "Reinstall GRUB on the disk",
+         "BIOS: grub-install --target=i386-pc on the disk (never a partition, never another "
+         "disk) writes the boot code into the MBR's first 440 bytes and the core image into the "
+         "gap after it or the BIOS boot partition; the partition table is never written. UEFI: "
+         "GRUB's EFI image goes to \\EFI\\<distro>\\ and to the fallback \\EFI\\BOOT\\BOOTX64.EFI, "
+         "because a disk on a repair VM or with fresh NVRAM boots only the fallback. A damaged "
+         "ESP filesystem is repaired first (fsck.vfat), never silently formatted.",
+         checks=("boot-code", "esp"), fixes=("grub-reinstall", "grub-reinstall-uefi",
+                                             "esp-fsck")),
+    Node("grub-config", "Regenerate grub.cfg and check root=",
+         "grub-mkconfig (update-grub, grub2-mkconfig) writes the menu from /boot and "
+         "/etc/default/grub. From a rescue host without udev it names the rescue host's device "
+         "as root=: check root= right after, and set it to the root filesystem's UUID.",
+         checks=("bootloader",), fixes=("bootloader-regenerate",)),
     Node("bootloader-files", "Are the files the boot entry names there and whole?",
          "GRUB loads the kernel and initramfs named in grub.cfg from the /boot filesystem. Check "
          "that both exist for the default entry, that the kernel image verifies against its "
          "package, and that the entry names the right disk.",
-         checks=("bootloader-config", "kernel-image", "initramfs"),
+         checks=("bootloader", "kernel-image", "initramfs"),
          fixes=("kernel-reinstall", "initramfs-rebuild", "bootloader-regenerate"),
          next={"kernel-damaged": "fix-kernel", "initramfs-missing": "fix-initramfs",
                "wrong-disk": "fix-bootloader", "ok": "previous-kernel",
@@ -197,9 +224,12 @@ _NODES = (
          "hypervisor. Nothing needs repair; confirm the dump was taken.",
          next={"default": "kdump"}),
     Node("gather-more", "Get more evidence",
-         "Nothing matched a known failure. Capture the whole serial console from the start of the "
-         "boot, read the system's own logs of the failed boot (the journal, kern.log), and "
-         "enable the serial console and kdump so the next failure is visible.",
+         "Nothing matched a known failure. Every boot check still runs: the disk's boot code and "
+         "the ESP (a console that stops at the firmware says no more than that), grub.cfg, the "
+         "kernel command line (init=/bin/bash or rd.break left behind boots to a shell, not a "
+         "login), the initramfs and its drivers. Capture the whole serial console from the start "
+         "of the boot, read the system's own logs of the failed boot (the journal, kern.log), "
+         "and enable the serial console and kdump so the next failure is visible.",
          checks=("target-logs",), fixes=("serial-console", "kdump-enable")),
 )
 
@@ -218,7 +248,7 @@ ENTRY: dict[str, str] = {
     "sysrq-crash": "who-triggered",
     "module-sig": "module-signing",
     "fs-boot-error": "fstab-entries",
-    "grub": "bootloader-files",
+    "grub": "grub-stage",
     "selinux": "selinux-policy",
     "unknown": "gather-more",
 }
@@ -253,6 +283,15 @@ def findings_from_evidence(class_id: str, exit_code: Mapping[str, Any] | None,
         if "Timed out waiting for device" in text or "Dependency failed" in text:
             return {"fstab-entries": "missing-device"}
     if class_id == "grub":
+        if "grub rescue>" in text or "normal.mod" in text or "Entering rescue mode" in text:
+            return {"grub-stage": "grub-rescue"}
+        if "Minimal BASH-like line editing" in text and "not found" not in text:
+            return {"grub-stage": "grub-prompt"}
+        if "not found" in text:
+            found = {"grub-stage": "file-not-found"}
+            if "initrd" in text or "initramfs" in text:
+                found["bootloader-files"] = "initramfs-missing"
+            return found
         if "initrd" in text or "initramfs" in text:
             return {"bootloader-files": "initramfs-missing"}
         if "Loading" in text:  # handed over to a kernel that never spoke

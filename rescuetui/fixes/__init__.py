@@ -7,6 +7,7 @@ from collections.abc import Callable
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.fixes.base import FixPlan
 from rescuetui.fixes.bootloader import plan_bootloader
+from rescuetui.fixes.esp import plan_esp
 from rescuetui.fixes.fstab import plan_fstab_nofail
 from rescuetui.fixes.grub_install import plan_grub_reinstall
 from rescuetui.fixes.initramfs import plan_initramfs_rebuild
@@ -37,6 +38,7 @@ FIX_FOR_CHECK: dict[str, Planner] = {
     "kernel-image": plan_kernel_reinstall,
     "packages": plan_package_reinstall,
     "initramfs": plan_initramfs_rebuild,
+    "esp": plan_esp,
     "boot-code": plan_grub_reinstall,
     "bootloader": plan_bootloader,
     "kernel-cmdline": plan_kernel_cmdline,
@@ -61,7 +63,8 @@ OPT_IN_FIXES: dict[str, str] = {
                     "vmcore and its dmesg",
 }
 FIX_IDS = ("permissions-restore", "package-reinstall", "kernel-reinstall", "initramfs-rebuild",
-           "grub-reinstall", "bootloader-root", "bootloader-regenerate", "kernel-cmdline",
+           "grub-reinstall", "grub-reinstall-uefi", "esp-fsck", "esp-boot-sector-restore",
+           "esp-recreate", "bootloader-root", "bootloader-regenerate", "kernel-cmdline",
            "fstab-nofail", "fstab-correct-uuid", "fsck", "fsck-zero-log",
            "selinux-permissive", "selinux-relabel",
            *DIAGNOSIS_FIXES)

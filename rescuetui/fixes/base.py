@@ -36,6 +36,7 @@ class FileEdit:
     uid: int | None = None
     gid: int | None = None
     link_target: str | None = None  # set: create this missing symbolic link
+    make_parents: bool = False  # create missing parent directories first (journaled)
 
 
 @dataclass
@@ -165,6 +166,8 @@ def _apply_edits(edits: list[FileEdit], root: Path, runner: CommandRunner,
             if edit.link_target is not None:
                 journal.create_symlink(root, edit.path, edit.link_target, reason=edit.reason)
                 continue
+            if edit.make_parents:
+                journal.make_directories(root, edit.path.rsplit("/", 1)[0], reason=edit.reason)
             if edit.content is not None:
                 journal.change_file(root, edit.path, edit.content, reason=edit.reason,
                                     mode=edit.mode)

@@ -7,12 +7,14 @@ from __future__ import annotations
 import re
 
 from rescuetui.checks.base import Finding, TargetContext
+from rescuetui.core.session import ESP_MOUNTPOINTS
 from rescuetui.core.session import SYSTEM_MOUNTS as session_system_mounts
 from rescuetui.fixes.base import FileEdit, FixPlan, unified_diff
 
 FIX = "fstab-nofail"
-# Without these the system is not whole: nofail would hide the fault, not fix it.
-SYSTEM_MOUNTS = frozenset({"/"}) | session_system_mounts
+# Without these the system is not whole: nofail would hide the fault, not fix it. The ESP is
+# not among them: once the firmware has loaded GRUB from it, the system boots without it.
+SYSTEM_MOUNTS = (frozenset({"/"}) | session_system_mounts) - ESP_MOUNTPOINTS
 
 
 def add_nofail(text: bytes, lines: list[int]) -> bytes:

@@ -1,4 +1,5 @@
-"""Fix: reinstall GRUB for BIOS on the chosen disk with the family's own grub-install.
+"""Fix: reinstall GRUB on the chosen disk: for BIOS with the family's own grub-install, for
+UEFI as grub-install builds it, written to the ESP with mtools.
 
 The boot code (the MBR's first 440 bytes) and the core image's place (the post-MBR gap or the
 BIOS boot partition) are backed up first, so undo puts them back byte for byte. The partition
@@ -7,9 +8,12 @@ table is never written: no sgdisk, no --force, no new BIOS boot partition.
 
 from __future__ import annotations
 
+import re
+
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.core.bootchain import BOOT_CODE_BYTES, DiskRegion
-from rescuetui.fixes.base import FixPlan, Step
+from rescuetui.core.inventory import scan_inventory
+from rescuetui.fixes.base import FileEdit, FixPlan, Step
 
 FIX = "grub-reinstall"
 PLATFORM = "i386-pc"
@@ -67,4 +71,105 @@ def plan_grub_reinstall(ctx: TargetContext, finding: Finding) -> FixPlan:
     plan.files += [f"{disk} (boot code, {space.what})",
                    f"{chain.grub_dir or boot_dir + '/grub'}/{PLATFORM}"]
     plan.data = {"disk": disk}
+    return plan
+
+
+# -- UEFI -------------------------------------------------------------------------------------
+
+UEFI_FIX = "grub-reinstall-uefi"
+EFI_PLATFORMS = {"x86_64": ("x86_64-efi", "grubx64.efi", "BOOTX64.EFI"),
+                 "aarch64": ("arm64-efi", "grubaa64.efi", "BOOTAA64.EFI")}
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
+SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
+FS_MODULES = {"ext2": "ext2", "ext3": "ext2", "ext4": "ext2", "xfs": "xfs", "btrfs": "btrfs"}
+
+
+def plan_grub_reinstall_uefi(ctx: TargetContext, finding: Finding) -> FixPlan:
+    """GRUB's EFI image built in the chroot as grub-install builds it (grub-mkimage with an
+    early config that finds /boot by UUID), its modules copied into the GRUB directory, and the
+    image written with mtools to the distro's loader \\EFI\\<id>\\ and to the fallback loader
+    \\EFI\\BOOT\\, so the disk boots with any NVRAM. The whole ESP is backed up first."""
+    chain = ctx.target.boot_chain
+    arch = ctx.target.arch or "x86_64"
+    device = finding.data.get("device") or ctx.target.esp
+    plan = FixPlan(
+        UEFI_FIX, why=finding.summary,
+        risk=f"Low: GRUB's EFI image is written to the ESP {device} (the distro's loader and the "
+             "fallback loader); the whole ESP is backed up first. NVRAM is not touched.",
+        undo="rescuetui undo writes the backed-up ESP back byte for byte; the module files "
+             "copied into the GRUB directory are listed in the journal's manifest.")
+    family = ctx.family
+    if family is None or chain is None or device is None:
+        plan.blocked = "The distro family, the boot chain or the ESP is not known."
+        return plan
+    if arch not in EFI_PLATFORMS:
+        plan.blocked = f"GRUB for {arch} EFI is not something rescuetui installs."
+        return plan
+    platform, loader, fallback = EFI_PLATFORMS[arch]
+    esp = chain.esp
+    if esp and any(f.rsplit("/", 1)[-1].lower().startswith("shim") for f in esp.files):
+        packages = " and ".join(family.signed_boot_packages) or "the signed shim and GRUB"
+        plan.blocked = ("The ESP boots through shim (Secure Boot): an unsigned GRUB would not "
+                        f"start there. Reinstall {packages} from a chroot with the ESP mounted "
+                        "(rescuetui does not build that yet).")
+        return plan
+    span = chain.span(device)
+    if span is None:
+        plan.blocked = f"The ESP {device} is not a partition of {chain.disk}."
+        return plan
+    ident = ctx.target.os_release.get("ID", "").lower()
+    distro_dir = ident if SAFE_ID.match(ident) else ""
+    grub_dir = chain.grub_dir or ("/boot/grub2" if family.grub_install == "grub2-install"
+                                  else "/boot/grub")
+    target_dir = f"{grub_dir}/{platform}"
+    source = f"/usr/lib/grub/{platform}"
+    boot_entry = next((r for r in ctx.target.fstab if r.entry.mountpoint == "/boot" and r.device),
+                      None)
+    inventory = scan_inventory()
+    boot_device = inventory.get(boot_entry.device) if boot_entry and boot_entry.device else None
+    boot_uuid = boot_device.identity.uuid if boot_device else ctx.target.uuid
+    boot_fstype = (boot_device.fstype if boot_device else ctx.target.fstype) or "ext4"
+    prefix = grub_dir.removeprefix("/boot") if boot_device else grub_dir
+    if not boot_uuid:
+        plan.blocked = "The /boot filesystem has no UUID for GRUB's image to find it by."
+        return plan
+    plan.disk, plan.regions = chain.disk, [DiskRegion(span.region.offset, span.region.length,
+                                                       f"the ESP ({device})")]
+    host_source = ctx.path(source)
+    if not (host_source / "modinfo.sh").is_file():
+        package = family.grub_package(platform)
+        if package is None:
+            plan.blocked = f"{source} is missing and the package that ships it is not known."
+            return plan
+        plan.steps += [Step(argv) for argv in family.reinstall([package])]
+        names = ["*"]
+    else:
+        names = sorted(p.name for p in host_source.iterdir()
+                       if SAFE_NAME.match(p.name) and (p.name.endswith((".mod", ".lst"))
+                                                        or p.name == "modinfo.sh"))
+    load_cfg = f"{target_dir}/load.cfg"
+    early = (f"search.fs_uuid {boot_uuid} root\nset prefix=($root)'{prefix}'\n").encode()
+    plan.edits.append(FileEdit(load_cfg, "GRUB's early config: find /boot by UUID",
+                               content=early, mode=0o644, make_parents=True))
+    if names == ["*"]:  # only known after the package is back: copy the directory whole
+        plan.steps.append(Step(["cp", "-a", "-T", source, target_dir]))
+    else:
+        plan.steps.append(Step(["cp", "-t", target_dir, "--",
+                                *[f"{source}/{n}" for n in names]]))
+    image = f"{target_dir}/core.efi"
+    plan.steps.append(Step(["grub-mkimage" if family.grub_install == "grub-install"
+                            else "grub2-mkimage", "--directory", source, "--prefix", prefix,
+                            "--config", load_cfg, "--output", image, "--format", platform,
+                            "--compression", "auto", FS_MODULES.get(boot_fstype, "ext2"),
+                            "part_gpt", "part_msdos", "search_fs_uuid"]))
+    host_image = str(ctx.path(image))
+    dirs = ["::/EFI", "::/EFI/BOOT"] + ([f"::/EFI/{distro_dir}"] if distro_dir else [])
+    plan.steps.append(Step(["mmd", "-i", device, *dirs], in_chroot=False, ok_codes=(0, 1)))
+    if distro_dir:
+        plan.steps.append(Step(["mcopy", "-o", "-i", device, host_image,
+                                f"::/EFI/{distro_dir}/{loader}"], in_chroot=False))
+    plan.steps.append(Step(["mcopy", "-o", "-i", device, host_image, f"::/EFI/BOOT/{fallback}"],
+                           in_chroot=False))
+    plan.files = [f"{device}: /EFI/{distro_dir or 'BOOT'}/{loader}, /EFI/BOOT/{fallback}",
+                  target_dir]
     return plan

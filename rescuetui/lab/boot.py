@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import shutil
 import subprocess
 import tempfile
 import time
@@ -137,16 +138,48 @@ def classify_log(text: str) -> tuple[str, str]:
     return "timeout", ""
 
 
-def qemu_argv(disk: Path, memory_mb: int = 1024, sercon: Path | None = None) -> list[str]:
-    """`sercon`: a file holding the serial port's I/O address, which makes SeaBIOS print its
-    own messages ("Booting from Hard Disk...") on the serial line of a machine without VGA."""
+FIRMWARES = ("bios", "uefi")
+# OVMF (Debian package ovmf): the code read-only, the variables (NVRAM) a fresh copy per boot.
+OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
+OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
+
+
+def qemu_argv(disk: Path, memory_mb: int = 1024, sercon: Path | None = None, *,
+              firmware: str = "bios", nvram: Path | None = None) -> list[str]:
+    """`sercon` (BIOS): a file holding the serial port's I/O address, which makes SeaBIOS print
+    its own messages ("Booting from Hard Disk...") on the serial line of a machine without VGA.
+    `nvram` (UEFI): this boot's own copy of OVMF's variables, written by the firmware."""
+    if firmware == "bios":
+        machine = ["-fw_cfg", f"name=etc/sercon-port,file={sercon}"] if sercon else []
+    elif firmware == "uefi":
+        if nvram is None:
+            raise ValueError("a UEFI boot needs its own NVRAM file (a copy of OVMF_VARS)")
+        machine = [
+            "-machine", "q35",
+            "-drive", f"if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}",
+            "-drive", f"if=pflash,format=raw,unit=1,file={nvram}",
+        ]
+    else:
+        raise ValueError(f"firmware is one of {', '.join(FIRMWARES)}, not {firmware!r}")
     return [
         "qemu-system-x86_64", "-accel", "tcg", "-m", str(memory_mb), "-smp", "1",
+        *machine,
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-serial", "stdio", "-monitor", "none",
-        *(["-fw_cfg", f"name=etc/sercon-port,file={sercon}"] if sercon else []),
         "-drive", f"file={disk},if=virtio,format=qcow2,cache=unsafe",
     ]
+
+
+def fresh_nvram(directory: Path) -> Path:
+    """A copy of OVMF's empty variable store: the disk boots as on a machine that has never
+    seen it (only the fallback loader \\EFI\\BOOT\\BOOTX64.EFI is found)."""
+    for needed in (OVMF_CODE, OVMF_VARS):
+        if not needed.is_file():
+            raise FileNotFoundError(f"{needed} is missing: install OVMF (`apt-get install ovmf`) "
+                                    "to boot UEFI disks")
+    path = directory / "OVMF_VARS.fd"
+    shutil.copyfile(OVMF_VARS, path)
+    return path
 
 
 def sercon_file(directory: Path) -> Path:
@@ -156,17 +189,25 @@ def sercon_file(directory: Path) -> Path:
 
 
 async def boot_async(
-    image: Path, *, timeout: float = 300.0, on_text: object = None, keep_changes: bool = False
+    image: Path, *, timeout: float = 300.0, on_text: object = None, keep_changes: bool = False,
+    firmware: str = "bios",
 ) -> BootResult:
     """Boot `image` (raw) on a qcow2 overlay in a temporary directory; the image is not changed,
     unless `keep_changes`: then what the boot wrote (its journal, say) is committed into it, as
-    if the machine had been switched off."""
+    if the machine had been switched off. `firmware`: "bios" (SeaBIOS) or "uefi" (OVMF, with
+    a fresh NVRAM every boot)."""
+    if firmware not in FIRMWARES:
+        raise ValueError(f"firmware is one of {', '.join(FIRMWARES)}, not {firmware!r}")
     with tempfile.TemporaryDirectory(prefix="rescuetui-boot-") as tmp:
         overlay = Path(tmp) / "overlay.qcow2"
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
                         str(image.resolve()), str(overlay)], check=True)
+        if firmware == "uefi":
+            argv = qemu_argv(overlay, firmware="uefi", nvram=fresh_nvram(Path(tmp)))
+        else:
+            argv = qemu_argv(overlay, sercon=sercon_file(Path(tmp)))
         proc = await asyncio.create_subprocess_exec(
-            *qemu_argv(overlay, sercon=sercon_file(Path(tmp))), stdin=asyncio.subprocess.DEVNULL,
+            *argv, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )
         assert proc.stdout is not None
@@ -219,5 +260,7 @@ async def boot_async(
         return BootResult(watcher.outcome, seconds, clean_console(raw), watcher.evidence)
 
 
-def boot(image: Path, *, timeout: float = 300.0, keep_changes: bool = False) -> BootResult:
-    return asyncio.run(boot_async(image, timeout=timeout, keep_changes=keep_changes))
+def boot(image: Path, *, timeout: float = 300.0, keep_changes: bool = False,
+         firmware: str = "bios") -> BootResult:
+    return asyncio.run(boot_async(image, timeout=timeout, keep_changes=keep_changes,
+                                  firmware=firmware))

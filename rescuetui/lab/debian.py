@@ -12,8 +12,10 @@ from rescuetui.lab.disk import BuiltDisk, Part, build_disk
 
 CACHE = Path(os.environ.get("RESCUETUI_CACHE", "/var/cache/rescuetui"))
 SUITE = "bookworm"
-# Enough to boot and to be repaired: a kernel, an initramfs builder, systemd as init, GRUB.
-PACKAGES = ("linux-image-cloud-amd64", "initramfs-tools", "systemd-sysv", "grub-pc")
+# Enough to boot and to be repaired: a kernel, an initramfs builder, systemd as init, GRUB for
+# BIOS (grub-pc) and the x86_64-efi modules for the UEFI base (grub-efi-amd64-bin: no hooks).
+PACKAGES = ("linux-image-cloud-amd64", "initramfs-tools", "systemd-sysv", "grub-pc",
+            "grub-efi-amd64-bin")
 # The package list is part of the name: a changed list builds a new tree beside the old one.
 TREE_NAME = f"debian12-{SUITE}-" + hashlib.sha256(" ".join(PACKAGES).encode()).hexdigest()[:8]
 

@@ -36,6 +36,9 @@ class Scenario:
     # False where the failure comes before any kernel starts (the boot loader's): then the
     # console names no kernel.
     kernel_in_console: bool = True
+    # "bios": built from the practice base, booted under SeaBIOS; "uefi": built from the UEFI
+    # base (rescuetui.lab.uefi), booted under OVMF with a fresh NVRAM.
+    firmware: str = "bios"
 
 
 def default_kernel(target: TargetSystem) -> str:
@@ -46,10 +49,16 @@ def default_kernel(target: TargetSystem) -> str:
 
 
 def build_scenario(scenario: Scenario, output: Path, journal_base: Path | None = None) -> list[str]:
-    """Copy the practice base to `output` and break it; returns what was done."""
+    """Copy the practice base of the scenario's firmware to `output` and break it; returns
+    what was done."""
     from rescuetui.lab.practice import copy_image, practice_base
 
-    copy_image(practice_base(), output)
+    if scenario.firmware == "uefi":
+        from rescuetui.lab.uefi import uefi_base
+
+        copy_image(uefi_base(), output)
+    else:
+        copy_image(practice_base(), output)
     done = []
     with RescueSession(journal_base=journal_base) as session:
         target = session.open_target(str(output))

@@ -50,7 +50,7 @@ def verify(scenario: Scenario, workdir: Path) -> Verification:
     result = Verification(scenario.name, expected=scenario.expected_outcome)
     image = workdir / f"{scenario.name}.img"
     build_scenario(scenario, image, journal_base=workdir / "journal")
-    result.before = boot(image, timeout=scenario.boot_timeout)
+    result.before = boot(image, timeout=scenario.boot_timeout, firmware=scenario.firmware)
     serial = workdir / f"{scenario.name}.before.log"
     serial.write_text(result.before.log)
     # The repair as an operator runs it: the command line, the serial log, --yes.
@@ -61,7 +61,7 @@ def verify(scenario: Scenario, workdir: Path) -> Verification:
              "--log", str(serial), "--yes", "--journal", str(workdir / "journal")],
             stdout=out, stderr=subprocess.STDOUT, check=False)
     result.repair = "ok" if done.returncode == 0 else f"exit {done.returncode}"
-    result.after = boot(image, timeout=scenario.boot_timeout)
+    result.after = boot(image, timeout=scenario.boot_timeout, firmware=scenario.firmware)
     (workdir / f"{scenario.name}.after.log").write_text(result.after.log)
     result.seconds = time.monotonic() - started
     return result
