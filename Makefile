@@ -3,11 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # What rescuetui and its tests need on the host: libblkid headers and a compiler for
-# pylibblkid, the filesystem and volume tools it drives, debootstrap for the practice system.
+# pylibblkid, the filesystem and volume tools it drives (mtools reads and writes the ESP without
+# mounting it), debootstrap for the practice system, qemu with SeaBIOS and OVMF to boot it, and
+# GRUB's EFI image for the tests of EFI executables.
 APT_PACKAGES := python3 python3-venv python3-dev gcc pkg-config libblkid-dev \
-	util-linux mount fdisk e2fsprogs xfsprogs dosfstools btrfs-progs \
+	util-linux mount fdisk e2fsprogs xfsprogs dosfstools mtools btrfs-progs \
 	cryptsetup-bin lvm2 mdadm kmod psmisc debootstrap tmux whiptail \
-	qemu-system-x86 qemu-utils
+	qemu-system-x86 qemu-utils ovmf grub-efi-amd64-bin
 # What the live image build needs on top (make iso).
 ISO_PACKAGES := debootstrap squashfs-tools xorriso grub-pc-bin grub-efi-amd64-bin mtools ovmf
 ISO ?= /var/tmp/rescuetui.iso

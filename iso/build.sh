@@ -16,7 +16,7 @@ REPO=$(dirname "$HERE")
 CACHE=${RESCUETUI_CACHE:-/var/cache/rescuetui}
 # What the fixes run, and what a live system needs to boot and log in on its own.
 PACKAGES=linux-image-amd64,live-boot,systemd-sysv,udev,kmod,util-linux,fdisk,gdisk,\
-e2fsprogs,xfsprogs,btrfs-progs,dosfstools,lvm2,cryptsetup,mdadm,grub-pc-bin,\
+e2fsprogs,xfsprogs,btrfs-progs,dosfstools,mtools,lvm2,cryptsetup,mdadm,grub-pc-bin,\
 grub-efi-amd64-bin,efibootmgr,rpm,python3,python3-venv,psmisc,procps,console-setup,kbd,\
 less,nano,iproute2,ifupdown,isc-dhcp-client,ca-certificates
 KEY=$(echo "$PACKAGES" | sha256sum | cut -c1-8)

@@ -251,6 +251,7 @@ def _print_target(target: Any, tree: list[Any]) -> None:
     print(f"  family {target.family or 'unknown'}, {target.arch or 'unknown architecture'}, "
           f"{target.boot_mode.upper()} boot" + (f" (ESP {target.esp})" if target.esp else ""))
     print(f"  boot loader config: {target.bootloader_config or 'not found'}")
+    _print_boot_chain(target.boot_chain)
     if not target.kernels:
         print("  kernels: none found in /boot or /lib/modules")
     for k in target.kernels:
@@ -275,6 +276,38 @@ def _print_target(target: Any, tree: list[Any]) -> None:
             print(f"  mount check: {o.message}")
     for note in target.notes:
         print(f"  note: {note}")
+
+
+def _print_boot_chain(chain: Any) -> None:
+    """The boot chain below the kernel, a few lines: what the firmware runs, GRUB's parts."""
+    if chain is None:
+        return
+    print(f"  firmware: {chain.firmware} ({'; '.join(chain.evidence) or 'no sign of either'})")
+    bios = chain.bios
+    if bios is not None:
+        core = ""
+        if bios.boot_code == "grub":
+            core = (f", core image in the {bios.core_place}: "
+                    + ("whole" if bios.core_ok else bios.core_problem))
+        print(f"  MBR of {chain.disk}: {bios.boot_code} boot code{core}")
+    for platform in chain.platforms:
+        print(f"  GRUB {platform.directory}: {len(platform.modules)} modules"
+              + ("" if "normal" in platform.modules else ", NO normal.mod"))
+    esp = chain.esp
+    if esp is not None:
+        if not esp.readable:
+            print(f"  ESP {esp.device}: unreadable ({printable(esp.error)})")
+        else:
+            loaders = ", ".join(f"{printable(p)} ({kind})" for p, kind in esp.loaders.items())
+            print(f"  ESP {esp.device}: {loaders or 'no loader'}")
+            for path, uuid in esp.stubs.items():
+                if uuid:
+                    print(f"    {printable(path)} finds /boot by UUID {printable(uuid)}")
+    if chain.bls:
+        print(f"  BLS entries: {', '.join(printable(e.file.rsplit('/', 1)[-1]) for e in chain.bls)}")
+    if chain.grubenv:
+        shown = ", ".join(f"{printable(k)}={printable(v)[:40]}" for k, v in chain.grubenv.items())
+        print(f"  grubenv: {shown}")
 
 
 # -- run and shell ---------------------------------------------------------------------------

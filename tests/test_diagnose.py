@@ -237,6 +237,8 @@ def test_diagnose_disk_reads_the_systems_own_journal(tmp_path: Path) -> None:
     ("root-fs-errors", ["fstab-entries", "fsck", "fix-fsck"]),
     ("fstab-missing-disk", ["fstab-entries", "fix-fstab"]),
     ("kernel-truncated", ["grub-stage", "bootloader-files", "fix-kernel"]),
+    ("grub-cfg-deleted", ["grub-stage", "grub-config"]),
+    ("grub-modules-deleted", ["grub-stage", "reinstall-grub"]),
     ("library-deleted", ["init-exit-code", "missing-files", "fix-reinstall"]),
 ])
 def test_the_evidence_chooses_the_way(log: str, path: list[str]) -> None:

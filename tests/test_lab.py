@@ -39,6 +39,10 @@ RECORDED = {
     "loader-not-executable.log": ("panic", "Attempted to kill init! exitcode=0x00000100"),
     "fstab-missing-disk.log": ("emergency", "You are in emergency mode"),
     "root-fs-errors.log": ("initramfs-shell", "(initramfs)"),
+    "mbr-zeroed.log": ("no-boot-code", "Booting from Hard Disk"),
+    "bad-init.log": ("init-shell", "no job control in this shell"),
+    "grub-cfg-deleted.log": ("grub-error", "Minimal BASH-like line editing"),
+    "grub-modules-deleted.log": ("grub-error", "grub rescue>"),
 }
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rescuetui.core.diskbytes import read_region
 from rescuetui.core.esp import EspContents, read_esp
 from rescuetui.core.inventory import BlockDevice, Inventory
 from rescuetui.core.rootpath import resolve_in_root
@@ -147,8 +148,7 @@ class BootChain:
 
 def read_disk_head(disk: str, length: int = HEAD_BYTES) -> bytes:
     """The first `length` bytes of the whole disk (less when the disk is smaller)."""
-    with open(disk, "rb", buffering=0) as f:
-        return f.read(length)
+    return read_region(disk, 0, length)
 
 
 def boot_code_kind(mbr: bytes) -> str:
@@ -233,9 +233,7 @@ def read_bios_boot(head: bytes, spans: list[PartitionSpan], table: str | None) -
 
 def read_core_sector(disk: str, sector: int, limit: int) -> tuple[bool, str]:
     """`_core_image_whole` for a core image beyond the first MiB."""
-    with open(disk, "rb", buffering=0) as f:
-        f.seek(sector * SECTOR)
-        data = f.read(SECTOR * 2)
+    data = read_region(disk, sector * SECTOR, SECTOR * 2)
     padded = b"\x00" * (sector * SECTOR) + data
     return _core_image_whole(padded, sector, limit)
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rescuetui.core.diskbytes import read_region
 from rescuetui.core.errors import RescueError
 from rescuetui.core.rootpath import resolve_in_root
 
@@ -328,19 +329,6 @@ class Journal:
             self.append("note", text=f"journal not copied into the target: {exc.strerror}")
             return None
         return dest
-
-
-def read_region(disk: str, offset: int, length: int) -> bytes:
-    with open(disk, "rb", buffering=0) as f:
-        f.seek(offset)
-        return f.read(length)
-
-
-def write_region(disk: str, offset: int, data: bytes) -> None:
-    with open(disk, "r+b", buffering=0) as f:
-        f.seek(offset)
-        f.write(data)
-        os.fsync(f.fileno())
 
 
 def bytes_digest(data: bytes) -> str:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.core.bootchain import SECTOR, DiskRegion
+from rescuetui.core.diskbytes import read_region
 from rescuetui.core.errors import RescueError
 from rescuetui.core.inventory import scan_inventory
-from rescuetui.core.journal import read_region
 from rescuetui.fixes.base import FixPlan, Step
 
 FSCK = "esp-fsck"
@@ -57,13 +57,14 @@ def plan_esp(ctx: TargetContext, finding: Finding) -> FixPlan:
                                 f"skip={FAT32_BACKUP_SECTOR}", "seek=0", "count=1",
                                 "conv=notrunc,fsync", "status=none"], in_chroot=False)]
         else:
-            plan = _plan_recreate(ctx, finding, device, undo)
+            plan = _plan_recreate(ctx, finding, device, undo, whole.length)
     plan.disk, plan.regions = chain.disk, [whole]
     plan.files = [f"{device} (the ESP)"]
     return plan
 
 
-def _plan_recreate(ctx: TargetContext, finding: Finding, device: str, undo: str) -> FixPlan:
+def _plan_recreate(ctx: TargetContext, finding: Finding, device: str, undo: str,
+                   size: int) -> FixPlan:
     entry = next((r for r in ctx.target.fstab
                   if r.entry.mountpoint in ("/boot/efi", "/efi") and r.entry.device.tag == "UUID"),
                  None)
@@ -75,7 +76,10 @@ def _plan_recreate(ctx: TargetContext, finding: Finding, device: str, undo: str)
                    risk="Data loss: the ESP is formatted anew. Everything on it is gone (other "
                         "boot loaders, vendor tools); the next fix writes GRUB's loaders back. "
                         "The whole ESP is backed up first.", undo=undo)
-    argv = ["mkfs.vfat", "-F", "32"] + (["-i", serial] if len(serial) == 8 else []) + [device]
+    # FAT32 as the UEFI specification wants it; one sector a cluster where the ESP is too
+    # small for FAT32's minimum cluster count otherwise.
+    argv = ["mkfs.vfat", "-F", "32"] + (["-s", "1"] if size < 256 << 20 else []) \
+        + (["-i", serial] if len(serial) == 8 else []) + [device]
     plan.steps = [Step(argv, in_chroot=False)]
     plan.second_confirmation = (f"The ESP {device} cannot be read or repaired: recreating it "
                                 "erases every file on it (other boot loaders, vendor files).")
