@@ -73,7 +73,7 @@ def prepare_practice(name: str, directory: Path = Path("/var/tmp/rescuetui")) ->
     from rescuetui.lab.boot import boot
 
     image = build_practice_disk(name, directory)
-    result = boot(image, timeout=300)
+    result = boot(image, timeout=300, firmware=SCENARIOS[name].firmware)
     console = directory / f"practice-{name}-console.log"
     console.write_text(result.log)
     return image, console

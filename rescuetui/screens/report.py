@@ -90,7 +90,11 @@ class ReportScreen(FlowScreen):
                 if console_line.strip():
                     log.write(console_line)
 
-        result = await boot_async(Path(self.rescue.disk or ""), on_text=show)
+        from rescuetui.lab.scenarios import SCENARIOS
+
+        scenario = SCENARIOS.get(self.rescue.practice or "")
+        result = await boot_async(Path(self.rescue.disk or ""), on_text=show,
+                                  firmware=scenario.firmware if scenario else "bios")
         log.flush()
         line.update(f"Boot: {result.outcome} after {result.seconds:.0f} s ({result.evidence})\n"
                     + self.rescue.training_summary(time.monotonic() - start))

@@ -5,10 +5,14 @@ from __future__ import annotations
 from rescuetui.lab.scenario import Scenario
 from rescuetui.lab.scenarios import (
     bad_init,
+    esp_damaged,
+    esp_fstab_wrong,
+    esp_loader_deleted,
     fstab_missing_disk,
     grub_cfg_deleted,
     grub_modules_deleted,
     initramfs_deleted,
+    initramfs_no_disk_driver,
     initramfs_truncated,
     kernel_truncated,
     libc_deleted,
@@ -22,7 +26,8 @@ SCENARIOS: dict[str, Scenario] = {
     module.SCENARIO.name: module.SCENARIO
     for module in (initramfs_deleted, kernel_truncated, library_deleted, loader_not_executable,
                    fstab_missing_disk, root_fs_errors, initramfs_truncated, libc_deleted,
-                   grub_cfg_deleted, grub_modules_deleted, mbr_zeroed, bad_init)
+                   grub_cfg_deleted, grub_modules_deleted, mbr_zeroed, bad_init,
+                   initramfs_no_disk_driver, esp_loader_deleted, esp_fstab_wrong, esp_damaged)
 }
 
 
