@@ -208,3 +208,64 @@ def test_firmware_with_nothing_to_boot_is_an_ending() -> None:
                         "bash: no job control in this shell\nroot@(none):/# ")[0] == "init-shell"
     assert classify_log("BdsDxe: failed to load Boot0001\nUEFI Interactive Shell v2.2\n"
                         "Shell> ")[0] == "uefi-shell"
+
+
+RHEL = 'ID="rhel"\nVERSION_ID="9.4"\nPRETTY_NAME="Red Hat Enterprise Linux 9.4"\nID_LIKE="fedora"\n'
+RHEL_KERNELS = ("5.14.0-427.el9.x86_64", "5.14.0-362.el9.x86_64")
+
+
+def _bls_tree(root: Path, kernelopts: str) -> None:
+    """A RHEL 9 layout: BLS entries whose options say $kernelopts, grubenv holding them."""
+    (root / "etc").mkdir()
+    (root / "etc/os-release").write_text(RHEL)
+    (root / "etc/fstab").write_text("UUID=u / xfs defaults 0 0\n")
+    entries = root / "boot/loader/entries"
+    entries.mkdir(parents=True)
+    for version in RHEL_KERNELS:
+        (root / f"boot/vmlinuz-{version}").write_bytes(b"k")
+        (root / f"lib/modules/{version}").mkdir(parents=True)
+        (entries / f"abc-{version}.conf").write_text(
+            f"title Red Hat Enterprise Linux ({version})\nversion {version}\n"
+            f"linux /boot/vmlinuz-{version}\ninitrd /boot/initramfs-{version}.img $tuned_initrd\n"
+            "options $kernelopts $tuned_params\n")
+    (root / f"boot/initramfs-{RHEL_KERNELS[0]}.img").write_bytes(b"i")
+    (root / "boot/grub2").mkdir()
+    env = f"# GRUB Environment Block\nsaved_entry=abc-{RHEL_KERNELS[0]}\nkernelopts={kernelopts}\n"
+    (root / "boot/grub2/grubenv").write_text(env + "#" * (1024 - len(env)))
+
+
+def test_bls_entries_their_initramfs_and_kernelopts_root(tmp_path: Path) -> None:
+    from rescuetui.checks.bls import check_bls
+    from rescuetui.fixes.bls import plan_bls
+
+    _bls_tree(tmp_path, "root=/dev/sdb3 ro crashkernel=auto")
+    (tmp_path / f"boot/initramfs-{RHEL_KERNELS[1]}.img").write_bytes(b"i")
+    ctx = fixture_context(tmp_path, RHEL)
+    found = check_bls(ctx)
+    assert (found.ok, found.finding) == (False, "mismatch"), found.summary
+    plan = plan_bls(ctx, found)
+    (edit,) = plan.edits
+    assert edit.path == "/boot/grub2/grubenv" and edit.content is not None
+    assert len(edit.content) == 1024
+    assert b"kernelopts=root=UUID=u ro crashkernel=auto\n" in edit.content
+    (tmp_path / "boot/grub2/grubenv").write_bytes(edit.content)
+    assert check_bls(fixture_context(tmp_path, RHEL)).ok
+    # The older kernel's initramfs gone: rebuilt for that kernel, by dracut, not host-only.
+    (tmp_path / f"boot/initramfs-{RHEL_KERNELS[1]}.img").unlink()
+    ctx = fixture_context(tmp_path, RHEL)
+    found = check_bls(ctx)
+    assert found.finding == "initrd-missing" and found.data["version"] == RHEL_KERNELS[1]
+    steps = [s.argv for s in plan_bls(ctx, found).steps]
+    assert steps[-1][:2] == ["dracut", "-f"] and steps[-1][-1] == RHEL_KERNELS[1]
+
+
+def test_a_healthy_lvm_root_in_kernelopts_is_left_alone(tmp_path: Path) -> None:
+    from rescuetui.checks.bls import check_bls
+    from rescuetui.checks.kernel_cmdline import check_kernel_cmdline
+
+    _bls_tree(tmp_path, "root=/dev/mapper/rootvg-rootlv ro rd.lvm.lv=rootvg/rootlv")
+    (tmp_path / f"boot/initramfs-{RHEL_KERNELS[1]}.img").write_bytes(b"i")
+    ctx = fixture_context(tmp_path, RHEL)
+    ctx.target.root_specs = ["UUID=u", "/dev/mapper/rootvg-rootlv", "/dev/rootvg/rootlv"]
+    assert check_bls(ctx).ok
+    assert check_kernel_cmdline(ctx).ok

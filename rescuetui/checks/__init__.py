@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rescuetui.checks.base import Finding, TargetContext
+from rescuetui.checks.bls import check_bls
 from rescuetui.checks.boot_code import check_boot_code
 from rescuetui.checks.boot_space import check_boot_space
 from rescuetui.checks.bootloader import check_bootloader
@@ -28,6 +29,7 @@ BOOT_CHECKS: dict[str, Callable[[TargetContext], Finding]] = {
     "boot-code": check_boot_code,
     "esp": check_esp,
     "bootloader": check_bootloader,
+    "bls": check_bls,
     "kernel-cmdline": check_kernel_cmdline,
     "libraries": check_libraries,
     "packages": check_package_verify,

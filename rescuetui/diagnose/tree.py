@@ -283,6 +283,9 @@ def findings_from_evidence(class_id: str, exit_code: Mapping[str, Any] | None,
         if "Timed out waiting for device" in text or "Dependency failed" in text:
             return {"fstab-entries": "missing-device"}
     if class_id == "grub":
+        if ("BdsDxe: failed to load" in text or "not a bootable disk" in text
+                or "No bootable device" in text):
+            return {"grub-stage": "no-loader"}
         if "grub rescue>" in text or "normal.mod" in text or "Entering rescue mode" in text:
             return {"grub-stage": "grub-rescue"}
         if "Minimal BASH-like line editing" in text and "not found" not in text:

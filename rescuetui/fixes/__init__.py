@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.fixes.base import FixPlan
+from rescuetui.fixes.bls import plan_bls
 from rescuetui.fixes.bootloader import plan_bootloader
 from rescuetui.fixes.esp import plan_esp
 from rescuetui.fixes.fstab import plan_fstab_nofail
@@ -41,6 +42,7 @@ FIX_FOR_CHECK: dict[str, Planner] = {
     "esp": plan_esp,
     "boot-code": plan_grub_reinstall,
     "bootloader": plan_bootloader,
+    "bls": plan_bls,
     "kernel-cmdline": plan_kernel_cmdline,
     "fstab": plan_fstab_nofail,
     "selinux": plan_selinux,
@@ -64,7 +66,7 @@ OPT_IN_FIXES: dict[str, str] = {
 }
 FIX_IDS = ("permissions-restore", "package-reinstall", "kernel-reinstall", "initramfs-rebuild",
            "grub-reinstall", "grub-reinstall-uefi", "esp-fsck", "esp-boot-sector-restore",
-           "esp-recreate", "bootloader-root", "bootloader-regenerate", "kernel-cmdline",
+           "esp-recreate", "bls-root", "bootloader-root", "bootloader-regenerate", "kernel-cmdline",
            "fstab-nofail", "fstab-correct-uuid", "fsck", "fsck-zero-log",
            "selinux-permissive", "selinux-relabel",
            *DIAGNOSIS_FIXES)

@@ -79,7 +79,6 @@ def plan_grub_reinstall(ctx: TargetContext, finding: Finding) -> FixPlan:
 UEFI_FIX = "grub-reinstall-uefi"
 EFI_PLATFORMS = {"x86_64": ("x86_64-efi", "grubx64.efi", "BOOTX64.EFI"),
                  "aarch64": ("arm64-efi", "grubaa64.efi", "BOOTAA64.EFI")}
-SAFE_NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,64}$")
 SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 FS_MODULES = {"ext2": "ext2", "ext3": "ext2", "ext4": "ext2", "xfs": "xfs", "btrfs": "btrfs"}
 
@@ -142,20 +141,12 @@ def plan_grub_reinstall_uefi(ctx: TargetContext, finding: Finding) -> FixPlan:
             plan.blocked = f"{source} is missing and the package that ships it is not known."
             return plan
         plan.steps += [Step(argv) for argv in family.reinstall([package])]
-        names = ["*"]
-    else:
-        names = sorted(p.name for p in host_source.iterdir()
-                       if SAFE_NAME.match(p.name) and (p.name.endswith((".mod", ".lst"))
-                                                        or p.name == "modinfo.sh"))
     load_cfg = f"{target_dir}/load.cfg"
     early = (f"search.fs_uuid {boot_uuid} root\nset prefix=($root)'{prefix}'\n").encode()
     plan.edits.append(FileEdit(load_cfg, "GRUB's early config: find /boot by UUID",
                                content=early, mode=0o644, make_parents=True))
-    if names == ["*"]:  # only known after the package is back: copy the directory whole
-        plan.steps.append(Step(["cp", "-a", "-T", source, target_dir]))
-    else:
-        plan.steps.append(Step(["cp", "-t", target_dir, "--",
-                                *[f"{source}/{n}" for n in names]]))
+    # The platform's modules, lists and modinfo.sh, as grub-install copies them.
+    plan.steps.append(Step(["cp", "-a", "-T", source, target_dir]))
     image = f"{target_dir}/core.efi"
     plan.steps.append(Step(["grub-mkimage" if family.grub_install == "grub-install"
                             else "grub2-mkimage", "--directory", source, "--prefix", prefix,
