@@ -266,7 +266,7 @@ class RescueSession:
                 f"{exc.stderr}. It may need fsck (`e2fsck -f` / `xfs_repair`)."
             ) from exc
         fstab = resolve_fstab(read_fstab(where), self.inventory, dev.whole_disk)
-        return self._mount_tree(where, fstab, no_write)
+        return self._mount_tree(where, fstab, no_write, dev.whole_disk)
 
     def _whole_disk(self, device: str) -> str:
         assert self.inventory is not None
@@ -289,7 +289,7 @@ class RescueSession:
         done = {o.entry.entry.mountpoint for o in self.tree if o.status == "mounted"}
         mark = len(self.stack.records)
         fresh = self._mount_tree(self.root, [r for r in fstab if r.entry.mountpoint not in done],
-                                 no_write=False)
+                                 no_write=False, disk=self.target.disk)
         if self.writable:
             for record in self.stack.records[mark:]:
                 self.stack.remount(record, writable=True)
@@ -308,9 +308,14 @@ class RescueSession:
         return [o for o in self.tree if o.problem and o.entry.entry.mountpoint in SYSTEM_MOUNTS]
 
     def _mount_tree(
-        self, root: Path, fstab: list[ResolvedEntry], no_write: bool
+        self, root: Path, fstab: list[ResolvedEntry], no_write: bool, disk: str
     ) -> list[MountOutcome]:
         outcomes = []
+        assert self.inventory is not None
+        # An ESP partition whose FAT libblkid cannot read: fstab cannot find it by UUID, but the
+        # fault is the filesystem (the esp check repairs it), not the entry.
+        unreadable_esp = next((d.path for d in self.inventory.partitions_of(disk)
+                               if d.is_esp and not d.fstype), None)
         known = {line.split()[-1] for line in Path("/proc/filesystems").read_text().splitlines()
                  if line.strip()}
         ordered = sorted(
@@ -322,6 +327,12 @@ class RescueSession:
             if entry.mountpoint == "/":
                 continue
             name = printable(entry.mountpoint)
+            if (resolved.status == "missing" and unreadable_esp and entry.mountpoint in
+                    ESP_MOUNTPOINTS and entry.fstype in ESP_FSTYPES):
+                outcomes.append(MountOutcome(
+                    resolved, "esp", f"{name}: the ESP {unreadable_esp} holds no filesystem "
+                    "libblkid can read; the esp check looks at it (never mounted)"))
+                continue
             if resolved.status != "resolved":
                 if resolved.required:
                     outcomes.append(MountOutcome(

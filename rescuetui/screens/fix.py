@@ -29,6 +29,11 @@ def preview_text(plan: FixPlan) -> Text:
         text.append(" ".join(step.argv) + f"   ({where})\n")
     for edit in plan.edits:
         text.append(f" edit {edit.path}: {edit.reason}\n")
+    if plan.after_steps_note:
+        text.append(f" then: {plan.after_steps_note}\n")
+    for region in plan.regions:
+        text.append(f" backed up first: {region.what} of {plan.disk} (bytes {region.offset}-"
+                    f"{region.offset + region.length - 1})\n")
     if plan.diff:
         for line in plan.diff.splitlines()[:30]:
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
