@@ -235,7 +235,7 @@ class Repair:
         session.journal.append("machine", drivers=found.drivers, evidence=found.evidence,
                                hypervisor=found.hypervisor)
         if found.drivers:
-            self.say(f"The machine it boots on needs {', '.join(found.drivers)} for its disk "
+            self.say(f"The machine it boots on has disks behind {', '.join(found.drivers)} "
                      f"(from {found.evidence[0].split(':', 1)[0]}).")
 
     @staticmethod
