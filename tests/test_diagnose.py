@@ -239,6 +239,8 @@ def test_diagnose_disk_reads_the_systems_own_journal(tmp_path: Path) -> None:
     ("kernel-truncated", ["grub-stage", "bootloader-files", "fix-kernel"]),
     ("grub-cfg-deleted", ["grub-stage", "grub-config"]),
     ("grub-modules-deleted", ["grub-stage", "reinstall-grub"]),
+    ("esp-loader-deleted", ["grub-stage", "reinstall-grub"]),
+    ("initramfs-no-disk-driver", ["root-device", "fix-initramfs"]),
     ("library-deleted", ["init-exit-code", "missing-files", "fix-reinstall"]),
 ])
 def test_the_evidence_chooses_the_way(log: str, path: list[str]) -> None:

@@ -43,6 +43,10 @@ RECORDED = {
     "bad-init.log": ("init-shell", "no job control in this shell"),
     "grub-cfg-deleted.log": ("grub-error", "Minimal BASH-like line editing"),
     "grub-modules-deleted.log": ("grub-error", "grub rescue>"),
+    "initramfs-no-disk-driver.log": ("initramfs-shell", "Dropping to a shell"),
+    "esp-loader-deleted.log": ("uefi-shell", "UEFI Interactive Shell"),
+    "esp-damaged.log": ("uefi-shell", "UEFI Interactive Shell"),
+    "esp-fstab-wrong.log": ("emergency", "You are in emergency mode"),
 }
 
 
