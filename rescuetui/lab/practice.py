@@ -7,9 +7,11 @@ import hashlib
 import os
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from rescuetui.core.errors import RescueError
+from rescuetui.core.rootpath import resolve_in_root
 from rescuetui.core.session import RescueSession
 from rescuetui.lab.debian import CACHE, PACKAGES, two_partition_image
 from rescuetui.lab.disk import BuiltDisk
@@ -39,14 +41,49 @@ def base_image_path(cache: Path = CACHE) -> Path:
 
 def practice_base(cache: Path = CACHE) -> Path:
     """The cached bootable base image, built when missing (about half a minute after the tree)."""
-    image = base_image_path(cache)
+    return cached_base(base_image_path(cache), lambda partial: install_boot_loader(
+        two_partition_image(partial, cache), cache / "journal"))
+
+
+def cached_base(image: Path, build: Callable[[Path], None]) -> Path:
+    """`image`, built by `build` into a .partial beside it when missing, then renamed into
+    place: an interrupted build never leaves a half image that later runs would take."""
     if image.is_file():
         return image
     partial = image.with_suffix(".partial")
-    built = two_partition_image(partial, cache)
-    install_boot_loader(built, cache / "journal")
+    build(partial)
     os.replace(partial, image)
     return image
+
+
+def make_practice_system(session: RescueSession) -> None:
+    """What every practice base has: GRUB and the kernel on the serial port, its hostname,
+    the trainee's root password."""
+    journal = session.journal
+    assert journal is not None
+    journal.change_file(session.root, "/etc/default/grub", DEFAULT_GRUB.encode(),
+                        reason="practice base: serial console")
+    journal.change_file(session.root, "/etc/hostname", f"{HOSTNAME}\n".encode(),
+                        reason="practice base: hostname")
+    run_in_chroot(session, ["sh", "-c", f"echo root:{ROOT_PASSWORD} | chpasswd"])
+
+
+def run_in_chroot(session: RescueSession, argv: list[str]) -> None:
+    result = session.runner.run_blocking(argv, in_chroot=True)
+    if not result.ok:
+        raise RescueError(f"Building the practice base failed: {result.describe_failure()}")
+
+
+def root_by_uuid(session: RescueSession, root_uuid: str) -> None:
+    """Without udev, grub-mkconfig names the build host's loop device; the disk boots as
+    something else, so root= must be the UUID."""
+    assert session.journal is not None
+    cfg = resolve_in_root(session.root, "/boot/grub/grub.cfg").read_text()
+    fixed = re.sub(r"root=/dev/loop\d+p\d+", f"root=UUID={root_uuid}", cfg)
+    if f"root=UUID={root_uuid}" not in fixed:
+        raise RescueError("grub.cfg of the practice base has no root= to correct.")
+    session.journal.change_file(session.root, "/boot/grub/grub.cfg", fixed.encode(),
+                                reason="practice base: root= by UUID")
 
 
 def install_boot_loader(built: BuiltDisk, journal_base: Path) -> None:
@@ -55,37 +92,20 @@ def install_boot_loader(built: BuiltDisk, journal_base: Path) -> None:
     Runs inside the image's chroot through rescuetui's own session, so the build is journaled
     like any repair.
     """
-    root_uuid = built.part("/").uuid
     with RescueSession(journal_base=journal_base) as session:
         session.open_target(str(built.image))
         session.make_writable()
-        journal = session.journal
-        assert journal is not None and session.target is not None
-        journal.change_file(session.root, "/etc/default/grub", DEFAULT_GRUB.encode(),
-                            reason="practice base: serial console")
-        journal.change_file(session.root, "/etc/hostname", f"{HOSTNAME}\n".encode(),
-                            reason="practice base: hostname")
-        loop = session.target.disk
+        assert session.target is not None
+        make_practice_system(session)
         for argv in (
-            ["sh", "-c", f"echo root:{ROOT_PASSWORD} | chpasswd"],
             # debootstrap built the initramfs before there was an fstab: rebuild it so that it
             # carries fsck for the root filesystem, as an installed system's does.
             ["update-initramfs", "-u", "-k", "all"],
-            ["grub-install", "--target=i386-pc", "--boot-directory=/boot", loop],
+            ["grub-install", "--target=i386-pc", "--boot-directory=/boot", session.target.disk],
             ["update-grub"],
         ):
-            result = session.runner.run_blocking(argv, in_chroot=True)
-            if not result.ok:
-                raise RescueError(f"Building the practice base failed: {result.describe_failure()}")
-        # Without udev, grub-mkconfig names the build host's loop device; the disk boots as
-        # something else, so root= must be the UUID.
-        cfg_path = session.root / "boot/grub/grub.cfg"
-        cfg = cfg_path.read_text()
-        fixed = re.sub(r"root=/dev/loop\d+p\d+", f"root=UUID={root_uuid}", cfg)
-        if f"root=UUID={root_uuid}" not in fixed:
-            raise RescueError("grub.cfg of the practice base has no root= to correct.")
-        journal.change_file(session.root, "/boot/grub/grub.cfg", fixed.encode(),
-                            reason="practice base: root= by UUID")
+            run_in_chroot(session, argv)
+        root_by_uuid(session, built.part("/").uuid)
 
 
 def copy_image(source: Path, dest: Path) -> None:

@@ -16,7 +16,13 @@ from rescuetui.core.errors import RescueError
 from rescuetui.core.session import RescueSession
 from rescuetui.lab.debian import CACHE, PACKAGES, debian_tree
 from rescuetui.lab.disk import BuiltDisk, Part, build_disk, fstab_for
-from rescuetui.lab.practice import DEFAULT_GRUB, HOSTNAME, ROOT_PASSWORD
+from rescuetui.lab.practice import (
+    DEFAULT_GRUB,
+    cached_base,
+    make_practice_system,
+    root_by_uuid,
+    run_in_chroot,
+)
 
 ESP_NUMBER = 1  # partition 1: the ESP; 2: /boot; 3: /
 ESP_MB = 100
@@ -39,14 +45,8 @@ def uefi_base_path(cache: Path = CACHE) -> Path:
 
 def uefi_base(cache: Path = CACHE) -> Path:
     """The cached bootable UEFI base image, built when missing (under a minute after the tree)."""
-    image = uefi_base_path(cache)
-    if image.is_file():
-        return image
-    partial = image.with_suffix(".partial")
-    built = gpt_esp_image(partial, cache)
-    install_uefi_boot_loader(built, cache / "journal")
-    os.replace(partial, image)
-    return image
+    return cached_base(uefi_base_path(cache), lambda partial: install_uefi_boot_loader(
+        gpt_esp_image(partial, cache), cache / "journal"))
 
 
 def gpt_esp_image(image: Path, cache: Path = CACHE) -> BuiltDisk:
@@ -79,7 +79,6 @@ def install_uefi_boot_loader(built: BuiltDisk, journal_base: Path) -> None:
     and is journaled like any repair; core.efi goes onto the ESP afterwards with mtools, on the
     image file with no loop device or mount left, whatever the session did with /boot/efi.
     """
-    root_uuid = built.part("/").uuid
     boot_uuid = built.part("/boot").uuid
     load_cfg = f"search.fs_uuid {boot_uuid} root\nset prefix=($root)'/grub'\n"
     with tempfile.TemporaryDirectory(prefix="rescuetui-uefi-") as tmp:
@@ -89,19 +88,15 @@ def install_uefi_boot_loader(built: BuiltDisk, journal_base: Path) -> None:
             session.make_writable()
             journal = session.journal
             assert journal is not None and session.target is not None
-            journal.change_file(session.root, "/etc/default/grub", DEFAULT_GRUB.encode(),
-                                reason="practice base: serial console")
-            journal.change_file(session.root, "/etc/hostname", f"{HOSTNAME}\n".encode(),
-                                reason="practice base: hostname")
-            _chroot(session, ["mkdir", "-p", GRUB_DIR])
-            _chroot(session, ["sh", "-c", "cp /usr/lib/grub/x86_64-efi/*.mod "
+            make_practice_system(session)
+            run_in_chroot(session, ["mkdir", "-p", GRUB_DIR])
+            run_in_chroot(session, ["sh", "-c", "cp /usr/lib/grub/x86_64-efi/*.mod "
                               "/usr/lib/grub/x86_64-efi/*.lst /usr/lib/grub/x86_64-efi/modinfo.sh "
                               f"{GRUB_DIR}/"])
             # /boot is its own filesystem: GRUB's prefix is /grub on it.
             journal.change_file(session.root, f"{GRUB_DIR}/load.cfg", load_cfg.encode(),
                                 reason="practice base: core.efi finds /boot by UUID", mode=0o644)
             for argv in (
-                ["sh", "-c", f"echo root:{ROOT_PASSWORD} | chpasswd"],
                 ["grub-mkimage", "--directory", "/usr/lib/grub/x86_64-efi", "--prefix", "/grub",
                  "--config", f"{GRUB_DIR}/load.cfg", "--output", f"{GRUB_DIR}/core.efi",
                  "--format", "x86_64-efi", "--compression", "auto", *CORE_MODULES],
@@ -109,15 +104,8 @@ def install_uefi_boot_loader(built: BuiltDisk, journal_base: Path) -> None:
                 ["update-initramfs", "-u", "-k", "all"],
                 ["update-grub"],
             ):
-                _chroot(session, argv)
-            # Without udev, grub-mkconfig names the build host's loop device (see practice.py).
-            cfg_path = session.root / "boot/grub/grub.cfg"
-            cfg = cfg_path.read_text()
-            fixed = re.sub(r"root=/dev/loop\d+p\d+", f"root=UUID={root_uuid}", cfg)
-            if f"root=UUID={root_uuid}" not in fixed:
-                raise RescueError("grub.cfg of the UEFI practice base has no root= to correct.")
-            journal.change_file(session.root, "/boot/grub/grub.cfg", fixed.encode(),
-                                reason="practice base: root= by UUID")
+                run_in_chroot(session, argv)
+            root_by_uuid(session, built.part("/").uuid)
             core.write_bytes((session.root / GRUB_DIR.lstrip("/") / "core.efi").read_bytes())
         write_esp_loaders(built.image, core)
 
@@ -157,10 +145,6 @@ def partition_span(image: Path, number: int) -> tuple[int, int]:
     raise RescueError(f"{image} has no partition {number}.")
 
 
-def _chroot(session: RescueSession, argv: list[str]) -> None:
-    result = session.runner.run_blocking(argv, in_chroot=True)
-    if not result.ok:
-        raise RescueError(f"Building the UEFI practice base failed: {result.describe_failure()}")
 
 
 def _host(argv: list[str], *, check: bool = True) -> str:
