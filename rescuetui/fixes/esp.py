@@ -28,8 +28,13 @@ def _backup_boot_sector_valid(sector: bytes) -> bool:
 def plan_esp(ctx: TargetContext, finding: Finding) -> FixPlan:
     from rescuetui.fixes.grub_install import plan_grub_reinstall_uefi
 
-    if finding.finding in ("loader-missing", "modules-missing", "stub-wrong"):
+    if finding.finding in ("loader-missing", "modules-missing"):
         return plan_grub_reinstall_uefi(ctx, finding)
+    if finding.finding == "stub-wrong":
+        return FixPlan(FSCK, why=finding.summary, risk="-", blocked=(
+            "rescuetui does not rewrite a stub grub.cfg on the ESP yet: read it with `mtype -i "
+            f"{finding.data.get('device')} ::/EFI/<id>/grub.cfg`, correct the UUID to /boot's, "
+            "and write it back with `mcopy -o -i DEVICE FILE ::/EFI/<id>/grub.cfg`."))
     chain = ctx.target.boot_chain
     device = str(finding.data.get("device") or "")
     span = chain.span(device) if chain else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import uuid as uuidlib
@@ -156,6 +157,16 @@ def build_disk(
 def _kernel_filesystems() -> frozenset[str]:
     text = Path("/proc/filesystems").read_text()
     return frozenset(line.split()[-1] for line in text.splitlines() if line.strip())
+
+
+def zero_bytes(device: str, length: int, offset: int = 0) -> None:
+    """Overwrite `length` bytes of a device with zeros, synced (damage a practice disk)."""
+    fd = os.open(device, os.O_WRONLY)
+    try:
+        os.pwrite(fd, b"\x00" * length, offset)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def detach_all_for(image: Path) -> None:

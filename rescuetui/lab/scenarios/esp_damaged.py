@@ -3,22 +3,16 @@ and drops to its shell. FAT32 keeps a backup of it in sector 6."""
 
 from __future__ import annotations
 
-import os
-
 from rescuetui.core.session import RescueSession
 from rescuetui.core.target import TargetSystem
+from rescuetui.lab.disk import zero_bytes
 from rescuetui.lab.scenario import Scenario
 
 
 def break_system(session: RescueSession, target: TargetSystem) -> str:
     if target.esp is None:
         raise RuntimeError("the UEFI practice base has no ESP")
-    fd = os.open(target.esp, os.O_WRONLY)
-    try:
-        os.pwrite(fd, bytes(512), 0)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    zero_bytes(target.esp, 512)
     return f"zeroed the FAT boot sector of the ESP {target.esp}"
 
 

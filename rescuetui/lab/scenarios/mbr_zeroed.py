@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import os
-
 from rescuetui.core.session import RescueSession
 from rescuetui.core.target import TargetSystem
+from rescuetui.lab.disk import zero_bytes
 from rescuetui.lab.scenario import Scenario
 
 BOOT_CODE_BYTES = 440
 
 
 def break_system(session: RescueSession, target: TargetSystem) -> str:
-    fd = os.open(target.disk, os.O_WRONLY)
-    try:
-        os.pwrite(fd, b"\x00" * BOOT_CODE_BYTES, 0)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    zero_bytes(target.disk, BOOT_CODE_BYTES)
     return f"zeroed the first {BOOT_CODE_BYTES} bytes of {target.disk} (the partition table kept)"
 
 
