@@ -30,16 +30,17 @@ def main() -> int:
 
     iso = Path(sys.argv[1])
     name = sys.argv[2] if len(sys.argv) > 2 else "initramfs-deleted"
+    firmware = SCENARIOS[name].firmware  # the live image boots as the broken disk's machine
     with tempfile.TemporaryDirectory(prefix="rescuetui-iso-e2e-") as tmp:
         disk = Path(tmp) / f"{name}.img"
         build_scenario(SCENARIOS[name], disk, journal_base=Path(tmp) / "build")
         step(f"practice disk {name} built")
-        before = boot(disk, timeout=240)
+        before = boot(disk, timeout=240, firmware=firmware)
         step(f"the practice disk alone: {before.outcome} ({before.evidence})")
         if before.outcome == "login":
             print("FAIL: the practice disk was not broken")
             return 1
-        argv = qemu_command(iso, disk=disk)
+        argv = qemu_command(iso, disk=disk, firmware=firmware, scratch=Path(tmp))
         child = pexpect.spawn(argv[0], argv[1:], timeout=600,
                               encoding="utf-8", codec_errors="replace")
         child.logfile_read = open(Path(tmp) / "serial.log", "w")  # noqa: SIM115
@@ -72,7 +73,7 @@ def main() -> int:
             child.expect(pexpect.EOF, timeout=300)
         finally:
             child.close(force=True)
-        after = boot(disk, timeout=300)
+        after = boot(disk, timeout=300, firmware=firmware)
         step(f"the practice disk alone again: {after.outcome} ({after.evidence})")
         print(f"serial log of the live session: kept only while running ({tmp})")
         return 0 if after.outcome == "login" else 1
