@@ -269,3 +269,41 @@ def test_a_healthy_lvm_root_in_kernelopts_is_left_alone(tmp_path: Path) -> None:
     ctx.target.root_specs = ["UUID=u", "/dev/mapper/rootvg-rootlv", "/dev/rootvg/rootlv"]
     assert check_bls(ctx).ok
     assert check_kernel_cmdline(ctx).ok
+
+
+def test_disk_drivers_from_the_systems_own_logs_of_earlier_boots(tmp_path: Path) -> None:
+    from rescuetui.diagnose.target_logs import target_evidence
+
+    (tmp_path / "var/log").mkdir(parents=True)
+    (tmp_path / "var/log/kern.log").write_text(
+        "Nov 30 10:00:01 vm kernel: [    0.000000] Hypervisor detected: Microsoft Hyper-V\n"
+        "Nov 30 10:00:02 vm kernel: [    1.2] scsi host0: storvsc_host_t\n"
+        "Nov 30 10:00:02 vm kernel: [    1.3] sd 0:0:0:0: [sda] 62914560 512-byte blocks\n")
+    with target_evidence(tmp_path) as evidence:
+        found = machine_drivers(evidence.sources)
+    assert found.drivers == ["hv_vmbus", "hv_storvsc"]
+    assert found.hypervisor == "Microsoft Hyper-V"
+    assert found.evidence[0].startswith("/var/log/kern.log: ")
+
+
+def test_modules_dep_is_a_finding_and_becomes_most(tmp_path: Path) -> None:
+    from rescuetui.checks.base import Finding
+    from rescuetui.checks.initramfs import host_only_generator
+    from rescuetui.fixes.initramfs import plan_initramfs_rebuild
+
+    _cmdline_tree(tmp_path)
+    conf = tmp_path / "etc/initramfs-tools"
+    conf.mkdir(parents=True)
+    (conf / "initramfs.conf").write_text("# comment\nMODULES=dep\nBUSYBOX=auto\n")
+    (conf / "modules").write_text("# modules\n")
+    ctx = fixture_context(tmp_path, DEBIAN, fstype="ext4")
+    found = host_only_generator(ctx)
+    assert found == ["MODULES=dep in /etc/initramfs-tools/initramfs.conf"]
+    plan = plan_initramfs_rebuild(ctx, Finding("initramfs", False, "lacks-driver", "x", data={
+        "path": "/boot/initrd.img-6.1.0-50-cloud-amd64", "modules": ["virtio_blk"],
+        "host_only": found}))
+    edits = {e.path: (e.content or b"").decode() for e in plan.edits}
+    assert "\nMODULES=most\n" in edits["/etc/initramfs-tools/initramfs.conf"]
+    assert "BUSYBOX=auto" in edits["/etc/initramfs-tools/initramfs.conf"]
+    assert edits["/etc/initramfs-tools/modules"].endswith("virtio_blk\n")
+    assert [s.argv[0] for s in plan.steps] == ["depmod", "update-initramfs"]
