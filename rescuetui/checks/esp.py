@@ -6,7 +6,7 @@ grub.cfg names a filesystem that exists, and GRUB's EFI modules are there."""
 from __future__ import annotations
 
 from rescuetui.checks.base import Finding, TargetContext
-from rescuetui.core.esp import FALLBACK_LOADERS, read_esp
+from rescuetui.core.esp import FALLBACK_LOADERS, efi_directory, read_esp
 from rescuetui.core.inventory import scan_inventory
 from rescuetui.core.text import printable
 
@@ -53,17 +53,17 @@ def check_esp(ctx: TargetContext) -> Finding:
         data["fsck"] = [esp.error]
         return Finding(CHECK, False, "esp-unreadable", f"mtools cannot read the ESP {device}: "
                        f"{printable(esp.error)}.", evidence=[printable(esp.error)], data=data)
-    ident = ctx.target.os_release.get("ID", "")
+    ident = efi_directory(ctx.target.os_release)
     fallback = FALLBACK_LOADERS.get(arch, "/EFI/BOOT/BOOTX64.EFI")
     problems = []
     fallback_kind = esp.loaders.get(esp.actual(fallback) or "", "missing")
     if fallback_kind != arch:
         problems.append(f"the fallback loader {fallback} is {_kind(fallback_kind, arch)}")
     names = DISTRO_LOADERS.get(arch, ())
-    distro = [f for f in esp.files if f.lower().startswith(f"/efi/{ident.lower()}/")
+    distro = [f for f in esp.files if ident and f.lower().startswith(f"/efi/{ident}/")
               and f.rsplit("/", 1)[-1].lower() in names]
     bad = [f for f in distro if esp.loaders.get(f) != arch]
-    if not distro:
+    if not distro and ident:  # an ID that is no safe directory name: the fallback alone counts
         problems.append(f"the distro's loader \\EFI\\{printable(ident)}\\{names[-1] if names else '?'} "
                         "is missing")
     for f in bad:

@@ -19,6 +19,11 @@ MAX_STUB_BYTES = 65536
 FALLBACK_LOADERS = {"x86_64": "/EFI/BOOT/BOOTX64.EFI", "aarch64": "/EFI/BOOT/BOOTAA64.EFI"}
 PE_MACHINES = {0x8664: "x86_64", 0xAA64: "aarch64", 0x14C: "i386"}
 LOADER_NAMES = ("grubx64.efi", "shimx64.efi", "grubaa64.efi", "shimaa64.efi", "mmx64.efi")
+# \EFI\<directory> of each distro, where it is not its os-release ID.
+EFI_DIRECTORIES = {"rhel": "redhat", "ol": "redhat", "opensuse-leap": "opensuse",
+                   "opensuse-tumbleweed": "opensuse", "sled": "sles", "sles_sap": "sles",
+                   "linuxmint": "ubuntu", "pop": "ubuntu"}
+SAFE_DIRECTORY = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 STUB_UUID = re.compile(r"search\.fs_uuid\s+(\S+)|search\s+[^\n]*--fs-uuid[^\n]*?\s([0-9A-Fa-f-]{8,})")
 
 
@@ -47,6 +52,14 @@ class EspContents:
                 "files": [printable(f) for f in self.files[:200]],
                 "loaders": {printable(k): v for k, v in self.loaders.items()},
                 "stub_configs": {printable(k): printable(v) for k, v in self.stubs.items()}}
+
+
+def efi_directory(os_release: dict[str, str]) -> str:
+    r"""The name of the distro's directory under \EFI\ ("" when its ID is not a safe name: it
+    comes from the disk and becomes part of a path on the ESP)."""
+    ident = os_release.get("ID", "").lower()
+    name = EFI_DIRECTORIES.get(ident, ident)
+    return name if SAFE_DIRECTORY.match(name) else ""
 
 
 def _mtools(argv: list[str], limit: int) -> tuple[int, bytes, str]:

@@ -8,10 +8,9 @@ table is never written: no sgdisk, no --force, no new BIOS boot partition.
 
 from __future__ import annotations
 
-import re
-
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.core.bootchain import BOOT_CODE_BYTES, DiskRegion
+from rescuetui.core.esp import efi_directory
 from rescuetui.core.inventory import scan_inventory
 from rescuetui.fixes.base import FileEdit, FixPlan, Step
 
@@ -79,7 +78,6 @@ def plan_grub_reinstall(ctx: TargetContext, finding: Finding) -> FixPlan:
 UEFI_FIX = "grub-reinstall-uefi"
 EFI_PLATFORMS = {"x86_64": ("x86_64-efi", "grubx64.efi", "BOOTX64.EFI"),
                  "aarch64": ("arm64-efi", "grubaa64.efi", "BOOTAA64.EFI")}
-SAFE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 FS_MODULES = {"ext2": "ext2", "ext3": "ext2", "ext4": "ext2", "xfs": "xfs", "btrfs": "btrfs"}
 
 
@@ -116,8 +114,7 @@ def plan_grub_reinstall_uefi(ctx: TargetContext, finding: Finding) -> FixPlan:
     if span is None:
         plan.blocked = f"The ESP {device} is not a partition of {chain.disk}."
         return plan
-    ident = ctx.target.os_release.get("ID", "").lower()
-    distro_dir = ident if SAFE_ID.match(ident) else ""
+    distro_dir = efi_directory(ctx.target.os_release)
     grub_dir = chain.grub_dir or ("/boot/grub2" if family.grub_install == "grub2-install"
                                   else "/boot/grub")
     target_dir = f"{grub_dir}/{platform}"
