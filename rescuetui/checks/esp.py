@@ -39,7 +39,8 @@ def check_esp(ctx: TargetContext) -> Finding:
                        f"but {chain.disk} has no EFI system partition.", data=data)
     fsck = ctx.runner.run_blocking(["fsck.vfat", "-n", device], in_chroot=False, timeout=120)
     if fsck.returncode != 0:
-        lines = [printable(line) for line in fsck.tail if line.strip()][-6:]
+        lines = [printable(line) for line in fsck.tail
+                 if line.strip() and not line.startswith("fsck.fat ")][-6:]  # not its banner
         unreadable = any(word in line for line in fsck.tail for word in UNREADABLE)
         data["fsck"] = lines
         return Finding(CHECK, False, "esp-unreadable" if unreadable else "esp-damaged",
