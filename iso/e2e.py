@@ -53,7 +53,7 @@ def main() -> int:
                 ("Where is the evidence", "\r", "mount tree seen"),
                 ("check the system", "\r", "the system's own logs read"),
                 ("Enter shows what it will do", "\r", "decision tree and checks"),
-                ("y Apply", "\r", "fix preview"),  # the key bar: the preview may scroll
+                ("y applies this fix", "\r", "fix preview"),
             ):
                 child.send(key)
                 child.expect(wait_for, timeout=600)

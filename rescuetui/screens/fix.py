@@ -68,8 +68,10 @@ class FixScreen(FlowScreen):
         self.done = False
 
     def body(self) -> ComposeResult:
-        yield Static("", id="preview", markup=False)
+        # What to press, and then what happened, above the preview: a preview longer than a
+        # 24-line serial console must not push them out of sight.
         yield Static("", id="state", markup=False)
+        yield Static("", id="preview", markup=False)
         yield StreamLog(lines=6, interval=self.rescue.redraw_interval, id="output")
         if self.hint():
             yield Static("Hint: " + self.hint(), classes="hint", markup=False)
