@@ -2,9 +2,9 @@
 
 Real Debian tree, real mkinitramfs: the image is rebuilt with MODULES=list (only what
 /etc/initramfs-tools/modules names), as a trimmed-down system may have it, so the disk driver
-is really missing from it. The one fake is at the edge: the practice disk is loop-attached
-here and a loop device has no driver chain, so the disk is said to hang off virtio (as it does
-on a cloud repair VM); sysfs is read for real in the unit test of the chain itself.
+is really missing from it. Which driver the machine needs comes from the evidence, as in a
+repair: the recorded console of a real boot of the practice disk (virtio block, PCI 1af4:1001);
+the loop device the disk is attached to here says nothing about that machine.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import SERIAL_DIR
 
 from rescuetui.checks import initramfs as initramfs_check
 from rescuetui.checks.base import TargetContext
 from rescuetui.core.diskdrivers import disk_driver_modules
 from rescuetui.core.session import RescueSession
+from rescuetui.diagnose.machine import machine_drivers
 from rescuetui.fixes.base import apply_plan
 from rescuetui.fixes.initramfs import plan_initramfs_rebuild
 from rescuetui.lab.disk import BuiltDisk
@@ -36,14 +38,15 @@ def test_driver_chain_of_a_real_disk_from_sysfs() -> None:
 @pytest.mark.root
 @pytest.mark.slow
 def test_missing_disk_driver_is_found_and_the_rebuild_adds_it(
-        debian_image: BuiltDisk, journal_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(initramfs_check, "disk_driver_modules", lambda disk: ["virtio_blk"])
+        debian_image: BuiltDisk, journal_dir: Path) -> None:
+    machine = machine_drivers([("console", SERIAL_DIR / "initramfs-deleted.log")])
     with RescueSession(journal_base=journal_dir) as session:
         session.open_target(str(debian_image.image))
         session.make_writable()
         assert session.target is not None
         kernel = session.target.kernels[0].version
-        ctx = TargetContext(session.root, session.target, session.runner, kernel)
+        ctx = TargetContext(session.root, session.target, session.runner, kernel,
+                            machine_drivers=machine.drivers, machine_evidence=machine.evidence)
         assert initramfs_check.check_initramfs(ctx).ok
         conf = session.root / "etc/initramfs-tools/initramfs.conf"
         conf.write_text(conf.read_text().replace("MODULES=most", "MODULES=list"))
@@ -52,7 +55,8 @@ def test_missing_disk_driver_is_found_and_the_rebuild_adds_it(
         finding = initramfs_check.check_initramfs(ctx)
         assert finding.finding == "lacks-driver", finding
         assert "virtio_blk" in finding.data["modules"]
-        assert "the disk root is on" in finding.summary
+        assert "the disk of the machine it boots on" in finding.summary
+        assert any("[1af4:1001]" in e for e in finding.evidence)
         plan = plan_initramfs_rebuild(ctx, finding)
         assert plan.edits[0].path == "/etc/initramfs-tools/modules"
         assert "+virtio_blk" in plan.diff

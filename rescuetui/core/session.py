@@ -332,6 +332,8 @@ class RescueSession:
                 outcomes.append(MountOutcome(
                     resolved, "esp", f"{name}: the ESP {unreadable_esp} holds no filesystem "
                     "libblkid can read; the esp check looks at it (never mounted)"))
+                if not no_write:
+                    self._esp_placeholder(resolve_in_root(root, entry.mountpoint))
                 continue
             if resolved.status != "resolved":
                 if resolved.required:
@@ -351,10 +353,8 @@ class RescueSession:
                 outcomes.append(MountOutcome(
                     resolved, "esp", f"{name}: the ESP {resolved.device}, read and written with "
                     "mtools, never mounted on the rescue host"))
-                if not no_write and mountpoint.is_dir():
-                    self.stack.mount("tmpfs", mountpoint, fstype="tmpfs",
-                                     options=["ro", "nosuid", "nodev", "noexec", "size=64k",
-                                              "mode=0700"], kind="placeholder")
+                if not no_write:
+                    self._esp_placeholder(mountpoint)
                 continue
             if not mountpoint.is_dir():
                 outcomes.append(MountOutcome(
@@ -386,6 +386,17 @@ class RescueSession:
                 outcomes.append(MountOutcome(
                     resolved, "failed", f"{name} from {resolved.device}: {exc.stderr}{hint}"))
         return outcomes
+
+    def _esp_placeholder(self, mountpoint: Path) -> None:
+        """An empty read-only tmpfs over the ESP's mount point, with the directory's own mode
+        and owner (so that it looks, and compares in change manifests, like the directory)."""
+        if not mountpoint.is_dir() or mountpoint.is_symlink():
+            return
+        st = mountpoint.stat()
+        self.stack.mount("tmpfs", mountpoint, fstype="tmpfs",
+                         options=["ro", "nosuid", "nodev", "noexec", "size=64k",
+                                  f"mode={st.st_mode & 0o7777:04o}", f"uid={st.st_uid}",
+                                  f"gid={st.st_gid}"], kind="placeholder")
 
     def _mount_api(self) -> None:
         for source, path, fstype, options in API_MOUNTS:
