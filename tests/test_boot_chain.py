@@ -307,3 +307,24 @@ def test_modules_dep_is_a_finding_and_becomes_most(tmp_path: Path) -> None:
     assert "BUSYBOX=auto" in edits["/etc/initramfs-tools/initramfs.conf"]
     assert edits["/etc/initramfs-tools/modules"].endswith("virtio_blk\n")
     assert [s.argv[0] for s in plan.steps] == ["depmod", "update-initramfs"]
+
+
+def test_lvm_volumes_named_in_fstab_by_mapper_path_count(tmp_path: Path) -> None:
+    """rd.lvm.lv=rootvg/swap-lv is fine when fstab names that volume as /dev/mapper/...;
+    a volume named nowhere is not."""
+    from rescuetui.checks.kernel_cmdline import check_kernel_cmdline, logical_volumes
+
+    _bls_tree(tmp_path, "root=/dev/mapper/rootvg-rootlv ro rd.lvm.lv=rootvg/rootlv "
+                        "rd.lvm.lv=rootvg/swap-lv")
+    (tmp_path / f"boot/initramfs-{RHEL_KERNELS[1]}.img").write_bytes(b"i")
+    (tmp_path / "etc/fstab").write_text("/dev/mapper/rootvg-rootlv / xfs defaults 0 0\n"
+                                        "/dev/mapper/rootvg-swap--lv none swap defaults 0 0\n")
+    ctx = fixture_context(tmp_path, RHEL)
+    ctx.target.root_specs = ["UUID=u", "/dev/mapper/rootvg-rootlv", "/dev/rootvg/rootlv"]
+    for entry in ctx.target.fstab:  # the volumes are open, as a repair would have them
+        object.__setattr__(entry, "device", "/dev/dm-0")
+    assert logical_volumes(ctx) == {"rootvg/rootlv", "rootvg/swap-lv"}
+    assert check_kernel_cmdline(ctx).ok
+    ctx.target.fstab = ctx.target.fstab[:1]
+    found = check_kernel_cmdline(ctx)
+    assert found.finding == "lvm-missing" and "rootvg/swap-lv" in found.summary

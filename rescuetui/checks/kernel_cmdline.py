@@ -13,6 +13,7 @@ from rescuetui.checks.bootloader import main_config
 from rescuetui.checks.default_kernel import default_entry, resolve
 from rescuetui.core.cmdline import Offence, judge, split_cmdline
 from rescuetui.core.grubmenu import MenuEntry, grub_menu_entries
+from rescuetui.core.target import DM_NAME
 from rescuetui.core.text import from_disk, printable
 
 CHECK = "kernel-cmdline"
@@ -86,7 +87,12 @@ def logical_volumes(ctx: TargetContext) -> set[str] | None:
     names = set()
     for spec in ctx.target.root_specs + [r.entry.spec for r in ctx.target.fstab if r.device]:
         parts = spec.split("/")
-        if len(parts) == 4 and parts[1] == "dev" and parts[2] not in ("mapper", "disk"):
+        if spec.startswith("/dev/mapper/"):
+            match = DM_NAME.match(spec.removeprefix("/dev/mapper/"))
+            if match:
+                vg, lv = (part.replace("--", "-") for part in match.groups())
+                names.add(f"{vg}/{lv}")
+        elif len(parts) == 4 and parts[1] == "dev" and parts[2] != "disk":
             names.add(f"{parts[2]}/{parts[3]}")
     return names or None
 
