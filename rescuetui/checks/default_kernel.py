@@ -12,19 +12,12 @@ import re
 from pathlib import PurePosixPath
 
 from rescuetui.checks.base import Finding, TargetContext
+from rescuetui.core.bootchain import read_bls_entries, read_grubenv
 from rescuetui.core.grubmenu import MenuEntry, grub_menu_entries
 from rescuetui.core.text import from_disk
 
 CHECK = "default-kernel"
 SET_DEFAULT = re.compile(r'^\s*set\s+default=(?:"([^"]*)"|\'([^\']*)\'|(\S+))\s*$')
-
-
-def _grubenv(ctx: TargetContext, cfg: str) -> dict[str, str]:
-    env = ctx.path(str(PurePosixPath(cfg).with_name("grubenv")))
-    if not env.is_file():
-        return {}
-    pairs = (line.partition("=") for line in from_disk(env.read_bytes()).splitlines())
-    return {k: v for k, sep, v in pairs if sep and not k.startswith("#")}
 
 
 def default_entry(text: str, env: dict[str, str]) -> str | None:
@@ -58,14 +51,10 @@ def resolve(value: str, entries: list[MenuEntry]) -> MenuEntry | None:
 
 
 def _bls_image(ctx: TargetContext, entry: str) -> str | None:
-    conf = ctx.path(f"/boot/loader/entries/{entry}.conf")
-    if not conf.is_file():
-        return None
-    for line in from_disk(conf.read_bytes()).splitlines():
-        key, _, value = line.strip().partition(" ")
-        if key == "linux":
-            return PurePosixPath(value.strip()).name
-    return None
+    """The image file the BLS entry `entry` loads (read now: a fix may have just changed it)."""
+    found = next((e for e in read_bls_entries(ctx.root)
+                  if e.file == f"/boot/loader/entries/{entry}.conf"), None)
+    return PurePosixPath(found.linux).name if found and found.linux else None
 
 
 def default_kernel(ctx: TargetContext) -> tuple[str | None, str]:
@@ -74,7 +63,8 @@ def default_kernel(ctx: TargetContext) -> tuple[str | None, str]:
     if not cfg or not ctx.path(cfg).is_file():
         return None, "no GRUB configuration"
     text = from_disk(ctx.path(cfg).read_bytes())
-    value = default_entry(text, _grubenv(ctx, cfg)) or "0"
+    env = read_grubenv(ctx.root, str(PurePosixPath(cfg).parent))  # read now, as above
+    value = default_entry(text, env) or "0"
     entry = resolve(value, grub_menu_entries(text))
     image = entry.image if entry else _bls_image(ctx, value)
     for kernel in ctx.target.kernels:

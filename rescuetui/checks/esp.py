@@ -22,7 +22,7 @@ UNREADABLE = ("Logical sector size is zero", "Both FATs appear to be corrupt",
 
 def esp_device(ctx: TargetContext) -> str | None:
     chain = ctx.target.boot_chain
-    return chain.layout.esp_device if chain and chain.layout else ctx.target.esp
+    return chain.layout.esp_device if chain else ctx.target.esp
 
 
 def check_esp(ctx: TargetContext) -> Finding:

@@ -9,11 +9,12 @@ filesystem without the host kernel mounting it.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from rescuetui.core.diskbytes import read_region
+from rescuetui.core.diskbytes import DiskRegion, read_region
 from rescuetui.core.esp import EspContents, read_esp
 from rescuetui.core.inventory import BlockDevice, Inventory
 from rescuetui.core.rootpath import resolve_in_root
@@ -26,6 +27,7 @@ GRUB_KERNEL_SECTOR_OFFSET = 0x5C  # boot.img: LBA of core.img's first sector (di
 GRUB_PLATFORMS = ("i386-pc", "x86_64-efi", "arm64-efi", "i386-efi")
 GRUB_DIRS = ("/boot/grub", "/boot/grub2")
 MAX_ENTRY_BYTES = 65536
+GRUBENV_SIZE = 1024
 # What other boot loaders' MBR code says about itself: never overwritten by a GRUB reinstall.
 OTHER_BOOT_CODE = (
     (b"Invalid partition table", "windows"),
@@ -34,18 +36,6 @@ OTHER_BOOT_CODE = (
     (b"SYSLINUX", "syslinux"),
     (b"ISOLINUX", "isolinux"),
 )
-
-
-@dataclass(frozen=True)
-class DiskRegion:
-    """A byte range of a whole disk: what a boot loader install writes, and its backup."""
-
-    offset: int
-    length: int
-    what: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"offset": self.offset, "length": self.length, "what": self.what}
 
 
 @dataclass
@@ -103,7 +93,7 @@ class BlsEntry:
 
 @dataclass
 class BootChain:
-    disk: str  # the whole disk the firmware boots from
+    layout: DiskLayout  # what it was read against: the disk, its partitions, its ESP
     firmware: str  # bios, uefi, uefi+bios, unknown
     evidence: list[str]
     bios: BiosBoot | None
@@ -112,11 +102,15 @@ class BootChain:
     esp: EspContents | None
     bls: list[BlsEntry]
     grubenv: dict[str, str]
-    layout: DiskLayout | None = None
+
+    @property
+    def disk(self) -> str:
+        """The whole disk the firmware boots from."""
+        return self.layout.disk
 
     def reread(self, root: Path) -> BootChain:
         """The chain as it is now (after a fix wrote boot code or files)."""
-        return read_boot_chain(root, self.layout) if self.layout else self
+        return read_boot_chain(root, self.layout)
 
     @property
     def boots_bios(self) -> bool:
@@ -127,8 +121,7 @@ class BootChain:
         return "uefi" in self.firmware
 
     def span(self, device: str) -> PartitionSpan | None:
-        return next((s for s in self.layout.spans if s.device == device), None) \
-            if self.layout else None
+        return next((s for s in self.layout.spans if s.device == device), None)
 
     def platform(self, name: str) -> GrubPlatform | None:
         return next((p for p in self.platforms if p.name == name), None)
@@ -191,8 +184,10 @@ def partition_spans(inventory: Inventory, disk: str, sysfs: Path = Path("/sys/cl
     return sorted(spans, key=lambda s: s.start)
 
 
-def read_bios_boot(head: bytes, spans: list[PartitionSpan], table: str | None) -> BiosBoot:
-    """The MBR's boot code and, for GRUB, where its core image is and whether it is whole."""
+def read_bios_boot(head: bytes, spans: list[PartitionSpan], table: str | None,
+                   read: Callable[[int, int], bytes] | None = None) -> BiosBoot:
+    """The MBR's boot code and, for GRUB, where its core image is and whether it is whole.
+    `read(offset, length)` reads the disk beyond `head` (a BIOS boot partition further out)."""
     mbr = head[:SECTOR]
     bios = BiosBoot(boot_code_kind(mbr), mbr[510:512] == b"\x55\xaa")
     first = spans[0].start if spans else 2048
@@ -201,9 +196,8 @@ def read_bios_boot(head: bytes, spans: list[PartitionSpan], table: str | None) -
         bios.gap = DiskRegion(SECTOR, (first - 1) * SECTOR, "the post-MBR gap")
     boot_part = next((s for s in spans if s.bios_boot), None)
     if boot_part:
-        bios.bios_boot_partition = DiskRegion(boot_part.start * SECTOR, boot_part.size * SECTOR,
-                                              f"the BIOS boot partition (partition "
-                                              f"{boot_part.number})")
+        bios.bios_boot_partition = replace(
+            boot_part.region, what=f"the BIOS boot partition (partition {boot_part.number})")
     if bios.boot_code != "grub":
         return bios
     sector = struct.unpack_from("<Q", mbr, GRUB_KERNEL_SECTOR_OFFSET)[0]
@@ -224,18 +218,13 @@ def read_bios_boot(head: bytes, spans: list[PartitionSpan], table: str | None) -
                              "and not in the post-MBR gap")
         return bios
     if (sector + 1) * SECTOR > len(head):
-        # Beyond the first MiB (a BIOS boot partition further out): read just that sector.
-        bios.core_problem = "unread"
-        return bios
+        if read is None:
+            bios.core_problem = f"sector {sector} lies beyond what was read of the disk"
+            return bios
+        # The core image's first two sectors, placed where _core_image_whole looks for them.
+        head = b"\x00" * (sector * SECTOR) + read(sector * SECTOR, SECTOR * 2)
     bios.core_ok, bios.core_problem = _core_image_whole(head, sector, limit)
     return bios
-
-
-def read_core_sector(disk: str, sector: int, limit: int) -> tuple[bool, str]:
-    """`_core_image_whole` for a core image beyond the first MiB."""
-    data = read_region(disk, sector * SECTOR, SECTOR * 2)
-    padded = b"\x00" * (sector * SECTOR) + data
-    return _core_image_whole(padded, sector, limit)
 
 
 def _core_image_whole(head: bytes, sector: int, limit: int) -> tuple[bool, str]:
@@ -339,6 +328,13 @@ def read_grubenv(root: Path, directory: str | None) -> dict[str, str]:
     return values
 
 
+def grubenv_bytes(block: str) -> bytes | None:
+    """grubenv text (its # padding stripped) as GRUB keeps it: exactly 1024 bytes, padded with
+    #; None when it does not fit."""
+    data = block.encode("utf-8", "surrogateescape")
+    return data + b"#" * (GRUBENV_SIZE - len(data)) if len(data) <= GRUBENV_SIZE else None
+
+
 @dataclass(frozen=True)
 class DiskLayout:
     """What the boot chain is read against: the disk, its table and partitions, its ESP."""
@@ -366,11 +362,8 @@ def read_boot_chain(root: Path, layout: DiskLayout) -> BootChain:
     evidence: list[str] = []
     bios: BiosBoot | None = None
     try:
-        head = read_disk_head(disk)
-        bios = read_bios_boot(head, spans, table)
-        if bios.core_problem == "unread" and bios.core_sector is not None:
-            limit = next(s.start + s.size for s in spans if s.bios_boot)
-            bios.core_ok, bios.core_problem = read_core_sector(disk, bios.core_sector, limit)
+        bios = read_bios_boot(read_disk_head(disk), spans, table,
+                              lambda offset, length: read_region(disk, offset, length))
     except OSError as exc:
         evidence.append(f"the first MiB of {disk} could not be read: {exc.strerror}")
     directory = grub_dir(root)
@@ -402,5 +395,5 @@ def read_boot_chain(root: Path, layout: DiskLayout) -> BootChain:
     else:
         firmware = "unknown"
     evidence += [f"BIOS: {s}" for s in bios_signs] + [f"UEFI: {s}" for s in uefi_signs]
-    return BootChain(disk, firmware, evidence, bios, directory, platforms, esp,
-                     read_bls_entries(root), read_grubenv(root, directory), layout)
+    return BootChain(layout, firmware, evidence, bios, directory, platforms, esp,
+                     read_bls_entries(root), read_grubenv(root, directory))

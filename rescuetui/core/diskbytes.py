@@ -4,7 +4,22 @@ they agree with what tools wrote through the disk's partition devices."""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DiskRegion:
+    """A byte range of a whole disk: what a boot loader install writes, and its backup."""
+
+    offset: int
+    length: int
+    what: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"offset": self.offset, "length": self.length, "what": self.what}
+
 
 BLKFLSBUF = 0x1261  # flush a block device's dirty buffers and drop its cache
 

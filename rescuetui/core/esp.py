@@ -12,7 +12,7 @@ from typing import Any
 
 from rescuetui.core.text import from_disk, printable
 
-MTOOLS_ENV = {"MTOOLS_SKIP_CHECK": "1", "MTOOLS_NO_VFAT": "0", "LC_ALL": "C"}
+MTOOLS_ENV = {"MTOOLS_SKIP_CHECK": "1", "LC_ALL": "C"}
 MAX_LISTING_BYTES = 1 << 20
 PE_HEAD_BYTES = 4096
 MAX_STUB_BYTES = 65536
@@ -41,11 +41,6 @@ class EspContents:
 
     def actual(self, path: str) -> str | None:
         return next((f for f in self.files if f.lower() == path.lower()), None)
-
-    def distro_dirs(self) -> list[str]:
-        """The \\EFI\\<id> directories other than the fallback's BOOT."""
-        dirs = {f.split("/")[2] for f in self.files if f.count("/") >= 3}
-        return sorted(d for d in dirs if d.upper() != "BOOT")
 
     def to_json(self) -> dict[str, Any]:
         return {"device": self.device, "readable": self.readable, "error": printable(self.error),

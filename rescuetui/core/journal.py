@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rescuetui.core.diskbytes import read_region
+from rescuetui.core.diskbytes import DiskRegion, read_region
 from rescuetui.core.errors import RescueError
 from rescuetui.core.rootpath import resolve_in_root
 
@@ -291,7 +291,7 @@ class Journal:
             made.append(current)
         return made
 
-    def backup_disk_region(self, disk: str, region: Any) -> dict[str, Any]:
+    def backup_disk_region(self, disk: str, region: DiskRegion) -> dict[str, Any]:
         """Copy a byte range of the whole disk (boot code, the post-MBR gap) into the backups
         before a command writes it; `disk_region_written` completes the record afterwards."""
         seq = self.next_seq()

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rescuetui.core.bootchain import DiskRegion
-from rescuetui.core.diskbytes import read_region, write_region
+from rescuetui.core.diskbytes import DiskRegion, read_region, write_region
 from rescuetui.core.errors import RescueError
 from rescuetui.core.journal import FileState, Journal, bytes_digest
 from rescuetui.core.rootpath import resolve_in_root

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rescuetui.core.rootpath import resolve_in_root
 from rescuetui.diagnose.classifier import Diagnosis
+from rescuetui.diagnose.machine import MachineEvidence, machine_drivers
 from rescuetui.diagnose.scanner import open_evidence
 
 LOG_GLOBS = ("kern.log*", "messages*", "syslog*", "dmesg*", "boot.log*")
@@ -34,6 +35,7 @@ class TargetEvidence:
     sources: list[tuple[str, Path]] = field(default_factory=list)  # (name, file to read)
     notes: list[str] = field(default_factory=list)
     recent_changes: list[str] = field(default_factory=list)
+    machine: MachineEvidence = field(default_factory=MachineEvidence)  # its disk drivers
 
 
 def _sorted_logs(directory: Path, globs: tuple[str, ...]) -> list[Path]:
@@ -110,8 +112,10 @@ def package_history(root: Path, keep: int = 10) -> list[str]:
 
 
 def diagnose_target(root: Path) -> tuple[list[Diagnosis], TargetEvidence]:
-    """Diagnose every log the mounted target keeps, newest first, and its package history."""
+    """Diagnose every log the mounted target keeps, newest first, and its package history; and
+    read the disk drivers of the machine those boots ran on, from the same files."""
     from rescuetui.diagnose.classifier import diagnose_file
 
     with target_evidence(root) as evidence:
+        evidence.machine = machine_drivers(evidence.sources)
         return [diagnose_file(path, name) for name, path in evidence.sources], evidence

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rescuetui.core.bootchain import DiskRegion
+from rescuetui.core.diskbytes import DiskRegion
 from rescuetui.core.errors import RescueError
 from rescuetui.core.journal import Journal
 from rescuetui.core.manifest import compare, snapshot

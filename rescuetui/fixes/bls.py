@@ -8,9 +8,9 @@ import re
 from dataclasses import replace
 
 from rescuetui.checks.base import Finding, TargetContext
+from rescuetui.core.bootchain import grubenv_bytes
 from rescuetui.fixes.base import FileEdit, FixPlan, unified_diff
 from rescuetui.fixes.initramfs import plan_initramfs_rebuild
-from rescuetui.fixes.kernel_cmdline import GRUBENV_SIZE
 from rescuetui.fixes.packages import plan_kernel_reinstall
 
 FIX = "bls-root"
@@ -57,13 +57,11 @@ def plan_bls(ctx: TargetContext, finding: Finding) -> FixPlan:
         before = ctx.path(path).read_bytes()
         text = _replace_roots(before.decode("utf-8", "surrogateescape"), grubenv_bad, good,
                               after=r"(?:(?<=^kernelopts=)|(?<=\s))")
-        block = text.rstrip("#")
-        after = (block + "#" * max(0, GRUBENV_SIZE - len(block))).encode("utf-8",
-                                                                        "surrogateescape")
-        if len(after) == GRUBENV_SIZE and after != before:
-            plan.edits.append(FileEdit(path, f"kernelopts root= to {good}", content=after))
+        block = grubenv_bytes(text.rstrip("#"))
+        if block is not None and block != before:
+            plan.edits.append(FileEdit(path, f"kernelopts root= to {good}", content=block))
             plan.files.append(path)
-            diffs.append(unified_diff(path, before, after))
+            diffs.append(unified_diff(path, before, block))
     plan.diff = "".join(diffs)
     if not plan.edits:
         plan.blocked = "No root= in the BLS entries or grubenv could be corrected safely."

@@ -7,11 +7,12 @@ is backed up first, so undo puts every byte back."""
 from __future__ import annotations
 
 from rescuetui.checks.base import Finding, TargetContext
-from rescuetui.core.bootchain import SECTOR, DiskRegion
-from rescuetui.core.diskbytes import read_region
+from rescuetui.core.bootchain import SECTOR
+from rescuetui.core.diskbytes import DiskRegion, read_region
 from rescuetui.core.errors import RescueError
 from rescuetui.core.inventory import scan_inventory
 from rescuetui.fixes.base import FixPlan, Step
+from rescuetui.fixes.grub_install import plan_grub_reinstall_uefi
 
 FSCK = "esp-fsck"
 RESTORE = "esp-boot-sector-restore"
@@ -26,8 +27,6 @@ def _backup_boot_sector_valid(sector: bytes) -> bool:
 
 
 def plan_esp(ctx: TargetContext, finding: Finding) -> FixPlan:
-    from rescuetui.fixes.grub_install import plan_grub_reinstall_uefi
-
     if finding.finding in ("loader-missing", "modules-missing"):
         return plan_grub_reinstall_uefi(ctx, finding)
     if finding.finding == "stub-wrong":

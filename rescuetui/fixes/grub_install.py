@@ -9,7 +9,8 @@ table is never written: no sgdisk, no --force, no new BIOS boot partition.
 from __future__ import annotations
 
 from rescuetui.checks.base import Finding, TargetContext
-from rescuetui.core.bootchain import BOOT_CODE_BYTES, DiskRegion
+from rescuetui.core.bootchain import BOOT_CODE_BYTES
+from rescuetui.core.diskbytes import DiskRegion
 from rescuetui.core.esp import efi_directory
 from rescuetui.core.inventory import scan_inventory
 from rescuetui.fixes.base import FileEdit, FixPlan, Step

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.boot_space import MIN_FREE, free_bytes
+from rescuetui.checks.initramfs import INITRAMFS_TOOLS_CONF, MODULES_DEP, config_files
 from rescuetui.fixes.base import FileEdit, FixPlan, Step, unified_diff
 
 FIX = "initramfs-rebuild"
@@ -80,8 +81,6 @@ DRACUT_GENERIC = "/etc/dracut.conf.d/90-rescuetui-generic.conf"
 def _not_host_only(ctx: TargetContext, plan: FixPlan) -> None:
     """MODULES=dep becomes initramfs-tools' default MODULES=most; dracut gets hostonly="no"
     (its generic image): either way the image no longer depends on where it is built."""
-    from rescuetui.checks.initramfs import INITRAMFS_TOOLS_CONF, MODULES_DEP, config_files
-
     if ctx.path("/usr/sbin/mkinitramfs").exists():
         for name in config_files(ctx, INITRAMFS_TOOLS_CONF):
             before = ctx.path(name).read_bytes()

@@ -10,13 +10,13 @@ from collections import defaultdict
 
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.kernel_cmdline import ASSIGNMENT
+from rescuetui.core.bootchain import grubenv_bytes
 from rescuetui.core.cmdline import without
 from rescuetui.core.grubmenu import grub_menu_entries
 from rescuetui.core.text import printable
 from rescuetui.fixes.base import FileEdit, FixPlan, unified_diff
 
 FIX = "kernel-cmdline"
-GRUBENV_SIZE = 1024
 
 
 def plan_kernel_cmdline(ctx: TargetContext, finding: Finding) -> FixPlan:
@@ -93,7 +93,4 @@ def _edited_grubenv(text: str, drop: set[str]) -> bytes | None:
     body = [line for line in lines if line != header]
     edited = [f"kernelopts={without(line.partition('=')[2], drop)}"
               if line.startswith("kernelopts=") else line for line in body]
-    block = header + "\n" + "".join(f"{line}\n" for line in edited)
-    if len(block) > GRUBENV_SIZE:
-        return None
-    return (block + "#" * (GRUBENV_SIZE - len(block))).encode("utf-8", "surrogateescape")
+    return grubenv_bytes(header + "\n" + "".join(f"{line}\n" for line in edited))

@@ -19,8 +19,8 @@ from rescuetui.core.session import RescueSession
 from rescuetui.core.target import TargetSystem, choose_candidate
 from rescuetui.diagnose.classifier import Diagnosis, diagnose_file, primary
 from rescuetui.diagnose.facts import decode_exit_code
-from rescuetui.diagnose.machine import machine_drivers
-from rescuetui.diagnose.target_logs import diagnose_target, target_evidence
+from rescuetui.diagnose.machine import MachineEvidence, machine_drivers
+from rescuetui.diagnose.target_logs import diagnose_target
 from rescuetui.diagnose.tree import NODES, findings_from_evidence, walk
 from rescuetui.fixes import DIAGNOSIS_FIXES, FIX_FOR_CHECK, OPT_IN_FIXES
 from rescuetui.fixes.base import Applied, FixPlan, apply_plan
@@ -101,6 +101,7 @@ class Repair:
         self.stage = stage
         self.report = RepairReport()
         self.tried: set[str] = set()
+        self.target_machine = MachineEvidence()  # the disk drivers the system's own logs name
 
     def run(self) -> RepairReport:
         self._run()
@@ -205,7 +206,9 @@ class Repair:
 
     def _diagnose(self, session: RescueSession) -> Diagnosis | None:
         diagnoses = [diagnose_file(log) for log in self.logs]
-        diagnoses += diagnose_target(session.root)[0]
+        on_disk, evidence = diagnose_target(session.root)
+        diagnoses += on_disk
+        self.target_machine = evidence.machine
         chosen = primary(diagnoses)
         if chosen is None:
             self.say("No console text and no logs on the disk: checking everything boot needs.")
@@ -228,8 +231,7 @@ class Repair:
         else from the system's own logs of earlier boots."""
         found = machine_drivers([(log.name, log) for log in self.logs])
         if not found.drivers:
-            with target_evidence(session.root) as evidence:
-                found = machine_drivers(evidence.sources)
+            found = self.target_machine  # read with the diagnosis, from the same exports
         ctx.machine_drivers, ctx.machine_evidence = found.drivers, found.evidence
         assert session.journal is not None
         session.journal.append("machine", drivers=found.drivers, evidence=found.evidence,
