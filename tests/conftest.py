@@ -130,6 +130,15 @@ def fixture_context(root: Path, os_release: str, *, fstype: str = "xfs", uuid: s
                          kernel or target.kernels[0].version)
 
 
+def install_program(root: Path, path: str) -> None:
+    """An executable file at `path` in a fixture tree: what tells rescuetui a tool is installed
+    (the fixture's tools are planned, never run)."""
+    program = root / path.lstrip("/")
+    program.parent.mkdir(parents=True, exist_ok=True)
+    program.write_text("#!/bin/sh\nexit 1\n")
+    program.chmod(0o755)
+
+
 def rescuetui_exe() -> str:
     """The installed `rescuetui` script of the environment running the tests."""
     beside = Path(sys.executable).parent / "rescuetui"

@@ -11,7 +11,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from conftest import fixture_context
+from conftest import fixture_context, install_program
 
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.bootloader import check_bootloader
@@ -33,17 +33,17 @@ FAMILIES = {
 }
 EXPECTED = {
     "rocky9": {
-        "initramfs": [["depmod", "-a", "{v}"], ["dracut", "-f", "/boot/initramfs-{v}.img", "{v}"]],
+        "initramfs": [["depmod", "-a", "{v}"], ["dracut", "--force", "--no-hostonly", "/boot/initramfs-{v}.img", "{v}"]],
         "kernel": [["dnf", "reinstall", "-y", "kernel-core-{v}"]],
         "package": [["dnf", "reinstall", "-y", "systemd"]],
     },
     "sles15": {
-        "initramfs": [["depmod", "-a", "{v}"], ["dracut", "-f", "/boot/initrd-{v}", "{v}"]],
+        "initramfs": [["depmod", "-a", "{v}"], ["dracut", "--force", "--no-hostonly", "/boot/initrd-{v}", "{v}"]],
         "kernel": [["zypper", "--non-interactive", "install", "--force", "kernel-default"]],
         "package": [["zypper", "--non-interactive", "install", "--force", "systemd"]],
     },
     "azurelinux3": {
-        "initramfs": [["depmod", "-a", "{v}"], ["dracut", "-f", "/boot/initramfs-{v}.img", "{v}"]],
+        "initramfs": [["depmod", "-a", "{v}"], ["dracut", "--force", "--no-hostonly", "/boot/initramfs-{v}.img", "{v}"]],
         "kernel": [["tdnf", "reinstall", "-y", "kernel"]],
         "package": [["tdnf", "reinstall", "-y", "systemd"]],
     },
@@ -68,6 +68,7 @@ def _fixture_tree(root: Path, name: str) -> TargetContext:
     (root / "boot" / image).write_bytes(b"kernel")
     if name == "arch":
         (modules / "pkgbase").write_text("linux\n")
+    install_program(root, "/usr/bin/mkinitcpio" if name == "arch" else "/usr/bin/dracut")
     (root / Path(grub).relative_to("/")).parent.mkdir(parents=True, exist_ok=True)
     (root / Path(grub).relative_to("/")).write_text(
         f"menuentry 'x' {{\n  linux /boot/{image} root=UUID={ROOT_UUID} ro\n"
@@ -93,10 +94,17 @@ def test_family_plans_have_the_exact_commands(tmp_path: Path, name: str) -> None
     assert all(s.in_chroot for s in plan_initramfs_rebuild(ctx, missing).steps)
 
 
-def test_unknown_family_is_blocked_not_guessed(tmp_path: Path) -> None:
+def test_the_builder_comes_from_what_is_installed_not_the_family(tmp_path: Path) -> None:
+    """An unknown family with mkinitcpio installed rebuilds with mkinitcpio; with no builder
+    that can run (the program gone, its directory in /etc left behind) it is blocked."""
     ctx = _fixture_tree(tmp_path, "arch")
     ctx.target.os_release = {"ID": "plan9"}
-    plan = plan_initramfs_rebuild(ctx, Finding("initramfs", False, "missing", "gone"))
+    missing = Finding("initramfs", False, "missing", "gone", data={"path": "/boot/x.img"})
+    plan = plan_initramfs_rebuild(ctx, missing)
+    assert plan.steps[-1].argv[0] == "mkinitcpio" and not plan.blocked
+    (tmp_path / "usr/bin/mkinitcpio").unlink()
+    (tmp_path / "etc/mkinitcpio.conf.d").mkdir(parents=True)
+    plan = plan_initramfs_rebuild(ctx, missing)
     assert plan.blocked and not plan.steps
 
 

@@ -7,9 +7,13 @@ from pathlib import Path
 from typing import Any
 
 from rescuetui.core.distros import DistroFamily, family_for
+from rescuetui.core.initramfs_builder import InitramfsBuilder, target_builder
 from rescuetui.core.rootpath import resolve_in_root
 from rescuetui.core.runner import CommandResult, CommandRunner
 from rescuetui.core.target import TargetSystem
+
+# Each family's usual initramfs builder, where a target has several installed.
+USUAL_BUILDER = {"debian": "initramfs-tools", "arch": "mkinitcpio"}
 
 
 @dataclass
@@ -28,6 +32,13 @@ class TargetContext:
     @property
     def family(self) -> DistroFamily | None:
         return family_for(self.target.os_release)
+
+    @property
+    def initramfs_builder(self) -> InitramfsBuilder | None:
+        """The initramfs builder the target has installed and can run (None: none at all)."""
+        family = self.family
+        return target_builder(self.root, USUAL_BUILDER.get(family.name if family else "",
+                                                          "dracut"))
 
     def path(self, target_path: str, *, follow_last: bool = True) -> Path:
         return resolve_in_root(self.root, target_path, follow_last=follow_last)

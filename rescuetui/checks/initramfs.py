@@ -7,9 +7,9 @@ from pathlib import Path
 
 from rescuetui.checks.base import Finding, TargetContext, unchecked
 from rescuetui.core.diskdrivers import disk_driver_modules
+from rescuetui.core.initramfs_builder import DRACUT, INITRAMFS_TOOLS, InitramfsBuilder
 
 CHECK = "initramfs"
-LISTERS = ("/usr/bin/lsinitramfs", "/usr/bin/lsinitrd", "/usr/bin/lsinitcpio")
 
 
 def initramfs_path(ctx: TargetContext) -> str:
@@ -29,11 +29,18 @@ def check_initramfs(ctx: TargetContext) -> Finding:
         return Finding(CHECK, False, "missing", f"{path} does not exist: kernel {ctx.kernel} "
                        "boots without an initramfs and cannot mount root.", data=data)
     size = host.stat().st_size
-    lister = next((p for p in LISTERS if ctx.path(p).exists()), None)
-    if lister is None:
-        return Finding(CHECK, True, "ok", f"{path} exists ({size} bytes); the target has no "
-                       "lsinitramfs or lsinitrd to look inside it.", data=data)
-    listing = ctx.chroot(lister, path)
+    builder = ctx.initramfs_builder
+    if builder is None:
+        return Finding(CHECK, False, "no-builder", f"{path} exists ({size} bytes), but the "
+                       "target has no initramfs builder installed that can run (initramfs-tools, "
+                       "dracut or mkinitcpio): nothing can list the image or rebuild it. "
+                       "Install the system's builder package in the chroot first.", data=data)
+    data["builder"] = builder.name
+    lister = builder.lister
+    if not ctx.path(lister).exists():
+        return unchecked(CHECK, f"{path} exists ({size} bytes); {builder.name} is installed "
+                         f"but its lister {lister} is missing, so the image was not looked into.")
+    listing = ctx.chroot(*_list_command(builder, path))
     if not listing.ok and not ctx.chroot_works():
         return unchecked(CHECK, "nothing runs in the target's chroot to list the initramfs.")
     if not listing.ok or not listing.tail:
@@ -75,8 +82,6 @@ def check_initramfs(ctx: TargetContext) -> Finding:
                    evidence=evidence, data=data)
 
 
-INITRAMFS_TOOLS_CONF = ("/etc/initramfs-tools/initramfs.conf", "/etc/initramfs-tools/conf.d")
-DRACUT_CONF = ("/etc/dracut.conf", "/etc/dracut.conf.d")
 MODULES_DEP = re.compile(r"^\s*MODULES\s*=\s*[\"']?dep[\"']?\s*$", re.M)
 HOSTONLY = re.compile(r"^\s*hostonly\s*=\s*[\"']?(yes|no)[\"']?", re.M)
 
@@ -94,19 +99,26 @@ def config_files(ctx: TargetContext, places: tuple[str, str]) -> list[str]:
 def host_only_generator(ctx: TargetContext) -> list[str]:
     """Where the target's initramfs builder is set to take this machine's drivers only:
     initramfs-tools MODULES=dep, dracut hostonly=yes (the last setting read wins)."""
-    found = []
-    if ctx.path("/usr/sbin/mkinitramfs").exists():
-        for name in config_files(ctx, INITRAMFS_TOOLS_CONF):
+    found: list[str] = []
+    builder = ctx.initramfs_builder
+    if builder is INITRAMFS_TOOLS:
+        for name in config_files(ctx, builder.config):
             if MODULES_DEP.search(ctx.path(name).read_text(errors="replace")[:65536]):
                 found.append(f"MODULES=dep in {name}")
-    if ctx.path("/usr/bin/dracut").exists():
+    if builder is DRACUT:
         setting = None
-        for name in config_files(ctx, DRACUT_CONF):
+        for name in config_files(ctx, builder.config):
             for value in HOSTONLY.findall(ctx.path(name).read_text(errors="replace")[:65536]):
                 setting = (value, name)
         if setting and setting[0] == "yes":
             found.append(f'hostonly="yes" in {setting[1]}')
     return found
+
+
+def _list_command(builder: InitramfsBuilder, path: str) -> list[str]:
+    """lsinitrd needs a writable temporary directory, and the target is mounted read-only for
+    checks: /run is the chroot's own tmpfs. A cut-off image makes it exit non-zero."""
+    return ["env", "TMPDIR=/run", builder.lister, path]
 
 
 def _canonical(name: str) -> str:
@@ -129,6 +141,7 @@ def _missing_modules(ctx: TargetContext, lister: str, path: str, names: list[str
         return []
     # One listing, filtered in the chroot: module file names use - and _ alike.
     pattern = "/(" + "|".join(n.replace("_", "[-_]") for n in names) + r")\.ko(\.[a-z]+)?$"
-    found = ctx.chroot("sh", "-c", '"$0" "$1" | grep -o -E "$2"', lister, path, pattern)
+    found = ctx.chroot("sh", "-c", 'TMPDIR=/run "$0" "$1" | grep -o -E "$2"', lister, path,
+                       pattern)
     present = {_canonical(Path(line).name.split(".ko")[0]) for line in found.tail}
     return [n for n in names if n not in present]

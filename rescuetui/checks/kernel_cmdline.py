@@ -73,7 +73,8 @@ def command_line_sources(ctx: TargetContext) -> list[CmdlineSource]:
 
 def initramfs_falls_back(ctx: TargetContext) -> bool:
     """initramfs-tools boots /sbin/init when init= names nothing; dracut stops."""
-    return ctx.path("/usr/sbin/mkinitramfs").exists() and not ctx.path("/usr/bin/dracut").exists()
+    builder = ctx.initramfs_builder
+    return builder is not None and builder.name == "initramfs-tools"
 
 
 def root_drivers(ctx: TargetContext) -> set[str]:

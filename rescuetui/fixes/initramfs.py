@@ -1,10 +1,11 @@
-"""Fix: rebuild the initramfs of the failing kernel with the family's own builder."""
+"""Fix: rebuild the initramfs of the failing kernel with the builder the target has installed."""
 
 from __future__ import annotations
 
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.boot_space import MIN_FREE, free_bytes
-from rescuetui.checks.initramfs import INITRAMFS_TOOLS_CONF, MODULES_DEP, config_files
+from rescuetui.checks.initramfs import MODULES_DEP, config_files
+from rescuetui.core.initramfs_builder import DRACUT, INITRAMFS_TOOLS, InitramfsBuilder
 from rescuetui.fixes.base import FileEdit, FixPlan, Step, unified_diff
 
 FIX = "initramfs-rebuild"
@@ -22,10 +23,11 @@ def plan_initramfs_rebuild(ctx: TargetContext, finding: Finding) -> FixPlan:
         undo="The previous image is not kept by the builder; rescuetui lists the change in "
              "the journal's manifest. Rebuild again, or reinstall the kernel package.",
     )
-    family = ctx.family
-    if family is None:
-        plan.blocked = (f"The distro family of {ctx.target.os_release.get('ID', '?')} is not "
-                        "known, so its initramfs builder is not either.")
+    builder = ctx.initramfs_builder
+    if builder is None:
+        plan.blocked = ("The target has no initramfs builder installed that can run "
+                        "(initramfs-tools, dracut or mkinitcpio). Install the system's own "
+                        "builder package in the chroot (rescuetui shell), then run again.")
         return plan
     free = free_bytes(ctx, "/boot")
     if free < MIN_FREE:
@@ -36,27 +38,27 @@ def plan_initramfs_rebuild(ctx: TargetContext, finding: Finding) -> FixPlan:
         return plan
     modules = finding.data.get("modules") or []
     if finding.finding == "lacks-driver" and modules:
-        _add_modules(ctx, plan, family.name, modules)
+        _add_modules(ctx, plan, builder, modules)
     if finding.data.get("host_only"):
-        _not_host_only(ctx, plan)
-    plan.steps = [Step(argv) for argv in family.initramfs_rebuild(ctx.kernel, path, exists)]
+        _not_host_only(ctx, plan, builder)
+    plan.steps = [Step(argv) for argv in builder.rebuild(ctx.kernel, path, exists)]
+    plan.why += f" Built with {builder.name}, the builder the target has installed."
     return plan
 
 
-# Where each family's builder takes modules it must always include.
+# Where each builder takes modules it must always include.
 FORCED_MODULES = {
-    "debian": ("/etc/initramfs-tools/modules", "{name}\n"),
-    "rhel": ("/etc/dracut.conf.d/90-rescuetui.conf", 'add_drivers+=" {name} "\n'),
-    "suse": ("/etc/dracut.conf.d/90-rescuetui.conf", 'add_drivers+=" {name} "\n'),
-    "azurelinux": ("/etc/dracut.conf.d/90-rescuetui.conf", 'add_drivers+=" {name} "\n'),
-    "arch": ("/etc/mkinitcpio.conf.d/90-rescuetui.conf", "MODULES+=({name})\n"),
+    "initramfs-tools": ("/etc/initramfs-tools/modules", "{name}\n"),
+    "dracut": ("/etc/dracut.conf.d/90-rescuetui.conf", 'add_drivers+=" {name} "\n'),
+    "mkinitcpio": ("/etc/mkinitcpio.conf.d/90-rescuetui.conf", "MODULES+=({name})\n"),
 }
 
 
-def _add_modules(ctx: TargetContext, plan: FixPlan, family: str, modules: list[str]) -> None:
+def _add_modules(ctx: TargetContext, plan: FixPlan, builder: InitramfsBuilder,
+                 modules: list[str]) -> None:
     """The missing drivers go into the builder's own list, so every later rebuild (a kernel
     update) keeps them too."""
-    path, template = FORCED_MODULES[family]
+    path, template = FORCED_MODULES[builder.name]
     host = ctx.path(path)
     before = host.read_bytes() if host.is_file() else b""
     text = before.decode("utf-8", "surrogateescape")
@@ -78,11 +80,12 @@ def _add_modules(ctx: TargetContext, plan: FixPlan, family: str, modules: list[s
 DRACUT_GENERIC = "/etc/dracut.conf.d/90-rescuetui-generic.conf"
 
 
-def _not_host_only(ctx: TargetContext, plan: FixPlan) -> None:
+def _not_host_only(ctx: TargetContext, plan: FixPlan, builder: InitramfsBuilder) -> None:
     """MODULES=dep becomes initramfs-tools' default MODULES=most; dracut gets hostonly="no"
-    (its generic image): either way the image no longer depends on where it is built."""
-    if ctx.path("/usr/sbin/mkinitramfs").exists():
-        for name in config_files(ctx, INITRAMFS_TOOLS_CONF):
+    (its generic image): either way the image no longer depends on where it is built (the
+    rebuild here is generic whatever the setting; this is for the system's own later ones)."""
+    if builder is INITRAMFS_TOOLS:
+        for name in config_files(ctx, builder.config):
             before = ctx.path(name).read_bytes()
             text = before.decode("utf-8", "surrogateescape")
             if not MODULES_DEP.search(text):
@@ -93,7 +96,7 @@ def _not_host_only(ctx: TargetContext, plan: FixPlan) -> None:
             plan.edits.append(FileEdit(name, "MODULES=most instead of dep", content=after))
             plan.files.insert(0, name)
             plan.diff += unified_diff(name, before, after)
-    if ctx.path("/usr/bin/dracut").exists():
+    if builder is DRACUT:
         after = (b"# rescuetui: a generic image, not one with the build host's drivers only\n"
                  b'hostonly="no"\n')
         plan.edits.append(FileEdit(DRACUT_GENERIC, "dracut builds a generic image", content=after,
