@@ -39,6 +39,9 @@ class Scenario:
     # "bios": built from the practice base, booted under SeaBIOS; "uefi": built from the UEFI
     # base (rescuetui.lab.uefi), booted under OVMF with a fresh NVRAM.
     firmware: str = "bios"
+    # The practice base the disk is copied from (rescuetui.lab.scenario.BASES); "" is the one
+    # of its firmware: "practice" for BIOS, "uefi" for UEFI.
+    base: str = ""
 
 
 def default_kernel(target: TargetSystem) -> str:
@@ -48,17 +51,24 @@ def default_kernel(target: TargetSystem) -> str:
     return target.kernels[0].version
 
 
+def base_image(name: str) -> Path:
+    """The cached practice base called `name`, built when missing."""
+    from rescuetui.lab.dracut import dracut_base
+    from rescuetui.lab.practice import practice_base
+    from rescuetui.lab.uefi import uefi_base
+
+    bases: dict[str, Callable[[], Path]] = {
+        "practice": practice_base, "uefi": uefi_base, "dracut": dracut_base}
+    return bases[name]()
+
+
 def build_scenario(scenario: Scenario, output: Path, journal_base: Path | None = None) -> list[str]:
     """Copy the practice base of the scenario's firmware to `output` and break it; returns
     what was done."""
-    from rescuetui.lab.practice import copy_image, practice_base
+    from rescuetui.lab.practice import copy_image
 
-    if scenario.firmware == "uefi":
-        from rescuetui.lab.uefi import uefi_base
-
-        copy_image(uefi_base(), output)
-    else:
-        copy_image(practice_base(), output)
+    copy_image(base_image(scenario.base or ("uefi" if scenario.firmware == "uefi" else
+                                            "practice")), output)
     done = []
     with RescueSession(journal_base=journal_base) as session:
         target = session.open_target(str(output))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rescuetui.lab.scenario import Scenario
 from rescuetui.lab.scenarios import (
     bad_init,
+    dracut_initramfs_deleted,
+    dracut_initramfs_truncated,
     esp_damaged,
     esp_fstab_wrong,
     esp_loader_deleted,
@@ -27,7 +29,8 @@ SCENARIOS: dict[str, Scenario] = {
     for module in (initramfs_deleted, kernel_truncated, library_deleted, loader_not_executable,
                    fstab_missing_disk, root_fs_errors, initramfs_truncated, libc_deleted,
                    grub_cfg_deleted, grub_modules_deleted, mbr_zeroed, bad_init,
-                   initramfs_no_disk_driver, esp_loader_deleted, esp_fstab_wrong, esp_damaged)
+                   initramfs_no_disk_driver, esp_loader_deleted, esp_fstab_wrong, esp_damaged,
+                   dracut_initramfs_deleted, dracut_initramfs_truncated)
 }
 
 
