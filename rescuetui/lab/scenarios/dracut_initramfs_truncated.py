@@ -8,8 +8,9 @@ from rescuetui.lab.scenarios.initramfs_truncated import break_system
 SCENARIO = Scenario(
     name="dracut-initramfs-truncated",
     title="The dracut-built initramfs of the default kernel is truncated (a full /boot)",
-    symptom="The VM does not boot. Early on the kernel says 'Initramfs unpacking failed'.",
-    expected_outcome="initramfs-shell",
+    symptom="The VM does not boot. Early on the kernel says 'Initramfs unpacking failed: read "
+    "error'; then it panics: No working init found.",
+    expected_outcome="panic",
     expected_class="initramfs-corrupt",
     expected_fix="initramfs-rebuild",
     hints=(
