@@ -31,19 +31,20 @@ FAMILIES = {
                     "initramfs-{v}.img", "/boot/grub2/grub.cfg"),
     "arch": ("ID=arch\n", "6.10.10-arch1-1", "initramfs-linux.img", "/boot/grub/grub.cfg"),
 }
+DRACUT = ["dracut", "--force", "--no-hostonly"]  # never host-only from a rescue host
 EXPECTED = {
     "rocky9": {
-        "initramfs": [["depmod", "-a", "{v}"], ["dracut", "--force", "--no-hostonly", "/boot/initramfs-{v}.img", "{v}"]],
+        "initramfs": [["depmod", "-a", "{v}"], [*DRACUT, "/boot/initramfs-{v}.img", "{v}"]],
         "kernel": [["dnf", "reinstall", "-y", "kernel-core-{v}"]],
         "package": [["dnf", "reinstall", "-y", "systemd"]],
     },
     "sles15": {
-        "initramfs": [["depmod", "-a", "{v}"], ["dracut", "--force", "--no-hostonly", "/boot/initrd-{v}", "{v}"]],
+        "initramfs": [["depmod", "-a", "{v}"], [*DRACUT, "/boot/initrd-{v}", "{v}"]],
         "kernel": [["zypper", "--non-interactive", "install", "--force", "kernel-default"]],
         "package": [["zypper", "--non-interactive", "install", "--force", "systemd"]],
     },
     "azurelinux3": {
-        "initramfs": [["depmod", "-a", "{v}"], ["dracut", "--force", "--no-hostonly", "/boot/initramfs-{v}.img", "{v}"]],
+        "initramfs": [["depmod", "-a", "{v}"], [*DRACUT, "/boot/initramfs-{v}.img", "{v}"]],
         "kernel": [["tdnf", "reinstall", "-y", "kernel"]],
         "package": [["tdnf", "reinstall", "-y", "systemd"]],
     },

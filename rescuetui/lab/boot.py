@@ -24,7 +24,10 @@ ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>78cDEHM]"
 # (outcome, pattern) in the order they are checked; each decides the boot at once.
 DECISIVE = (
     ("panic", re.compile(r"Kernel panic - not syncing")),
-    ("initramfs-shell", re.compile(r"^\(initramfs\) ?$|Dropping to a shell")),
+    # initramfs-tools' busybox shell, and dracut's emergency shell (dracut-emergency).
+    ("initramfs-shell", re.compile(r"^\(initramfs\) ?$|Dropping to a shell|"
+                                   r"Entering emergency mode\. Exit the shell to continue|"
+                                   r"^dracut:/# ?$")),
     ("emergency", re.compile(r"You are in emergency mode|Give root password for maintenance|"
                              r"Cannot open access to console, the root account is locked")),
     ("grub-error", re.compile(r"you need to load the kernel first|^grub rescue> ?$|"
