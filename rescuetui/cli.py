@@ -695,8 +695,9 @@ def _lab_image(args: argparse.Namespace) -> int:
 def _lab_list(args: argparse.Namespace) -> int:
     from rescuetui.lab.scenarios import SCENARIOS
 
+    width = max(len(name) for name in SCENARIOS)
     for s in SCENARIOS.values():
-        print(f"{s.name:<22} {s.title}")
+        print(f"{s.name:<{width}} {s.title}")
     return EXIT_OK
 
 
