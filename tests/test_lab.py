@@ -19,7 +19,7 @@ SERIAL = Path(__file__).parent / "data" / "serial"
 # The panic classes the diagnosis names (issue: Diagnosis).
 CLASSES = {"vfs-root", "initramfs-root-missing", "initramfs-corrupt", "init-killed", "oops",
            "kernel-bug", "lockup", "oom", "nmi-mce", "sysrq-crash", "module-sig",
-           "fs-boot-error", "grub", "selinux", "unknown"}
+           "fs-boot-error", "grub", "selinux", "boot-stopped", "unknown"}
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -47,6 +47,9 @@ RECORDED = {
     "esp-loader-deleted.log": ("uefi-shell", "UEFI Interactive Shell"),
     "esp-damaged.log": ("uefi-shell", "UEFI Interactive Shell"),
     "esp-fstab-wrong.log": ("emergency", "You are in emergency mode"),
+    "dracut-initramfs-deleted.log": ("panic", "VFS: Unable to mount root fs on unknown-block(0,0)"),
+    "dracut-initramfs-truncated.log": ("panic", "No working init found"),
+    "dracut-rd-break.log": ("initramfs-shell", "Entering emergency mode"),
 }
 
 

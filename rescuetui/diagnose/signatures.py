@@ -92,6 +92,13 @@ CLASSES: dict[str, PanicClass] = {c.id: c for c in (
     PanicClass("selinux", "SELinux stopped the boot",
                "systemd could not load the SELinux policy while SELinux is enforcing: a missing "
                "or broken policy package, or a wrong SELINUXTYPE in /etc/selinux/config."),
+    PanicClass("boot-stopped", "The boot was told to stop",
+               "Nothing failed: a parameter on the kernel command line stopped the boot on "
+               "purpose, as debugging or a password reset leaves it. init=/bin/bash runs a "
+               "shell instead of init; rd.break, rd.shell and rd.emergency stop dracut's "
+               "initramfs in its emergency shell, break= stops initramfs-tools'; single and "
+               "systemd.unit=emergency.target stop systemd. Remove it from the boot entry and "
+               "from where the entry is made (/etc/default/grub, BLS entries, grubenv)."),
     PanicClass("unknown", "No known failure pattern",
                "Nothing in the text matches a known failure. The most suspicious lines are "
                "shown; a longer log (from the start of the boot) or the system's own logs may "
@@ -136,6 +143,10 @@ SIGNATURES: tuple[PanicSignature, ...] = (
                    r"Requested init \S+ failed|run-init: (?:can't execute|opening console|\S+: )|"
                    r"Failed to execute /\S*init|switch_root: failed to execute|"
                    r"Target filesystem doesn't have requested /sbin/init", 80),
+    # The command line stopped the boot: dracut's rd.break=HOOK, initramfs-tools' break=, and a
+    # shell run as init (bash says it has no terminal to control, being PID 1 on a console).
+    PanicSignature("boot-stopped", r"Warning: Break before \S+|"
+                   r"Spawning shell within the initramfs|bash: no job control in this shell", 30),
     # run-time panics
     PanicSignature("kernel-bug", r"kernel BUG at \S+:\d+!?", 85),
     PanicSignature("oops", r"BUG: unable to handle (?:kernel )?(?:NULL pointer dereference|"

@@ -223,6 +223,14 @@ _NODES = (
          "A SysRq crash is deliberate: a kdump test, an administrator, a watchdog or the "
          "hypervisor. Nothing needs repair; confirm the dump was taken.",
          next={"default": "kdump"}),
+    Node("stopping-parameters", "Which parameter stopped the boot?",
+         "The console shows the boot stopping where it was told to: dracut's 'Break before "
+         "switch_root' (rd.break), initramfs-tools' 'Spawning shell within the initramfs' "
+         "(break=), a shell as PID 1 (init=/bin/bash). Read the 'Kernel command line:' line of "
+         "the console, then every place the command line comes from: the boot entry in grub.cfg "
+         "or the BLS entry, GRUB_CMDLINE_LINUX in /etc/default/grub, grubenv's kernelopts. "
+         "Remove the parameter from all of them, or the next update-grub brings it back.",
+         checks=("kernel-cmdline",), fixes=("kernel-cmdline",)),
     Node("gather-more", "Get more evidence",
          "Nothing matched a known failure. Every boot check still runs: the disk's boot code and "
          "the ESP (a console that stops at the firmware says no more than that), grub.cfg, the "
@@ -250,6 +258,7 @@ ENTRY: dict[str, str] = {
     "fs-boot-error": "fstab-entries",
     "grub": "grub-stage",
     "selinux": "selinux-policy",
+    "boot-stopped": "stopping-parameters",
     "unknown": "gather-more",
 }
 

@@ -38,7 +38,7 @@ SCENARIO = Scenario(
     symptom="The VM boots, but the serial console ends in 'bash: no job control in this "
     "shell' and a root prompt; no services start and no login prompt ever appears.",
     expected_outcome="init-shell",
-    expected_class="unknown",
+    expected_class="boot-stopped",
     expected_fix="kernel-cmdline",
     hints=(
         "The kernel ran the program named by init= instead of systemd: a shell, as a root "

@@ -12,7 +12,7 @@ SCENARIO = Scenario(
     symptom="The VM never reaches its login: the console ends in dracut's emergency shell "
     "(\"Entering emergency mode\", a dracut prompt) with no error before it.",
     expected_outcome="initramfs-shell",
-    expected_class="unknown",
+    expected_class="boot-stopped",
     expected_fix="kernel-cmdline",
     hints=(
         "Nothing failed: the initramfs was told to stop. dracut's rd.* parameters steer it.",
