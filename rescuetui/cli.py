@@ -251,6 +251,7 @@ def _print_target(target: Any, tree: list[Any]) -> None:
     print(f"  family {target.family or 'unknown'}, {target.arch or 'unknown architecture'}, "
           f"{target.boot_mode.upper()} boot" + (f" (ESP {target.esp})" if target.esp else ""))
     print(f"  boot loader config: {target.bootloader_config or 'not found'}")
+    print(f"  initramfs builder: {target.initramfs_builder or 'none installed that can run'}")
     _print_boot_chain(target.boot_chain)
     if not target.kernels:
         print("  kernels: none found in /boot or /lib/modules")

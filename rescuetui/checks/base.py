@@ -12,9 +12,6 @@ from rescuetui.core.rootpath import resolve_in_root
 from rescuetui.core.runner import CommandResult, CommandRunner
 from rescuetui.core.target import TargetSystem
 
-# Each family's usual initramfs builder, where a target has several installed.
-USUAL_BUILDER = {"debian": "initramfs-tools", "arch": "mkinitcpio"}
-
 
 @dataclass
 class TargetContext:
@@ -37,8 +34,7 @@ class TargetContext:
     def initramfs_builder(self) -> InitramfsBuilder | None:
         """The initramfs builder the target has installed and can run (None: none at all)."""
         family = self.family
-        return target_builder(self.root, USUAL_BUILDER.get(family.name if family else "",
-                                                          "dracut"))
+        return target_builder(self.root, family.name if family else None)
 
     def path(self, target_path: str, *, follow_last: bool = True) -> Path:
         return resolve_in_root(self.root, target_path, follow_last=follow_last)

@@ -87,13 +87,18 @@ def installed_builders(root: Path) -> list[InitramfsBuilder]:
     return found
 
 
-def target_builder(root: Path, preferred: str | None = None) -> InitramfsBuilder | None:
+# Each family's usual builder, for a target that has several installed.
+USUAL_BUILDER = {"debian": "initramfs-tools", "arch": "mkinitcpio"}
+
+
+def target_builder(root: Path, family: str | None) -> InitramfsBuilder | None:
     """The builder that makes this target's images: the only one it has, or, with several, the
-    family's usual one (`preferred`) when it is among them, else the first."""
+    family's usual one when it is among them, else the first."""
     found = installed_builders(root)
     if not found:
         return None
-    return next((b for b in found if b.name == preferred), found[0])
+    usual = USUAL_BUILDER.get(family or "", "dracut")
+    return next((b for b in found if b.name == usual), found[0])
 
 
 def _executable(path: Path) -> bool:

@@ -13,6 +13,7 @@ from rescuetui.core.distros import FAMILIES, family_for
 from rescuetui.core.errors import RescueError
 from rescuetui.core.fstab import Fstab, FstabProblem, parse_fstab
 from rescuetui.core.fstabtree import ResolvedEntry, resolve_fstab
+from rescuetui.core.initramfs_builder import target_builder
 from rescuetui.core.inventory import BlockDevice, Inventory
 from rescuetui.core.lvm import LVM_COPY_PREFIX
 from rescuetui.core.mountstack import NO_WRITE_OPTIONS, MountStack
@@ -81,6 +82,8 @@ class TargetSystem:
     notes: list[str] = field(default_factory=list)
     boot_chain: BootChain | None = None
     root_specs: list[str] = field(default_factory=list)  # every root= that names this root
+    # The initramfs builder installed and able to run (dracut, initramfs-tools, mkinitcpio).
+    initramfs_builder: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -107,6 +110,7 @@ class TargetSystem:
             ],
             "notes": self.notes,
             "boot_chain": self.boot_chain.to_json() if self.boot_chain else None,
+            "initramfs_builder": self.initramfs_builder,
         }
 
 
@@ -238,6 +242,8 @@ def describe_target(root: Path, candidate: Candidate, inventory: Inventory) -> T
         notes=notes,
         boot_chain=chain,
         root_specs=root_specs(dev),
+        initramfs_builder=builder.name if (builder := target_builder(
+            root, family.name if family else None)) else None,
     )
 
 
