@@ -35,14 +35,11 @@ class InitramfsBuilder:
     # {create} (update-initramfs: -c makes a new image, -u updates one).
     command: tuple[str, ...]
 
-    def rebuild(self, kernel: str, path: str, exists: bool, drivers: tuple[str, ...] = ()) -> list[Argv]:
+    def rebuild(self, kernel: str, path: str, exists: bool) -> list[Argv]:
         """depmod first (a module tree reinstalled without its index breaks the image), then
-        this builder for exactly this kernel, writing `path`. `drivers` are ones the image must
-        carry whatever the builder's settings say (dracut --add-drivers)."""
+        this builder for exactly this kernel, writing `path`."""
         create = "-u" if exists else "-c"
         build = [a.format(version=kernel, path=path, create=create) for a in self.command]
-        if drivers and self.name == "dracut":
-            build[2:2] = ["--add-drivers", " ".join(drivers)]
         return [["depmod", "-a", kernel], build]
 
 
