@@ -50,6 +50,7 @@ RECORDED = {
     "dracut-initramfs-deleted.log": ("panic", "VFS: Unable to mount root fs on unknown-block(0,0)"),
     "dracut-initramfs-truncated.log": ("panic", "No working init found"),
     "dracut-rd-break.log": ("initramfs-shell", "Entering emergency mode"),
+    "dracut-root-uuid-wrong.log": ("initramfs-wait", "starting timeout scripts"),
 }
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 # reboot: the machine reset by itself before any outcome (qemu runs with -no-reboot, so it
 # exits): a kernel that cannot even start, like a truncated image, does that.
-OUTCOMES = ("login", "panic", "initramfs-shell", "emergency", "grub-error", "init-shell",
-            "no-boot-code", "uefi-shell", "reboot", "timeout")
+OUTCOMES = ("login", "panic", "initramfs-shell", "initramfs-wait", "emergency", "grub-error",
+            "init-shell", "no-boot-code", "uefi-shell", "reboot", "timeout")
 ANSI = re.compile(rb"\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>78cDEHM]")
 # (outcome, pattern) in the order they are checked; each decides the boot at once.
 DECISIVE = (
@@ -28,6 +28,9 @@ DECISIVE = (
     ("initramfs-shell", re.compile(r"^\(initramfs\) ?$|Dropping to a shell|"
                                    r"Entering emergency mode\. Exit the shell to continue|"
                                    r"^dracut:/# ?$")),
+    # dracut gave up waiting for the root device (rd.retry) and runs its timeout scripts; where
+    # the device job has no time limit (Debian's dracut) it waits so forever, no shell follows.
+    ("initramfs-wait", re.compile(r"dracut-initqueue: starting timeout scripts")),
     ("emergency", re.compile(r"You are in emergency mode|Give root password for maintenance|"
                              r"Cannot open access to console, the root account is locked")),
     ("grub-error", re.compile(r"you need to load the kernel first|^grub rescue> ?$|"

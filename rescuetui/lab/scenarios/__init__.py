@@ -8,6 +8,7 @@ from rescuetui.lab.scenarios import (
     dracut_initramfs_deleted,
     dracut_initramfs_truncated,
     dracut_rd_break,
+    dracut_root_uuid_wrong,
     esp_damaged,
     esp_fstab_wrong,
     esp_loader_deleted,
@@ -31,7 +32,8 @@ SCENARIOS: dict[str, Scenario] = {
                    fstab_missing_disk, root_fs_errors, initramfs_truncated, libc_deleted,
                    grub_cfg_deleted, grub_modules_deleted, mbr_zeroed, bad_init,
                    initramfs_no_disk_driver, esp_loader_deleted, esp_fstab_wrong, esp_damaged,
-                   dracut_initramfs_deleted, dracut_initramfs_truncated, dracut_rd_break)
+                   dracut_initramfs_deleted, dracut_initramfs_truncated, dracut_rd_break,
+                   dracut_root_uuid_wrong)
 }
 
 
