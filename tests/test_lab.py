@@ -47,6 +47,7 @@ RECORDED = {
     "esp-loader-deleted.log": ("uefi-shell", "UEFI Interactive Shell"),
     "esp-damaged.log": ("uefi-shell", "UEFI Interactive Shell"),
     "esp-fstab-wrong.log": ("emergency", "You are in emergency mode"),
+    "init-target-deleted.log": ("init-shell", "can't access tty; job control turned off"),
 }
 
 
