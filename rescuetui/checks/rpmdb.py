@@ -69,7 +69,10 @@ def _copy_database(source: Path, dest: Path) -> bool:
             if total > MAX_DB_BYTES:
                 return False
             with open(dest / entry.name, "xb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
+                left = info.st_size  # what was counted, not whatever the file grows to
+                while left > 0 and (chunk := src.read(min(left, 1 << 20))):
+                    out.write(chunk)
+                    left -= len(chunk)
             copied = True
     return copied
 
