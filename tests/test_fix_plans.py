@@ -30,6 +30,12 @@ FAMILIES = {
     "azurelinux3": ('ID=azurelinux\nVERSION_ID="3.0"\n', "6.6.47.1-1.azl3",
                     "initramfs-{v}.img", "/boot/grub2/grub.cfg"),
     "arch": ("ID=arch\n", "6.10.10-arch1-1", "initramfs-linux.img", "/boot/grub/grub.cfg"),
+    "centos7": ('NAME="CentOS Linux"\nID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"\n',
+                "3.10.0-1160.119.1.el7.x86_64", "initramfs-{v}.img", "/boot/grub2/grub.cfg"),
+    "amzn2": ('NAME="Amazon Linux"\nID="amzn"\nID_LIKE="centos rhel fedora"\nVERSION_ID="2"\n',
+              "5.10.225-213.878.amzn2.x86_64", "initramfs-{v}.img", "/boot/grub2/grub.cfg"),
+    "amzn2023": ('NAME="Amazon Linux"\nID="amzn"\nID_LIKE="fedora"\nVERSION_ID="2023"\n',
+                 "6.1.112-122.189.amzn2023.x86_64", "initramfs-{v}.img", "/boot/grub2/grub.cfg"),
 }
 DRACUT = ["dracut", "--force", "--no-hostonly"]  # never host-only from a rescue host
 EXPECTED = {
@@ -40,13 +46,32 @@ EXPECTED = {
     },
     "sles15": {
         "initramfs": [["depmod", "-a", "{v}"], [*DRACUT, "/boot/initrd-{v}", "{v}"]],
-        "kernel": [["zypper", "--non-interactive", "install", "--force", "kernel-default"]],
+        # No RPM database in this tree: the name built from the version.
+        "kernel": [["zypper", "--non-interactive", "install", "--force",
+                    "kernel-default-5.14.21-150500.55.65"]],
         "package": [["zypper", "--non-interactive", "install", "--force", "systemd"]],
     },
     "azurelinux3": {
         "initramfs": [["depmod", "-a", "{v}"], [*DRACUT, "/boot/initramfs-{v}.img", "{v}"]],
-        "kernel": [["tdnf", "reinstall", "-y", "kernel"]],
+        "kernel": [["tdnf", "reinstall", "-y", "kernel-{v}"]],
         "package": [["tdnf", "reinstall", "-y", "systemd"]],
+    },
+    # yum and the one `kernel` package on the 7 generation and Amazon Linux 2; Amazon Linux
+    # 2023 has dnf and still one `kernel` package.
+    "centos7": {
+        "initramfs": [["depmod", "-a", "{v}"], [*DRACUT, "/boot/initramfs-{v}.img", "{v}"]],
+        "kernel": [["yum", "reinstall", "-y", "kernel-{v}"]],
+        "package": [["yum", "reinstall", "-y", "systemd"]],
+    },
+    "amzn2": {
+        "initramfs": [["depmod", "-a", "{v}"], [*DRACUT, "/boot/initramfs-{v}.img", "{v}"]],
+        "kernel": [["yum", "reinstall", "-y", "kernel-{v}"]],
+        "package": [["yum", "reinstall", "-y", "systemd"]],
+    },
+    "amzn2023": {
+        "initramfs": [["depmod", "-a", "{v}"], [*DRACUT, "/boot/initramfs-{v}.img", "{v}"]],
+        "kernel": [["dnf", "reinstall", "-y", "kernel-{v}"]],
+        "package": [["dnf", "reinstall", "-y", "systemd"]],
     },
     "arch": {
         "initramfs": [["depmod", "-a", "{v}"],
@@ -81,8 +106,8 @@ def _fixture_tree(root: Path, name: str) -> TargetContext:
 def test_family_plans_have_the_exact_commands(tmp_path: Path, name: str) -> None:
     ctx = _fixture_tree(tmp_path, name)
     version = FAMILIES[name][1]
-    assert ctx.target.family == {"rocky9": "rhel", "sles15": "suse", "azurelinux3": "azurelinux",
-                                 "arch": "arch"}[name]
+    assert ctx.target.family == {"sles15": "suse", "azurelinux3": "azurelinux",
+                                 "arch": "arch"}.get(name, "rhel")
     expect = {k: [[a.format(v=version) for a in argv] for argv in v]
               for k, v in EXPECTED[name].items()}
     missing = Finding("initramfs", False, "missing", "gone",

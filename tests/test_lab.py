@@ -51,6 +51,7 @@ RECORDED = {
     "dracut-initramfs-truncated.log": ("panic", "No working init found"),
     "dracut-rd-break.log": ("initramfs-shell", "Entering emergency mode"),
     "dracut-root-uuid-wrong.log": ("initramfs-wait", "starting timeout scripts"),
+    "init-target-deleted.log": ("init-shell", "can't access tty; job control turned off"),
 }
 
 

@@ -41,6 +41,25 @@ def test_families_by_id_and_id_like() -> None:
     assert family_for(parse_os_release("ID=plan9")) is None
 
 
+def test_release_chooses_the_package_tools() -> None:
+    """VERSION_ID's major number picks the 7 generation's yum and one `kernel` package."""
+    cases = {
+        'ID="rhel"\nVERSION_ID="7.9"': ("yum", "kernel-3.10.0-1"),
+        'ID="centos"\nID_LIKE="rhel fedora"\nVERSION_ID="7"': ("yum", "kernel-3.10.0-1"),
+        'ID="ol"\nID_LIKE="fedora"\nVERSION_ID="7.9"': ("yum", "kernel-3.10.0-1"),
+        'ID="amzn"\nID_LIKE="centos rhel fedora"\nVERSION_ID="2"': ("yum", "kernel-3.10.0-1"),
+        'ID="amzn"\nID_LIKE="fedora"\nVERSION_ID="2023"': ("dnf", "kernel-3.10.0-1"),
+        'ID="rhel"\nVERSION_ID="8.10"': ("dnf", "kernel-core-3.10.0-1"),
+        'ID="almalinux"\nID_LIKE="rhel centos fedora"\nVERSION_ID="9.4"': ("dnf", "kernel-core-3.10.0-1"),
+        'ID="fedora"\nVERSION_ID=7': ("dnf", "kernel-core-3.10.0-1"),  # not a RHEL 7 release
+        'ID="rocky"\nID_LIKE="rhel centos fedora"': ("dnf", "kernel-core-3.10.0-1"),
+    }
+    for text, (tool, kernel) in cases.items():
+        family = family_for(parse_os_release(text))
+        assert family is not None and family.name == "rhel", text
+        assert (family.reinstall(["x"])[0][0], family.kernel_package("3.10.0-1")) == (tool, kernel), text
+
+
 def test_os_release_is_parsed_never_evaluated() -> None:
     rel = parse_os_release('NAME="$(reboot)"\nID=`id`\nBAD LINE\nVERSION="unterminated\n')
     assert rel["NAME"] == "$(reboot)"

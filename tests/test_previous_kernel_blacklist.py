@@ -7,6 +7,8 @@ These are fixture trees, not installed systems: nothing runs in a chroot (the ru
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rescuetui.checks.base import Finding, TargetContext
+from rescuetui.checks.default_kernel import check_default_kernel
 from rescuetui.core.journal import Journal
 from rescuetui.core.undo import undo_session
 from rescuetui.fixes.base import FixPlan
@@ -262,12 +265,32 @@ def test_rhel_like_uses_grubby(tmp_path: Path, name: str) -> None:
     assert plan.risk and old in plan.why
 
 
-def test_rhel_without_grubby_sets_the_bls_title(tmp_path: Path) -> None:
+def test_rhel_without_grubby_sets_the_bls_id(tmp_path: Path) -> None:
     plan = plan_previous_kernel(_tree(tmp_path, "rocky9", grubby=False), _crash(ROCKY_NEW))
-    assert [s.argv for s in plan.steps] == [
-        ["grub2-set-default", f"Rocky Linux ({ROCKY_OLD}) 9.3 (Blue Onyx)"]]
+    assert [s.argv for s in plan.steps] == [["grub2-set-default", f"{MACHINE_ID}-{ROCKY_OLD}"]]
     assert plan.edits == []
-    assert f"grub2-set-default 'Rocky Linux ({ROCKY_NEW}) 9.4 (Blue Onyx)'" in plan.undo
+    assert f"grub2-set-default {MACHINE_ID}-{ROCKY_NEW}" in plan.undo
+
+
+@pytest.mark.skipif(shutil.which("grub-editenv") is None, reason="grub-editenv is not installed")
+@pytest.mark.parametrize("name,new,old", [("rocky9", ROCKY_NEW, ROCKY_OLD),
+                                          ("sles15", SLES_NEW, SLES_OLD)])
+def test_saved_entry_plan_is_what_the_default_kernel_check_accepts(
+        tmp_path: Path, name: str, new: str, old: str) -> None:
+    """The plan's grub2-set-default, done as grub2-set-default does it (grub-editenv writes
+    saved_entry into /boot/grub2/grubenv: the host's real tool on the tree's real file), is
+    then read back by the check that verifies the fix: it must say the previous kernel."""
+    ctx = _tree(tmp_path, name, grubby=False)
+    plan = plan_previous_kernel(ctx, _crash(new))
+    assert plan.steps[0].argv[0] == "grub2-set-default" and not plan.blocked
+    assert not check_default_kernel(ctx, expected=old).ok  # nothing saved yet
+    grubenv = tmp_path / "boot/grub2/grubenv"
+    subprocess.run(["grub-editenv", str(grubenv), "create"], check=True)
+    subprocess.run(["grub-editenv", str(grubenv), "set",
+                    f"saved_entry={plan.steps[0].argv[1]}"], check=True)
+    found = check_default_kernel(ctx, expected=old)
+    assert found.ok, found.summary
+    assert found.data["default_kernel"] == old
 
 
 def test_suse_sets_the_saved_entry_by_submenu_title_path(tmp_path: Path) -> None:

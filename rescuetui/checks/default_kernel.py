@@ -51,9 +51,11 @@ def resolve(value: str, entries: list[MenuEntry]) -> MenuEntry | None:
 
 
 def _bls_image(ctx: TargetContext, entry: str) -> str | None:
-    """The image file the BLS entry `entry` loads (read now: a fix may have just changed it)."""
-    found = next((e for e in read_bls_entries(ctx.root)
-                  if e.file == f"/boot/loader/entries/{entry}.conf"), None)
+    """The image file the BLS entry `entry` loads (read now: a fix may have just changed it).
+    GRUB's blscfg finds a saved entry by its id (the file's name) or, failing that, its title."""
+    entries = read_bls_entries(ctx.root)
+    found = next((e for e in entries if e.file == f"/boot/loader/entries/{entry}.conf"),
+                 next((e for e in entries if e.title == entry), None))
     return PurePosixPath(found.linux).name if found and found.linux else None
 
 

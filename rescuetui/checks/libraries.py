@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from rescuetui.checks.base import Finding, TargetContext
-from rescuetui.checks.packages import debian_owner
+from rescuetui.checks.packages import debian_owner, owners, really_missing
 from rescuetui.checks.permissions import LOADERS
 
 CHECK = "libraries"
@@ -17,8 +17,13 @@ def check_libraries(ctx: TargetContext) -> Finding:
     evidence: list[str] = []
     for program in PROGRAMS:
         if not ctx.path(program).exists():
-            missing.append(program)
-            evidence.append(f"{program}: missing")
+            # A dangling link (/sbin/init -> /lib/systemd/systemd): what is gone is the file
+            # it leads to, and that file's package is the one to reinstall, not the link's.
+            real = really_missing(ctx, program)
+            missing.append(real)
+            dangling = os.path.lexists(ctx.path(program, follow_last=False))
+            evidence.append(f"{program}: links to {real}, which is missing" if dangling
+                            else f"{program}: missing")
             continue
         result = ctx.chroot("ldd", program)
         if result.returncode in (126, 127) and any("ermission denied" in t or "No such file" in t
@@ -39,16 +44,11 @@ def check_libraries(ctx: TargetContext) -> Finding:
                 evidence.append(f"{program}: {line.strip()}")
     if not missing:
         return Finding(CHECK, True, "ok", "init and /bin/sh find every library they need.")
-    owners = {}
-    if ctx.family and ctx.family.name == "debian":
-        for name in missing:
-            owner = debian_owner(ctx, name)
-            if owner:
-                owners[name] = owner
-    packages = sorted({pkg for pkg, _ in owners.values()})
+    found = owners(ctx, missing)
+    packages = sorted({o.package for o in found.values()})
     return Finding(CHECK, False, "missing", f"Missing: {', '.join(missing)}"
                    + (f" (from {', '.join(packages)})" if packages else ""),
-                   evidence=evidence, data={"files": [p for _, p in owners.values()] or missing,
+                   evidence=evidence, data={"files": [o.path for o in found.values()] or missing,
                                             "packages": packages})
 
 

@@ -3,10 +3,11 @@ digests: dpkg --verify, rpm -V. Configuration files the operator edited do not c
 
 from __future__ import annotations
 
+import os
 import re
 
 from rescuetui.checks.base import Finding, TargetContext, unchecked
-from rescuetui.checks.packages import debian_owner
+from rescuetui.checks.packages import kernel_package, owners, really_missing
 
 CHECK = "packages"
 BOOT_FILES = ("/sbin/init", "/bin/sh", "/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1")
@@ -16,23 +17,17 @@ ALTERED = re.compile(r"^(?:(?P<flags>[.?0-9A-Za-z]{8,9})|missing)\s+(?P<conf>c\s
 
 
 def boot_packages(ctx: TargetContext) -> list[str]:
-    """The kernel's package and the owners of init, the shell and the loader (Debian reads its
-    own database from the disk; other families are asked through their package manager)."""
-    family = ctx.family
-    assert family is not None
+    """The kernel's package and the owners of init, the shell and the loader, read from the
+    package database on the disk. A link whose file is gone counts by the file's owner (the
+    package whose verification reports it missing), not by the link's."""
     image = next((k.image for k in ctx.target.kernels if k.version == ctx.kernel and k.image),
                  f"/boot/vmlinuz-{ctx.kernel}")
-    packages = []
-    for path in (image, *BOOT_FILES):
-        real = ctx.path(path)
-        if not real.exists():
-            continue
-        if family.name == "debian":
-            owner = debian_owner(ctx, "/" + str(real.relative_to(ctx.root)))
-            if owner and owner[0] not in packages:
-                packages.append(owner[0])
-    if family.name != "debian":
-        packages.append(family.kernel_package(ctx.kernel))
+    packages = [kernel_package(ctx, ctx.kernel, image)]
+    wanted = [really_missing(ctx, p) for p in BOOT_FILES
+              if os.path.lexists(ctx.path(p, follow_last=False))]
+    for owner in owners(ctx, wanted).values():
+        if owner.package not in packages:
+            packages.append(owner.package)
     return packages
 
 
@@ -53,8 +48,7 @@ def check_package_verify(ctx: TargetContext) -> Finding:
             altered.append(m.group("path"))
     if not altered:
         return Finding(CHECK, True, "ok", f"{', '.join(packages)} verify against their digests.")
-    owners = sorted({o[0] for p in altered if (o := debian_owner(ctx, p))}) \
-        if family.name == "debian" else packages
+    damaged = sorted({o.package for o in owners(ctx, altered).values()}) or packages
     return Finding(CHECK, False, "damaged", f"Altered or missing: {', '.join(altered[:6])}"
                    + (" ..." if len(altered) > 6 else ""), evidence=altered[:20],
-                   data={"packages": owners, "files": altered})
+                   data={"packages": damaged, "files": altered})

@@ -1,11 +1,40 @@
 """Which package owns a file, read from the package database on the disk itself (no chroot
-needed, so it works when nothing in the chroot can run)."""
+needed, so it works when nothing in the chroot can run): dpkg's file lists, the RPM database
+through the host's rpm, pacman's local database. The family says which one it keeps."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
 from rescuetui.checks.base import TargetContext
+from rescuetui.checks.pacmandb import pacman_owner
+from rescuetui.checks.rpmdb import rpm_database
+from rescuetui.core.rootpath import target_path
+
+# The soname capability rpm records for a library of a 64-bit architecture.
+RPM_LIB64 = "()(64bit)"
+
+
+@dataclass(frozen=True)
+class Owner:
+    package: str  # the name a package manager takes
+    path: str  # the file as the database names it
+    exact: str  # the installed package exactly (rpm: name-version-release), else the name
+
+
+def spellings(path: str) -> list[str]:
+    """The same file under merged /usr: databases name either /lib/... or /usr/lib/..."""
+    if path.startswith("/usr/"):
+        return [path, path[4:]]
+    return [path, "/usr" + path] if path.startswith("/") else [path]
+
+
+def really_missing(ctx: TargetContext, path: str) -> str:
+    """The path, in the target, of the file `path` leads to: its links followed inside the
+    root (/sbin/init -> /lib/systemd/systemd), so that a dangling link names what is gone."""
+    return target_path(ctx.root, ctx.path(path))
 
 
 def debian_owner(ctx: TargetContext, name: str) -> tuple[str, str] | None:
@@ -14,16 +43,60 @@ def debian_owner(ctx: TargetContext, name: str) -> tuple[str, str] | None:
     info = ctx.path("/var/lib/dpkg/info")
     if not info.is_dir():
         return None
-    wanted = {name} if name.startswith("/") else set()
-    if name.startswith("/usr/"):
-        wanted.add(name[4:])
-    elif name.startswith("/"):
-        wanted.add("/usr" + name)
+    wanted = set(spellings(name)) if name.startswith("/") else set()
     for listing in sorted(info.glob("*.list")):
         for line in listing.read_text(errors="replace").splitlines():
             if line in wanted or (not name.startswith("/") and line.endswith("/" + name)):
                 return listing.stem.split(":")[0], line
     return None
+
+
+def owners(ctx: TargetContext, names: Iterable[str]) -> dict[str, Owner]:
+    """The owner of each of `names` (paths, or bare library names as ldd reports them) that
+    the target's package database knows."""
+    family = ctx.family
+    names = list(dict.fromkeys(names))
+    found: dict[str, Owner] = {}
+    if family is None or not names:
+        return found
+    if family.package_db == "dpkg":
+        for name in names:
+            if owner := debian_owner(ctx, name):
+                found[name] = Owner(owner[0], owner[1], owner[0])
+    elif family.package_db == "rpm":
+        with rpm_database(ctx.root) as db:
+            for name in names if db is not None else ():
+                assert db is not None
+                rpm = (db.owner(*spellings(name)) if name.startswith("/") else
+                       db.provider(name + RPM_LIB64) or db.provider(name))
+                if rpm is not None:
+                    found[name] = Owner(rpm.name, rpm.path, rpm.nvr)
+    elif family.package_db == "pacman":
+        for name in names:
+            wanted = set(spellings(name)) if name.startswith("/") else set()
+            pac = pacman_owner(ctx.root, wanted, None if name.startswith("/") else name)
+            if pac is not None:
+                found[name] = Owner(pac.name, pac.path, pac.name)
+    return found
+
+
+def file_owner(ctx: TargetContext, name: str) -> Owner | None:
+    return owners(ctx, [name]).get(name)
+
+
+def kernel_package(ctx: TargetContext, version: str, image: str | None = None) -> str:
+    """The installed package of kernel `version`, exactly (kernel-default-6.4.0-150600.23.7.1,
+    not "the kernel"): the database's owner of its image or of its module tree, else the name
+    the family builds from the version."""
+    image = image or f"/boot/vmlinuz-{version}"
+    paths = [image, f"/lib/modules/{version}/vmlinuz", f"/lib/modules/{version}"]
+    found = owners(ctx, [really_missing(ctx, p) for p in paths])
+    owner = next(iter(found.values()), None)
+    if owner is not None:
+        return owner.exact
+    assert ctx.family is not None
+    return ctx.family.kernel_package(version, PurePosixPath(image).name.rpartition("vmlinuz-")[2]
+                                     or None)
 
 
 def cached_deb(ctx: TargetContext, package: str) -> Path | None:

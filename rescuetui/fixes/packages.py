@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.package_modes import archive_members
-from rescuetui.checks.packages import cached_deb, debian_owner
+from rescuetui.checks.packages import cached_deb, kernel_package
 from rescuetui.fixes.base import FileEdit, FixPlan, Step
 
 REINSTALL = "package-reinstall"
@@ -83,10 +83,9 @@ def plan_kernel_reinstall(ctx: TargetContext, finding: Finding) -> FixPlan:
     if family is None:
         plan.blocked = "The distro family is not known, so neither is its kernel package."
         return plan
-    image = next((k.image for k in ctx.target.kernels if k.version == ctx.kernel and k.image), "")
-    package = family.kernel_package(ctx.kernel, image.rpartition("vmlinuz-")[2] or None)
-    if family.name == "debian":
-        owner = debian_owner(ctx, path)
-        package = owner[0] if owner else package
-    plan.steps = _steps(ctx, [package])
+    image = next((k.image for k in ctx.target.kernels if k.version == ctx.kernel and k.image),
+                 path)
+    # The exact installed package (its database's owner of the image or module tree): a
+    # reinstall of "the kernel" would take the newest, or fail with several installed.
+    plan.steps = _steps(ctx, [kernel_package(ctx, ctx.kernel, image)])
     return plan

@@ -14,6 +14,7 @@ import shlex
 from pathlib import PurePosixPath
 
 from rescuetui.checks.base import Finding, TargetContext
+from rescuetui.core.bootchain import read_bls_entries
 from rescuetui.core.distros import DistroFamily
 from rescuetui.core.grubmenu import MenuEntry, entry_for, grub_menu_entries
 from rescuetui.core.target import Kernel
@@ -121,10 +122,14 @@ def _plan_rhel(ctx: TargetContext, family: DistroFamily, plan: FixPlan, image: s
         plan.undo = f"Run `{back}` in the chroot to make the failing kernel the default again."
         _ensure_saved_default(ctx, family, plan)
         return
+    # A BLS entry is named by its id (the file's name without .conf), as grubby names it: GRUB's
+    # blscfg takes it as the entry's id, and the default-kernel check finds the entry by it
+    # (a title changes with the release and need not be unique). Without BLS (RHEL 7), the
+    # menu's title path.
     entries = _grub_cfg_entries(ctx, family)
     name, old = PurePosixPath(image).name, PurePosixPath(failing_image).name
-    title = _bls_title(ctx, name) or _title_of(entry_for(entries, name))
-    old_title = _bls_title(ctx, old) or _title_of(entry_for(entries, old))
+    title = _bls_id(ctx, name) or _title_of(entry_for(entries, name))
+    old_title = _bls_id(ctx, old) or _title_of(entry_for(entries, old))
     _plan_saved_entry(ctx, family, plan, image, title, old_title)
 
 
@@ -134,7 +139,8 @@ def _title_of(entry: MenuEntry | None) -> str | None:
 
 def _plan_saved_entry(ctx: TargetContext, family: DistroFamily, plan: FixPlan, image: str,
                       title: str | None, old_title: str | None) -> None:
-    """grub2-set-default with a menu title path; GRUB_DEFAULT must be `saved` for it to count."""
+    """grub2-set-default with a menu entry's id or title path (`title`); GRUB_DEFAULT must be
+    `saved` for it to count."""
     if title is None:
         where = ("the GRUB config" if family.name == "suse" else
                  f"{BLS_ENTRIES} or the GRUB config (and grubby is not installed)")
@@ -221,16 +227,9 @@ def _grub_cfg_entries(ctx: TargetContext, family: DistroFamily) -> list[MenuEntr
     return grub_menu_entries(from_disk(ctx.path(cfg).read_bytes())) if cfg else []
 
 
-def _bls_title(ctx: TargetContext, image: str) -> str | None:
-    """The title of the Boot Loader Specification entry whose linux line loads `image`."""
-    directory = ctx.path(BLS_ENTRIES)
-    if not directory.is_dir():
-        return None
-    for conf in sorted(p for p in directory.glob("*.conf") if p.is_file()):
-        fields: dict[str, str] = {}
-        for line in from_disk(conf.read_bytes()).splitlines():
-            key, _, value = line.strip().partition(" ")
-            fields.setdefault(key, value.strip())
-        if PurePosixPath(fields.get("linux", "")).name == image and fields.get("title"):
-            return fields["title"]
+def _bls_id(ctx: TargetContext, image: str) -> str | None:
+    """The id of the Boot Loader Specification entry whose linux line loads `image`."""
+    for entry in read_bls_entries(ctx.root):
+        if entry.linux and PurePosixPath(entry.linux).name == image:
+            return PurePosixPath(entry.file).stem
     return None

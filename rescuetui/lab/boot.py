@@ -35,8 +35,10 @@ DECISIVE = (
                              r"Cannot open access to console, the root account is locked")),
     ("grub-error", re.compile(r"you need to load the kernel first|^grub rescue> ?$|"
                               r"Minimal BASH-like line editing is supported")),
-    # init=/bin/bash (or sh): a root shell on the console, no services, no login.
-    ("init-shell", re.compile(r"no job control in this shell|^root@\(none\):/# ?$")),
+    # init=/bin/bash (or sh): a root shell on the console, no services, no login. dash says it
+    # differently (the initramfs falls back to /bin/sh when the root has no /sbin/init).
+    ("init-shell", re.compile(r"no job control in this shell|^root@\(none\):/# ?$|"
+                              r"can't access tty; job control turned off")),
     # The firmware found nothing to boot: SeaBIOS, and OVMF when no loader is on the disk.
     ("no-boot-code", re.compile(r"Boot failed: not a bootable disk|No bootable device|"
                                 r"No bootable option or device was found")),

@@ -13,12 +13,13 @@ FAMILIES: tuple[DistroFamily, ...] = (DEBIAN, RHEL, SUSE, AZURE_LINUX, ARCH)
 
 
 def family_for(os_release: dict[str, str]) -> DistroFamily | None:
-    """The family of a system from its os-release: ID first, then each ID_LIKE in order."""
+    """The family of a system from its os-release: ID first, then each ID_LIKE in order; then
+    the family as its release has it (VERSION_ID)."""
     ids = [os_release.get("ID", "").lower()] + os_release.get("ID_LIKE", "").lower().split()
     for ident in ids:
         for family in FAMILIES:
             if ident in family.ids:
-                return family
+                return family.for_release(os_release)
     return None
 
 

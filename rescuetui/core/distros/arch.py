@@ -14,4 +14,5 @@ ARCH = DistroFamily(
     grub_command=("grub-mkconfig", "-o", "/boot/grub/grub.cfg"),
     verify_command=("pacman", "-Qkk"),
     grub_packages=(("i386-pc", "grub"), ("x86_64-efi", "grub"), ("arm64-efi", "grub")),
+    package_db="pacman",
 )

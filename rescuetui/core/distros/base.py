@@ -19,6 +19,8 @@ class DistroFamily:
     initramfs_command: tuple[str, ...]
     reinstall_command: tuple[str, ...]
     owner_command: tuple[str, ...]
+    # {version}; {flavour} and {base}: the version's last -part and the rest (SUSE's
+    # 6.4.0-150600.23.7-default); {name}: what the image is called after vmlinuz-.
     kernel_package_pattern: str
     grub_command: tuple[str, ...]
     # Verifies installed packages against their digests: output lines name altered files.
@@ -28,6 +30,20 @@ class DistroFamily:
     grub_install: str = "grub-install"
     grub_packages: tuple[tuple[str, str], ...] = ()
     signed_boot_packages: tuple[str, ...] = ()
+    # Where the owners of files are looked up (rescuetui.checks.packages): dpkg, rpm, pacman.
+    package_db: str = "dpkg"
+    # Older releases whose tools differ (RHEL 7: yum and `kernel`), chosen by os-release.
+    releases: tuple[Release, ...] = ()
+
+    def for_release(self, os_release: dict[str, str]) -> DistroFamily:
+        """This family as the release `os_release` describes has it: an older release's
+        variant when ID (or an ID_LIKE) and VERSION_ID's major number name one."""
+        ids = [os_release.get("ID", "").lower()] + os_release.get("ID_LIKE", "").lower().split()
+        major = os_release.get("VERSION_ID", "").strip().split(".")[0]
+        for release in self.releases:
+            if major == release.major and any(i in release.ids for i in ids):
+                return release.family
+        return self
 
     def grub_package(self, platform: str) -> str | None:
         return dict(self.grub_packages).get(platform)
@@ -58,10 +74,21 @@ class DistroFamily:
 
     def kernel_package(self, kernel: str, name: str | None = None) -> str:
         """`name` is what the image is called after vmlinuz- (Arch: the package, `linux`)."""
-        return self.kernel_package_pattern.format(version=kernel, name=name or kernel)
+        base, _, flavour = kernel.rpartition("-")
+        return self.kernel_package_pattern.format(version=kernel, name=name or kernel,
+                                                  base=base or kernel, flavour=flavour)
 
     def verify(self, packages: list[str]) -> Argv:
         return [*self.verify_command, *packages]
 
     def regenerate_grub(self) -> list[Argv]:
         return [list(self.grub_command)]
+
+
+@dataclass(frozen=True)
+class Release:
+    """A release of a family that needs other tools than its current ones."""
+
+    ids: frozenset[str]  # os-release IDs it applies to
+    major: str  # VERSION_ID's major number: "7" (RHEL 7), "2" (Amazon Linux 2)
+    family: DistroFamily  # the family as that release has it

@@ -15,6 +15,7 @@ from rescuetui.lab.scenarios import (
     fstab_missing_disk,
     grub_cfg_deleted,
     grub_modules_deleted,
+    init_target_deleted,
     initramfs_deleted,
     initramfs_no_disk_driver,
     initramfs_truncated,
@@ -33,7 +34,7 @@ SCENARIOS: dict[str, Scenario] = {
                    grub_cfg_deleted, grub_modules_deleted, mbr_zeroed, bad_init,
                    initramfs_no_disk_driver, esp_loader_deleted, esp_fstab_wrong, esp_damaged,
                    dracut_initramfs_deleted, dracut_initramfs_truncated, dracut_rd_break,
-                   dracut_root_uuid_wrong)
+                   dracut_root_uuid_wrong, init_target_deleted)
 }
 
 
