@@ -39,6 +39,9 @@ class Scenario:
     # "bios": built from the practice base, booted under SeaBIOS; "uefi": built from the UEFI
     # base (rescuetui.lab.uefi), booted under OVMF with a fresh NVRAM.
     firmware: str = "bios"
+    # The practice base to copy when it is not the firmware's own (say, one with two kernels):
+    # returns the cached image, building it when missing.
+    base: Callable[[], Path] | None = None
 
 
 def default_kernel(target: TargetSystem) -> str:
@@ -53,7 +56,9 @@ def build_scenario(scenario: Scenario, output: Path, journal_base: Path | None =
     what was done."""
     from rescuetui.lab.practice import copy_image, practice_base
 
-    if scenario.firmware == "uefi":
+    if scenario.base is not None:
+        copy_image(scenario.base(), output)
+    elif scenario.firmware == "uefi":
         from rescuetui.lab.uefi import uefi_base
 
         copy_image(uefi_base(), output)
