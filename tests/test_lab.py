@@ -47,6 +47,8 @@ RECORDED = {
     "esp-loader-deleted.log": ("uefi-shell", "UEFI Interactive Shell"),
     "esp-damaged.log": ("uefi-shell", "UEFI Interactive Shell"),
     "esp-fstab-wrong.log": ("emergency", "You are in emergency mode"),
+    "module-panic.log": ("panic", "RIP: 0010:acme_monitor_init+0x18/0x1000 [acme_monitor]"),
+    "newest-kernel-panics.log": ("panic", "Modules linked in: acme_monitor(OE+)"),
 }
 
 

@@ -18,14 +18,23 @@ from hypothesis import strategies as st
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.core.journal import Journal
 from rescuetui.core.undo import undo_session
+from rescuetui.diagnose.facts import Facts
 from rescuetui.fixes.base import FixPlan
-from rescuetui.fixes.module_blacklist import CONF, add_blacklist, plan_module_blacklist
+from rescuetui.fixes.module_blacklist import (
+    CONF,
+    INITRAMFS_TOOLS_MODULES,
+    add_blacklist,
+    boot_loaders,
+    plan_module_blacklist,
+    verify_module_blacklist,
+)
 from rescuetui.fixes.previous_kernel import (
     grub_default,
     grub_menu_entries,
     plan_previous_kernel,
     set_grub_default,
 )
+from rescuetui.fixes.runtime_way import choose_way
 
 UUID = "0a1b2c3d-1111-4222-8333-444455556666"
 MACHINE_ID = "8f1c3e5a7b9d4f60a2c4e6081a3c5e7f"
@@ -529,3 +538,120 @@ def test_new_blacklist_file_applies_and_undo_removes_it(tmp_path: Path) -> None:
     assert plan_module_blacklist(ctx, _crash(ROCKY_NEW, "nouveau")).edits == []
     report = undo_session(journal, root, Journal.create(tmp_path / "j2"))
     assert len(report.restored) == 1 and not conf.exists()
+
+
+# --- the way out of a run-time panic -------------------------------------------------------
+
+VENDOR = "acme_monitor"
+# What an oops of a third-party module loaded at boot shows ("Modules linked in:" with its
+# own flags: out-of-tree, unsigned, being loaded).
+VENDOR_OOPS = Facts(kernel=DEBIAN_NEW, taint="G           OE", rip="acme_monitor_init+0x18/0x1000",
+                    rip_module=VENDOR, modules_in_trace=[VENDOR],
+                    modules_linked=[f"{VENDOR}(OE+)", "virtio_blk", "ext4"])
+
+
+def _modules(root: Path, kernel: str, *paths: str) -> None:
+    dep = root / f"lib/modules/{kernel}/modules.dep"
+    dep.write_text("".join(f"{p}:\n" for p in ("kernel/fs/ext4/ext4.ko", *paths)))
+
+
+def _loaded_at_boot(root: Path, module: str = VENDOR) -> None:
+    conf = root / f"etc/modules-load.d/{module}.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(f"# vendor agent\n{module}\n")
+
+
+def test_out_of_tree_module_only_in_the_newest_kernel_boots_the_previous(tmp_path: Path) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    _modules(tmp_path, DEBIAN_NEW, f"updates/{VENDOR}.ko")
+    _modules(tmp_path, DEBIAN_OLD)
+    _loaded_at_boot(tmp_path)
+    way = choose_way(ctx, VENDOR_OOPS)
+    assert (way.fix, way.module) == ("previous-kernel", VENDOR)
+    assert way.why.startswith(f"Way out: boot the previous kernel {DEBIAN_OLD}, not a blacklist.")
+    assert f"/lib/modules/{DEBIAN_NEW}/updates/{VENDOR}.ko" in way.why
+    assert f"/etc/modules-load.d/{VENDOR}.conf" in way.why
+    assert f"kernel {DEBIAN_OLD} has no {VENDOR}" in way.why
+    assert "OE+: out-of-tree module; unsigned module; being loaded" in way.why
+
+
+def test_out_of_tree_module_in_every_kernel_is_blacklisted(tmp_path: Path) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    for kernel in (DEBIAN_NEW, DEBIAN_OLD):
+        _modules(tmp_path, kernel, f"updates/dkms/{VENDOR}.ko.xz")
+    _loaded_at_boot(tmp_path)
+    way = choose_way(ctx, VENDOR_OOPS)
+    assert (way.fix, way.module) == ("module-blacklist", VENDOR)
+    assert way.why.startswith(f"Way out: keep {VENDOR} from loading")
+    assert f"kernel {DEBIAN_OLD} has {VENDOR} too" in way.why
+
+
+def test_out_of_tree_module_with_one_kernel_is_blacklisted(tmp_path: Path) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    ctx.target.kernels = ctx.target.kernels[:1]
+    _modules(tmp_path, DEBIAN_NEW, f"extra/{VENDOR}.ko")
+    (tmp_path / "etc/initramfs-tools").mkdir(parents=True)
+    (tmp_path / "etc/initramfs-tools/modules").write_text(f"# List of modules\n{VENDOR} debug=1\n")
+    way = choose_way(ctx, VENDOR_OOPS)
+    assert way.fix == "module-blacklist"
+    assert "no kernel other than it is installed" in way.why
+    assert "/etc/initramfs-tools/modules" in way.why
+
+
+@pytest.mark.parametrize(("module", "path", "refusal"), [
+    ("virtio_blk", "kernel/drivers/block/virtio_blk.ko", "a storage driver the root disk"),
+    ("ext4", "kernel/fs/ext4/ext4.ko", "the driver of the root filesystem"),
+    ("nouveau", "kernel/drivers/gpu/drm/nouveau/nouveau.ko", "the kernel's own module"),
+    ("loop", None, "built into kernel"),
+])
+def test_in_tree_modules_are_never_blacklisted_unasked(tmp_path: Path, module: str,
+                                                       path: str | None, refusal: str) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    _modules(tmp_path, DEBIAN_NEW, *([path] if path else []))
+    _loaded_at_boot(tmp_path, module)
+    facts = replace(VENDOR_OOPS, rip_module=module, modules_linked=[f"{module}(OE+)"])
+    way = choose_way(ctx, facts)
+    assert way.fix == "previous-kernel" and refusal in way.why and "not blacklisted" in way.why
+    ctx.target.kernels = ctx.target.kernels[:1]
+    alone = choose_way(ctx, facts)
+    assert alone.fix is None and alone.why.startswith("No way out is taken unasked") and refusal in alone.why
+
+
+def test_module_nothing_loads_by_name_is_not_blacklisted_unasked(tmp_path: Path) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    _modules(tmp_path, DEBIAN_NEW, f"updates/{VENDOR}.ko")
+    way = choose_way(ctx, VENDOR_OOPS)
+    assert way.fix == "previous-kernel" and "nothing loads it by name at boot" in way.why
+
+
+def test_trace_without_a_module_boots_the_previous_kernel(tmp_path: Path) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    way = choose_way(ctx, Facts(kernel=DEBIAN_NEW, rip="kmem_cache_alloc+0xc3/0x2f0"))
+    assert way.fix == "previous-kernel" and "names no module" in way.why and way.module == ""
+    hostile = choose_way(ctx, replace(VENDOR_OOPS, rip_module="../../x", modules_in_trace=[]))
+    assert hostile.fix == "previous-kernel" and hostile.module == ""
+
+
+def test_blacklist_comments_the_module_out_of_the_initramfs_list(tmp_path: Path) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    listed = tmp_path / "etc/initramfs-tools/modules"
+    listed.parent.mkdir(parents=True)
+    listed.write_text(f"# List of modules\nvirtio_blk\nacme-monitor debug=1\n  {VENDOR}\n")
+    plan = plan_module_blacklist(ctx, _crash(DEBIAN_NEW, VENDOR))
+    assert [e.path for e in plan.edits] == [CONF, INITRAMFS_TOOLS_MODULES]
+    why = f"# rescuetui: blamed for the crash of kernel {DEBIAN_NEW}: "
+    assert plan.edits[1].content == (f"# List of modules\nvirtio_blk\n{why}acme-monitor debug=1\n"
+                                     f"{why}  {VENDOR}\n").encode()
+    assert f"+++ b{INITRAMFS_TOOLS_MODULES}" in plan.diff
+    assert plan.data == {"module": VENDOR, "kernel": DEBIAN_NEW}
+    assert boot_loaders(ctx, VENDOR) == [INITRAMFS_TOOLS_MODULES]
+    (tmp_path / "etc/modprobe.d").mkdir()
+    _apply_edits(plan, tmp_path, Journal.create(tmp_path / "j"))
+    assert boot_loaders(ctx, VENDOR) == []
+    # The fixture has no initramfs lister: the verification says what it could not look at.
+    done = verify_module_blacklist(ctx, VENDOR, DEBIAN_NEW)
+    assert done.ok and "could not be listed" in done.summary
+    listed.write_text(f"{VENDOR}\n")
+    assert verify_module_blacklist(ctx, VENDOR, DEBIAN_NEW).finding == "still-listed"
+    (tmp_path / CONF.lstrip("/")).write_text(f"blacklist {VENDOR}\n")
+    assert verify_module_blacklist(ctx, VENDOR, DEBIAN_NEW).finding == "not-blacklisted"

@@ -326,10 +326,12 @@ class Repair:
                 continue
             module = self.module or (way.module if way else "") or (
                 (facts.blamed_module or "") if facts else "")
+            summary = (f"{diagnosis.title if diagnosis else 'Asked for'}"
+                       + (f" in kernel {ctx.kernel}." if diagnosis else "."))
+            if unasked and way is not None:
+                summary += " " + way.why
             finding = Finding("diagnosis", False, diagnosis.class_id if diagnosis else "asked",
-                              f"{diagnosis.title if diagnosis else 'Asked for'}"
-                              + (f" in kernel {ctx.kernel}." if diagnosis else "."),
-                              data={"kernel": ctx.kernel, "module": module})
+                              summary, data={"kernel": ctx.kernel, "module": module})
             plan = DIAGNOSIS_FIXES[fix](ctx, finding)
             if plan.blocked and unasked:
                 self.say(f"Not possible: {plan.fix}: {plan.blocked}")

@@ -50,7 +50,9 @@ TAIL_SECONDS = 2.0
 # dirty pages (the journal of the failed boot) back to the disk: like an operator who waits a
 # little before switching the machine off. Linux writes back pages older than 30 s.
 SETTLE_SECONDS = 40.0
-KERNEL_BANNER = re.compile(r"^(?:\[[ \d.]+\] )?Linux version (\S+)", re.M)
+# The kernel's first line ("Linux version 6.1.0-50-cloud-amd64 (debian-kernel@...) ..."); not
+# anchored: on a serial line it may follow what GRUB left without a newline.
+KERNEL_BANNER = re.compile(r"\bLinux version (\d\S*) \(")
 
 
 @dataclass

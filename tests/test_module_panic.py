@@ -1,0 +1,115 @@
+"""A run-time panic in a third-party module, from consoles recorded on real qemu boots of the
+module-panic and newest-kernel-panics practice systems (an out-of-tree module built against the
+practice kernels' own headers, loaded at boot, oopsing in its init with oops=panic): the
+diagnosis names the module, its taint and the kernel; on the real disks the repair blacklists
+the module and takes it out of the initramfs (one kernel), or boots the previous kernel (two),
+and says which way it took and why."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import REPO, rescuetui
+
+from rescuetui.checks.base import TargetContext
+from rescuetui.core.session import RescueSession
+from rescuetui.diagnose.classifier import diagnose_file
+from rescuetui.fixes.module_blacklist import CONF, INITRAMFS_TOOLS_MODULES
+from rescuetui.lab.boot import BootResult, classify_log
+from rescuetui.lab.faulty_module import LOAD_CONF, NAME
+from rescuetui.lab.scenario import build_scenario
+from rescuetui.lab.scenarios import SCENARIOS
+
+SERIAL = REPO / "tests/data/serial"
+KERNEL_61 = "6.1.0-50-cloud-amd64"
+KERNEL_612 = "6.12.95+deb12-cloud-amd64"
+# Recorded console: (kernel that panicked, what loaded the module: initramfs-tools' modprobe,
+# or systemd-modules-load).
+RECORDED = {"module-panic.log": (KERNEL_61, "modprobe"),
+            "newest-kernel-panics.log": (KERNEL_612, "systemd-modules")}
+
+
+@pytest.mark.parametrize("log", sorted(RECORDED))
+def test_recorded_module_panic_names_the_module_and_its_taint(log: str) -> None:
+    kernel, comm = RECORDED[log]
+    text = (SERIAL / log).read_text()
+    assert f"Comm: {comm} Tainted:" in text
+    assert classify_log(text)[0] == "panic"
+    d = diagnose_file(SERIAL / log)
+    assert d.class_id == "oops" and d.failed
+    assert d.facts.kernel == kernel
+    assert d.facts.rip is not None and d.facts.rip.startswith("acme_monitor_init+0x")
+    assert d.facts.rip_module == NAME and d.facts.blamed_module == NAME
+    assert d.facts.module_flags(NAME) == "OE+"
+    assert d.facts.taint is not None and {"O", "E"} <= set(d.facts.taint)
+    facts = d.to_json()["facts"]
+    assert facts["blamed_module"] == {
+        "name": NAME, "flags": "OE+",
+        "described": f"{NAME} (OE+: out-of-tree module; unsigned module; being loaded)"}
+    assert facts["faulting_module"] == NAME
+    assert {t[0] for t in facts["taint_decoded"]} >= {"O", "E"}
+    # The unsigned module's "module verification failed" line is seen, but the Oops decides.
+    assert d.other_classes.get("module-sig") == 1
+
+
+def test_diagnose_command_prints_the_blamed_module() -> None:
+    out = rescuetui("diagnose", "--log", str(SERIAL / "module-panic.log"))
+    text = out.stdout.decode()
+    assert out.returncode == 0, out.stderr
+    assert "faulting function acme_monitor_init+0x18/0x1000 [acme_monitor]" in text
+    assert "module blamed: acme_monitor (OE+: out-of-tree module; unsigned module; being loaded)" in text
+    assert "O: out-of-tree module loaded; E: unsigned module loaded" in text
+
+
+@pytest.mark.parametrize(("log", "kernel"), [("module-panic.log", KERNEL_61),
+                                             ("newest-kernel-panics.log", KERNEL_612),
+                                             ("login.log", KERNEL_61)])
+def test_boot_result_names_the_kernel_from_its_banner(log: str, kernel: str) -> None:
+    result = BootResult("panic", 1.0, (SERIAL / log).read_text(), "")
+    assert result.kernel == kernel and result.to_json()["kernel"] == kernel
+    assert BootResult("grub-error", 1.0, "error: file `/vmlinuz' not found.\n", "").kernel is None
+
+
+def _initramfs_listing(ctx: TargetContext, kernel: str) -> list[str]:
+    listed = ctx.chroot("lsinitramfs", f"/boot/initrd.img-{kernel}")
+    assert listed.ok, listed.describe_failure()
+    return listed.tail
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_module_panic_repair_blacklists_and_empties_the_initramfs(tmp_path: Path) -> None:
+    image = tmp_path / "module-panic.img"
+    build_scenario(SCENARIOS["module-panic"], image, journal_base=tmp_path / "build")
+    with RescueSession(journal_base=tmp_path / "j0") as session:
+        target = session.open_target(str(image))
+        ctx = TargetContext(session.root, target, session.runner, KERNEL_61)
+        assert any(line.endswith(f"/updates/{NAME}.ko") for line in _initramfs_listing(ctx, KERNEL_61))
+    out = rescuetui("repair", "--disk", str(image), "--log", str(SERIAL / "module-panic.log"),
+                    "--yes", "--json", "--journal", str(tmp_path / "j"), timeout=900)
+    report = json.loads(out.stdout)
+    assert out.returncode == 0, report
+    assert report["way"].startswith(f"Way out: keep {NAME} from loading")
+    assert "no kernel other than it is installed" in report["way"]
+    assert [a["fix"] for a in report["applied"]] == ["module-blacklist"]
+    fix = report["applied"][0]
+    assert fix["verified"] and "does not carry it (lsinitramfs)" in fix["verification"]["summary"]
+    journal = Path(report["journal"]) / "journal.jsonl"
+    decisions = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert any(r.get("question") == "way out of the run-time panic" and r.get("answer") == report["way"]
+               for r in decisions)
+    with RescueSession(journal_base=tmp_path / "j2") as session:
+        target = session.open_target(str(image))
+        ctx = TargetContext(session.root, target, session.runner, KERNEL_61)
+        conf = ctx.path(CONF).read_text()
+        assert f"blacklist {NAME}\ninstall {NAME} /bin/false\n" in conf
+        listed = ctx.path(INITRAMFS_TOOLS_MODULES).read_text()
+        assert f"# rescuetui: blamed for the crash of kernel {KERNEL_61}: {NAME}" in listed
+        listing = _initramfs_listing(ctx, KERNEL_61)
+        assert listing and not any(NAME in line for line in listing)
+        # The module stays installed, and modules-load.d still names it: the blacklist is what
+        # systemd-modules-load honours (the boot in `lab verify module-panic` shows it).
+        assert ctx.path(f"/lib/modules/{KERNEL_61}/updates/{NAME}.ko").is_file()
+        assert ctx.path(LOAD_CONF).read_text().endswith(f"{NAME}\n")
