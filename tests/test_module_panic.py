@@ -113,3 +113,29 @@ def test_module_panic_repair_blacklists_and_empties_the_initramfs(tmp_path: Path
         # systemd-modules-load honours (the boot in `lab verify module-panic` shows it).
         assert ctx.path(f"/lib/modules/{KERNEL_61}/updates/{NAME}.ko").is_file()
         assert ctx.path(LOAD_CONF).read_text().endswith(f"{NAME}\n")
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_newest_kernel_panics_repair_boots_the_previous_kernel_and_says_why(tmp_path: Path) -> None:
+    image = tmp_path / "newest-kernel-panics.img"
+    build_scenario(SCENARIOS["newest-kernel-panics"], image, journal_base=tmp_path / "build")
+    out = rescuetui("repair", "--disk", str(image), "--log",
+                    str(SERIAL / "newest-kernel-panics.log"), "--yes", "--json",
+                    "--journal", str(tmp_path / "j"), timeout=900)
+    report = json.loads(out.stdout)
+    assert out.returncode == 0, report
+    assert report["diagnosis"]["kernel"] == KERNEL_612
+    assert report["way"].startswith(f"Way out: boot the previous kernel {KERNEL_61}, not a blacklist.")
+    assert f"kernel {KERNEL_61} has no {NAME}" in report["way"]
+    assert "previous-kernel" in [a["fix"] for a in report["applied"]]
+    assert "module-blacklist" not in [a["fix"] for a in report["applied"]]
+    fix = next(a for a in report["applied"] if a["fix"] == "previous-kernel")
+    assert fix["verified"] and report["way"] in fix["plan"]["why"]
+    rca = Path(report["rca"]).read_text()
+    assert report["way"] in rca
+    with RescueSession(journal_base=tmp_path / "j2") as session:
+        target = session.open_target(str(image))
+        ctx = TargetContext(session.root, target, session.runner, KERNEL_612)
+        assert not ctx.path(CONF).exists()  # the way not taken left nothing behind
+        assert ctx.path(f"/lib/modules/{KERNEL_612}/updates/{NAME}.ko").is_file()
