@@ -3,11 +3,13 @@ module-panic and newest-kernel-panics practice systems (an out-of-tree module bu
 practice kernels' own headers, loaded at boot, oopsing in its init with oops=panic): the
 diagnosis names the module, its taint and the kernel; on the real disks the repair blacklists
 the module and takes it out of the initramfs (one kernel), or boots the previous kernel (two),
-and says which way it took and why."""
+and says which way it took and why. A real kdump of the same oops leaves a dmesg on the disk
+that `diagnose --disk` reads."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -16,9 +18,12 @@ from conftest import REPO, rescuetui
 from rescuetui.checks.base import TargetContext
 from rescuetui.core.session import RescueSession
 from rescuetui.diagnose.classifier import diagnose_file
+from rescuetui.diagnose.target_logs import diagnose_target
 from rescuetui.fixes.module_blacklist import CONF, INITRAMFS_TOOLS_MODULES
 from rescuetui.lab.boot import BootResult, classify_log
-from rescuetui.lab.faulty_module import LOAD_CONF, NAME
+from rescuetui.lab.faulty_module import LOAD_CONF, NAME, install_module, panic_on_oops
+from rescuetui.lab.kdump import arm_vendor_service, boot_until_dumped, kdump_base
+from rescuetui.lab.practice import copy_image
 from rescuetui.lab.scenario import build_scenario
 from rescuetui.lab.scenarios import SCENARIOS
 
@@ -139,3 +144,45 @@ def test_newest_kernel_panics_repair_boots_the_previous_kernel_and_says_why(tmp_
         ctx = TargetContext(session.root, target, session.runner, KERNEL_612)
         assert not ctx.path(CONF).exists()  # the way not taken left nothing behind
         assert ctx.path(f"/lib/modules/{KERNEL_612}/updates/{NAME}.ko").is_file()
+
+
+# The dmesg kdump-tools saved (makedumpfile --dump-dmesg) after the module's oops on a real
+# boot of the kdump practice base (lab/kdump.py), as it lies in /var/crash.
+KDUMP_DMESG = REPO / "tests/data/kdump/module-panic.dmesg.202612020624"
+
+
+def test_kdump_dmesg_on_the_disk_names_class_and_module(tmp_path: Path) -> None:
+    crash = tmp_path / "var/crash/202612020624"
+    crash.mkdir(parents=True)
+    shutil.copyfile(KDUMP_DMESG, crash / KDUMP_DMESG.name.removeprefix("module-panic."))
+    (diagnosis,), _ = diagnose_target(tmp_path)
+    assert diagnosis.source == "/var/crash/202612020624/dmesg.202612020624"
+    assert diagnosis.class_id == "oops" and diagnosis.failed
+    assert diagnosis.facts.kernel == KERNEL_61
+    assert diagnosis.facts.blamed_module == NAME and diagnosis.facts.module_flags(NAME) == "OE+"
+    assert diagnosis.facts.taint is not None and {"O", "E"} <= set(diagnosis.facts.taint)
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_a_real_kdump_of_the_module_panic_is_read_by_diagnose_disk(tmp_path: Path) -> None:
+    """Boots for about five minutes under TCG: the system arms kdump (building its crash
+    initramfs on the VM), the vendor service loads the module, the oops panics, the crash
+    kernel saves /var/crash/STAMP/dmesg.STAMP and resets the machine."""
+    image = tmp_path / "kdump.img"
+    copy_image(kdump_base(), image)
+    with RescueSession(journal_base=tmp_path / "build") as session:
+        target = session.open_target(str(image))
+        session.make_writable()
+        install_module(session, target.kernels[0].version, load_at_boot=False)
+        arm_vendor_service(session)
+        panic_on_oops(session)
+    console = boot_until_dumped(image, timeout=900)
+    assert "loaded kdump kernel" in console and "Kernel panic - not syncing" in console
+    assert "saved dmesg content in /var/crash/" in console
+    out = rescuetui("diagnose", "--disk", str(image), "--json", timeout=300)
+    report = json.loads(out.stdout)
+    assert report["class"] == "oops", report
+    assert report["source"].startswith("/var/crash/") and "/dmesg." in report["source"]
+    assert report["facts"]["blamed_module"]["name"] == NAME
+    assert report["facts"]["blamed_module"]["flags"] == "OE+"

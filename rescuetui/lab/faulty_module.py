@@ -97,9 +97,9 @@ def built_module(kernel: str, cache: Path = CACHE) -> Path:
     return ko
 
 
-def install_module(session: RescueSession, kernel: str) -> str:
-    """Put the module into the target's /lib/modules/KERNEL/updates/, run depmod, and have
-    systemd-modules-load load it at every boot. Returns what was done."""
+def install_module(session: RescueSession, kernel: str, *, load_at_boot: bool = True) -> str:
+    """Put the module into the target's /lib/modules/KERNEL/updates/, run depmod, and (with
+    `load_at_boot`) have systemd-modules-load load it at every boot. Returns what was done."""
     assert session.journal is not None
     ko = built_module(kernel)
     modules = resolve_in_root(session.root, f"/lib/modules/{kernel}")
@@ -109,14 +109,16 @@ def install_module(session: RescueSession, kernel: str) -> str:
     session.journal.change_file(session.root, f"/lib/modules/{kernel}/{INSTALL_DIR}/{NAME}.ko",
                                 ko.read_bytes(), reason=f"lab: the third-party module {NAME}",
                                 mode=0o644)
-    session.journal.change_file(session.root, LOAD_CONF,
-                                f"# ACME monitoring agent\n{NAME}\n".encode(),
-                                reason=f"lab: load {NAME} at boot", mode=0o644)
+    if load_at_boot:
+        session.journal.change_file(session.root, LOAD_CONF,
+                                    f"# ACME monitoring agent\n{NAME}\n".encode(),
+                                    reason=f"lab: load {NAME} at boot", mode=0o644)
     result = session.runner.run_blocking(["depmod", "-a", kernel], in_chroot=True)
     if not result.ok:
         raise RescueError(f"depmod for {NAME} failed: {result.describe_failure()}")
     return (f"installed the out-of-tree module {NAME} for {kernel} into "
-            f"/lib/modules/{kernel}/{INSTALL_DIR}/ and listed it in {LOAD_CONF}")
+            f"/lib/modules/{kernel}/{INSTALL_DIR}/"
+            + (f" and listed it in {LOAD_CONF}" if load_at_boot else ""))
 
 
 def _chroot(tree: Path, argv: list[str]) -> None:
