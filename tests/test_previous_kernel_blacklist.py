@@ -655,3 +655,19 @@ def test_blacklist_comments_the_module_out_of_the_initramfs_list(tmp_path: Path)
     assert verify_module_blacklist(ctx, VENDOR, DEBIAN_NEW).finding == "still-listed"
     (tmp_path / CONF.lstrip("/")).write_text(f"blacklist {VENDOR}\n")
     assert verify_module_blacklist(ctx, VENDOR, DEBIAN_NEW).finding == "not-blacklisted"
+
+
+def test_an_enabled_service_that_modprobes_the_module_is_a_boot_loader(tmp_path: Path) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    ctx.target.kernels = ctx.target.kernels[:1]
+    _modules(tmp_path, DEBIAN_NEW, f"updates/{VENDOR}.ko")
+    units = tmp_path / "etc/systemd/system"
+    (units / "multi-user.target.wants").mkdir(parents=True)
+    (units / "acme.service").write_text(f"[Service]\nExecStart=-/sbin/modprobe -q {VENDOR}\n")
+    (units / "other.service").write_text(f"[Service]\nExecStart=/usr/bin/echo modprobe {VENDOR}x\n")
+    assert boot_loaders(ctx, VENDOR) == []  # not enabled yet
+    for name in ("acme.service", "other.service"):
+        (units / "multi-user.target.wants" / name).symlink_to(f"/etc/systemd/system/{name}")
+    assert boot_loaders(ctx, VENDOR) == ["/etc/systemd/system/acme.service"]
+    way = choose_way(ctx, VENDOR_OOPS)
+    assert way.fix == "module-blacklist" and "/etc/systemd/system/acme.service" in way.why

@@ -5,8 +5,9 @@ A `blacklist` line stops modprobe loading the module by its aliases (hardware de
 The initramfs carries its own copy of /etc/modprobe.d and may load the module itself, so it is
 rebuilt; initramfs-tools copies every module /etc/initramfs-tools/modules names into it
 whatever modprobe.d says, so the module's line there is commented out first. systemd-modules-load
-(modules-load.d, /etc/modules) loads through libkmod with the blacklist applied, so the
-blacklist keeps it out there too. A module the root filesystem or its disk needs is refused: the
+(modules-load.d, /etc/modules) loads through libkmod with the blacklist applied, and a
+service's `modprobe NAME` runs the install command (/bin/false), so the blacklist keeps it out
+there too. A module the root filesystem or its disk needs is refused: the
 system would not find its root at all."""
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ INITRAMFS_TOOLS_MODULES = "/etc/initramfs-tools/modules"
 LOAD_DIRS = ("/etc/modules-load.d", "/run/modules-load.d", "/usr/local/lib/modules-load.d",
              "/usr/lib/modules-load.d", "/lib/modules-load.d")
 LOAD_FILES = ("/etc/modules", INITRAMFS_TOOLS_MODULES)
+UNITS = "/etc/systemd/system"
+UNIT_DIRS = (UNITS, "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
+LOADERS = ("modprobe", "insmod")
 LISTERS = ("/usr/bin/lsinitramfs", "/usr/bin/lsinitrd", "/usr/bin/lsinitcpio")
 MAX_LIST_BYTES = 1 << 20  # a module list; modules.dep is read up to MAX_DEP_BYTES
 MAX_DEP_BYTES = 16 << 20
@@ -194,8 +198,36 @@ def boot_loaders(ctx: TargetContext, module: str) -> list[str]:
         if host.is_dir():
             files += sorted(f"{directory}/{p.name}" for p in host.iterdir()
                             if p.name.endswith(".conf"))
-    return [f for f in dict.fromkeys(files)
-            if any(name == module for _, name in _names(_read(ctx, f, MAX_LIST_BYTES)))]
+    listed = [f for f in dict.fromkeys(files)
+              if any(name == module for _, name in _names(_read(ctx, f, MAX_LIST_BYTES)))]
+    return listed + _enabled_units_loading(ctx, module)
+
+
+def _enabled_units_loading(ctx: TargetContext, module: str) -> list[str]:
+    """Enabled services (linked from /etc/systemd/system/*.wants/) whose Exec lines run
+    modprobe or insmod on `module`: vendor agents load their module that way."""
+    wants = ctx.path(UNITS)
+    if not wants.is_dir():
+        return []
+    enabled = sorted({p.name for d in wants.iterdir() if d.name.endswith(".wants") and d.is_dir()
+                      and not d.is_symlink() for p in d.iterdir() if p.name.endswith(".service")})
+    found = []
+    for name in enabled:
+        unit = next((f"{d}/{name}" for d in UNIT_DIRS if ctx.path(f"{d}/{name}").is_file()), None)
+        if unit and any(_execs_loader(line, module) for line in
+                        _read(ctx, unit, MAX_LIST_BYTES).splitlines()):
+            found.append(unit)
+    return found
+
+
+def _execs_loader(line: str, module: str) -> bool:
+    key, _, command = line.strip().partition("=")
+    if not key.startswith("Exec"):
+        return False
+    words = command.split()
+    tools = [n for n, w in enumerate(words) if PurePosixPath(w.lstrip("-@:+!")).name in LOADERS]
+    return any(canonical(PurePosixPath(w).name.split(".ko")[0]) == module
+               for n in tools for w in words[n + 1:] if not w.startswith("-"))
 
 
 def comment_out(text: bytes, module: str, why: str) -> bytes:

@@ -96,5 +96,6 @@ def _not_blacklistable(ctx: TargetContext, name: str, where: str | None, flags: 
                 "out-of-tree (O)")
     if not loaders:
         return ("nothing loads it by name at boot (modules-load.d, /etc/modules, "
-                "/etc/initramfs-tools/modules): something else pulls it in")
+                "/etc/initramfs-tools/modules, an enabled service's modprobe): something else "
+                "pulls it in")
     return ""
