@@ -20,7 +20,7 @@ from rescuetui.core.session import RescueSession
 from rescuetui.diagnose.classifier import diagnose_file
 from rescuetui.diagnose.target_logs import diagnose_target
 from rescuetui.fixes.module_blacklist import CONF, INITRAMFS_TOOLS_MODULES
-from rescuetui.lab.boot import BootResult, classify_log
+from rescuetui.lab.boot import BootResult, boot, classify_log
 from rescuetui.lab.faulty_module import LOAD_CONF, NAME, install_module, panic_on_oops
 from rescuetui.lab.kdump import arm_vendor_service, boot_until_dumped, kdump_base
 from rescuetui.lab.practice import copy_image
@@ -190,3 +190,17 @@ def test_a_real_kdump_of_the_module_panic_is_read_by_diagnose_disk(tmp_path: Pat
     assert report["source"].startswith("/var/crash/") and "/dmesg." in report["source"]
     assert report["facts"]["blamed_module"]["name"] == NAME
     assert report["facts"]["blamed_module"]["flags"] == "OE+"
+    # Repaired from that evidence alone (no console log): the service's modprobe is what loads
+    # it at boot, so the blacklist is the way out; the next boot reaches its login, the vendor
+    # service failing (its modprobe runs the install command, /bin/false).
+    out = rescuetui("repair", "--disk", str(image), "--yes", "--json", "--journal",
+                    str(tmp_path / "j"), timeout=900)
+    repaired = json.loads(out.stdout)
+    assert out.returncode == 0, repaired
+    assert repaired["diagnosis"]["source"] == report["source"]
+    assert "/etc/systemd/system/acme-monitor.service" in repaired["way"]
+    assert [(a["fix"], a["verified"]) for a in repaired["applied"]] == [("module-blacklist", True)]
+    after = boot(image, timeout=600)
+    assert (after.outcome, after.kernel) == ("login", KERNEL_61), after.evidence
+    assert any("Failed to start" in line and "ACME monitoring agent" in line
+               for line in after.log.splitlines())
