@@ -468,7 +468,10 @@ def _print_diagnosis(d: Any, path: list[Any], diagnoses: list[Any], changes: lis
     if d.facts.taint:
         print(f"  tainted {d.facts.taint}: " + "; ".join(decode_taint(d.facts.taint)))
     if d.facts.rip:
-        print(f"  faulting function {printable(d.facts.rip)}")
+        module = f" [{d.facts.rip_module}]" if d.facts.rip_module else ""
+        print(f"  faulting function {printable(d.facts.rip)}{module}")
+    if d.facts.blamed_module:
+        print(f"  module blamed: {printable(d.facts.describe_module(d.facts.blamed_module))}")
     if d.facts.modules_in_trace:
         print(f"  modules in the call trace: {', '.join(d.facts.modules_in_trace)}")
     root = d.facts.root_device or d.facts.command_line_root
@@ -750,12 +753,15 @@ def _lab_verify(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json([r.to_json() for r in results])
     else:
-        print(f"{'SCENARIO':<22} {'BOOT BEFORE':<16} {'REPAIR':<8} {'BOOT AFTER':<11} SECONDS")
+        print(f"{'SCENARIO':<22} {'BOOT BEFORE':<16} {'REPAIR':<8} {'BOOT AFTER':<11} SECONDS  "
+              "KERNEL AFTER")
         for r in results:
             before = r.before.outcome if r.before else "-"
             mark = "" if r.failure_as_expected else "!"
             after = r.after.outcome if r.after else "pending"
-            print(f"{r.scenario:<22} {before + mark:<16} {r.repair:<8} {after:<11} {r.seconds:7.1f}")
+            kernel = (r.after.kernel if r.after else None) or "-"
+            print(f"{r.scenario:<22} {before + mark:<16} {r.repair:<8} {after:<11} {r.seconds:7.1f}  "
+                  f"{kernel}")
         print("'!' marks an unexpected first boot.")
     return EXIT_OK if all(r.failure_as_expected and r.repaired for r in results) else (
         EXIT_INCOMPLETE)

@@ -52,6 +52,8 @@ RECORDED = {
     "dracut-rd-break.log": ("initramfs-shell", "Entering emergency mode"),
     "dracut-root-uuid-wrong.log": ("initramfs-wait", "starting timeout scripts"),
     "init-target-deleted.log": ("init-shell", "can't access tty; job control turned off"),
+    "module-panic.log": ("panic", "RIP: 0010:acme_monitor_init+0x18/0x1000 [acme_monitor]"),
+    "newest-kernel-panics.log": ("panic", "Modules linked in: acme_monitor(OE+)"),
 }
 
 

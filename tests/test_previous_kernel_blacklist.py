@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import fixture_context
+from conftest import fixture_context, install_program
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,14 +21,24 @@ from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.default_kernel import check_default_kernel
 from rescuetui.core.journal import Journal
 from rescuetui.core.undo import undo_session
+from rescuetui.diagnose.facts import Facts
 from rescuetui.fixes.base import FixPlan
-from rescuetui.fixes.module_blacklist import CONF, add_blacklist, plan_module_blacklist
+from rescuetui.fixes.module_blacklist import (
+    CONF,
+    DRACUT_OMIT,
+    INITRAMFS_TOOLS_MODULES,
+    add_blacklist,
+    boot_loaders,
+    plan_module_blacklist,
+    verify_module_blacklist,
+)
 from rescuetui.fixes.previous_kernel import (
     grub_default,
     grub_menu_entries,
     plan_previous_kernel,
     set_grub_default,
 )
+from rescuetui.fixes.runtime_way import choose_way
 
 UUID = "0a1b2c3d-1111-4222-8333-444455556666"
 MACHINE_ID = "8f1c3e5a7b9d4f60a2c4e6081a3c5e7f"
@@ -231,6 +241,8 @@ def _tree(root: Path, name: str, *, grubby: bool = True) -> TargetContext:
     for path, text in files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text)
+    install_program(root, {"debian12": "/usr/sbin/mkinitramfs",
+                           "arch": "/usr/bin/mkinitcpio"}.get(name, "/usr/bin/dracut"))
     ctx = fixture_context(root, release, fstype=fstype, uuid=UUID)
     assert [k.version for k in ctx.target.kernels] == list(versions)
     return ctx
@@ -244,6 +256,8 @@ def _crash(kernel: str, module: str = "") -> Finding:
 def _apply_edits(plan: FixPlan, root: Path, journal: Journal) -> None:
     for edit in plan.edits:
         assert edit.content is not None
+        if edit.make_parents:
+            journal.make_directories(root, edit.path.rsplit("/", 1)[0], reason=edit.reason)
         journal.change_file(root, edit.path, edit.content, reason=edit.reason)
 
 
@@ -445,13 +459,14 @@ def test_debian_edit_applies_and_undoes(tmp_path: Path) -> None:
 
 # --- module blacklist --------------------------------------------------------------------------
 
+DRACUT = ["dracut", "--force", "--no-hostonly"]
 NEW_KERNEL = {"debian12": DEBIAN_NEW, "rocky9": ROCKY_NEW, "sles15": SLES_NEW,
               "azurelinux3": AZL_NEW, "arch": ARCH_NEW}
 REBUILD = {
     "debian12": ["update-initramfs", "-u", "-k", DEBIAN_NEW],
-    "rocky9": ["dracut", "-f", f"/boot/initramfs-{ROCKY_NEW}.img", ROCKY_NEW],
-    "sles15": ["dracut", "-f", f"/boot/initrd-{SLES_NEW}", SLES_NEW],
-    "azurelinux3": ["dracut", "-f", f"/boot/initramfs-{AZL_NEW}.img", AZL_NEW],
+    "rocky9": [*DRACUT, f"/boot/initramfs-{ROCKY_NEW}.img", ROCKY_NEW],
+    "sles15": [*DRACUT, f"/boot/initrd-{SLES_NEW}", SLES_NEW],
+    "azurelinux3": [*DRACUT, f"/boot/initramfs-{AZL_NEW}.img", AZL_NEW],
     "arch": ["mkinitcpio", "-k", ARCH_NEW, "-g", "/boot/initramfs-linux.img"],
 }
 
@@ -471,8 +486,13 @@ def test_blacklist_plan_per_family(tmp_path: Path, name: str) -> None:
     assert not plan.blocked
     assert [s.argv for s in plan.steps] == [["depmod", "-a", kernel], REBUILD[name]]
     assert all(s.in_chroot for s in plan.steps)
-    assert [e.path for e in plan.edits] == [CONF]
+    # A generic dracut image carries every module: omit_drivers keeps this one out.
+    dracut = REBUILD[name][0] == "dracut"
+    assert [e.path for e in plan.edits] == [CONF] + ([DRACUT_OMIT] if dracut else [])
     assert plan.edits[0].content == _blacklist_conf(kernel)
+    if dracut:
+        assert plan.edits[1].content is not None
+        assert b'omit_drivers+=" nouveau "\n' in plan.edits[1].content
     assert plan.diff.startswith(f"--- a{CONF}\n+++ b{CONF}\n@@ -0,0 +1,5 @@\n")
     assert "modprobe.blacklist=nouveau" in plan.risk
     assert CONF in plan.files and "undo" in plan.undo
@@ -508,11 +528,11 @@ def test_builtin_module_is_refused(tmp_path: Path) -> None:
     assert "built into kernel" in plan.blocked and not plan.edits
 
 
-def test_unknown_kernel_or_family_is_blocked(tmp_path: Path) -> None:
+def test_unknown_kernel_or_no_initramfs_builder_is_blocked(tmp_path: Path) -> None:
     ctx = _tree(tmp_path, "debian12")
     assert "not installed" in plan_module_blacklist(ctx, _crash("9.9.9-x", "nouveau")).blocked
-    ctx.target.os_release = {"ID": "plan9"}
-    assert "not known" in plan_module_blacklist(ctx, _crash(DEBIAN_NEW, "nouveau")).blocked
+    (tmp_path / "usr/sbin/mkinitramfs").unlink()
+    assert "no initramfs builder" in plan_module_blacklist(ctx, _crash(DEBIAN_NEW, "nouveau")).blocked
 
 
 def test_existing_file_is_kept_and_append_is_idempotent(tmp_path: Path) -> None:
@@ -551,4 +571,139 @@ def test_new_blacklist_file_applies_and_undo_removes_it(tmp_path: Path) -> None:
     assert conf.read_bytes() == _blacklist_conf(ROCKY_NEW)
     assert plan_module_blacklist(ctx, _crash(ROCKY_NEW, "nouveau")).edits == []
     report = undo_session(journal, root, Journal.create(tmp_path / "j2"))
-    assert len(report.restored) == 1 and not conf.exists()
+    # The blacklist and dracut's omit_drivers file, both new: undo removes both.
+    assert len(report.restored) >= 2 and not conf.exists()
+    assert not (root / DRACUT_OMIT.lstrip("/")).exists()
+
+
+# --- the way out of a run-time panic -------------------------------------------------------
+
+VENDOR = "acme_monitor"
+# What an oops of a third-party module loaded at boot shows ("Modules linked in:" with its
+# own flags: out-of-tree, unsigned, being loaded).
+VENDOR_OOPS = Facts(kernel=DEBIAN_NEW, taint="G           OE", rip="acme_monitor_init+0x18/0x1000",
+                    rip_module=VENDOR, modules_in_trace=[VENDOR],
+                    modules_linked=[f"{VENDOR}(OE+)", "virtio_blk", "ext4"])
+
+
+def _modules(root: Path, kernel: str, *paths: str) -> None:
+    dep = root / f"lib/modules/{kernel}/modules.dep"
+    dep.write_text("".join(f"{p}:\n" for p in ("kernel/fs/ext4/ext4.ko", *paths)))
+
+
+def _loaded_at_boot(root: Path, module: str = VENDOR) -> None:
+    conf = root / f"etc/modules-load.d/{module}.conf"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(f"# vendor agent\n{module}\n")
+
+
+def test_out_of_tree_module_only_in_the_newest_kernel_boots_the_previous(tmp_path: Path) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    _modules(tmp_path, DEBIAN_NEW, f"updates/{VENDOR}.ko")
+    _modules(tmp_path, DEBIAN_OLD)
+    _loaded_at_boot(tmp_path)
+    way = choose_way(ctx, VENDOR_OOPS)
+    assert (way.fix, way.module) == ("previous-kernel", VENDOR)
+    assert way.why.startswith(f"Way out: boot the previous kernel {DEBIAN_OLD}, not a blacklist.")
+    assert f"/lib/modules/{DEBIAN_NEW}/updates/{VENDOR}.ko" in way.why
+    assert f"/etc/modules-load.d/{VENDOR}.conf" in way.why
+    assert f"kernel {DEBIAN_OLD} has no {VENDOR}" in way.why
+    assert "OE+: out-of-tree module; unsigned module; being loaded" in way.why
+
+
+def test_out_of_tree_module_in_every_kernel_is_blacklisted(tmp_path: Path) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    for kernel in (DEBIAN_NEW, DEBIAN_OLD):
+        _modules(tmp_path, kernel, f"updates/dkms/{VENDOR}.ko.xz")
+    _loaded_at_boot(tmp_path)
+    way = choose_way(ctx, VENDOR_OOPS)
+    assert (way.fix, way.module) == ("module-blacklist", VENDOR)
+    assert way.why.startswith(f"Way out: keep {VENDOR} from loading")
+    assert f"kernel {DEBIAN_OLD} has {VENDOR} too" in way.why
+
+
+def test_out_of_tree_module_with_one_kernel_is_blacklisted(tmp_path: Path) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    ctx.target.kernels = ctx.target.kernels[:1]
+    _modules(tmp_path, DEBIAN_NEW, f"extra/{VENDOR}.ko")
+    (tmp_path / "etc/initramfs-tools").mkdir(parents=True)
+    (tmp_path / "etc/initramfs-tools/modules").write_text(f"# List of modules\n{VENDOR} debug=1\n")
+    way = choose_way(ctx, VENDOR_OOPS)
+    assert way.fix == "module-blacklist"
+    assert "no kernel other than it is installed" in way.why
+    assert "/etc/initramfs-tools/modules" in way.why
+
+
+@pytest.mark.parametrize(("module", "path", "refusal"), [
+    ("virtio_blk", "kernel/drivers/block/virtio_blk.ko", "a storage driver the root disk"),
+    ("ext4", "kernel/fs/ext4/ext4.ko", "the driver of the root filesystem"),
+    ("nouveau", "kernel/drivers/gpu/drm/nouveau/nouveau.ko", "the kernel's own module"),
+    ("loop", None, "built into kernel"),
+])
+def test_in_tree_modules_are_never_blacklisted_unasked(tmp_path: Path, module: str,
+                                                       path: str | None, refusal: str) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    _modules(tmp_path, DEBIAN_NEW, *([path] if path else []))
+    _loaded_at_boot(tmp_path, module)
+    facts = replace(VENDOR_OOPS, rip_module=module, modules_linked=[f"{module}(OE+)"])
+    way = choose_way(ctx, facts)
+    assert way.fix == "previous-kernel" and refusal in way.why and "not blacklisted" in way.why
+    ctx.target.kernels = ctx.target.kernels[:1]
+    alone = choose_way(ctx, facts)
+    assert alone.fix is None and alone.why.startswith("No way out is taken unasked") and refusal in alone.why
+
+
+def test_module_nothing_loads_by_name_is_not_blacklisted_unasked(tmp_path: Path) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    _modules(tmp_path, DEBIAN_NEW, f"updates/{VENDOR}.ko")
+    way = choose_way(ctx, VENDOR_OOPS)
+    assert way.fix == "previous-kernel" and "nothing loads it by name at boot" in way.why
+
+
+def test_trace_without_a_module_boots_the_previous_kernel(tmp_path: Path) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    way = choose_way(ctx, Facts(kernel=DEBIAN_NEW, rip="kmem_cache_alloc+0xc3/0x2f0"))
+    assert way.fix == "previous-kernel" and "names no module" in way.why and way.module == ""
+    hostile = choose_way(ctx, replace(VENDOR_OOPS, rip_module="../../x", modules_in_trace=[]))
+    assert hostile.fix == "previous-kernel" and hostile.module == ""
+
+
+def test_blacklist_comments_the_module_out_of_the_initramfs_list(tmp_path: Path) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    listed = tmp_path / "etc/initramfs-tools/modules"
+    listed.parent.mkdir(parents=True)
+    listed.write_text(f"# List of modules\nvirtio_blk\nacme-monitor debug=1\n  {VENDOR}\n")
+    plan = plan_module_blacklist(ctx, _crash(DEBIAN_NEW, VENDOR))
+    assert [e.path for e in plan.edits] == [CONF, INITRAMFS_TOOLS_MODULES]
+    why = f"# rescuetui: blamed for the crash of kernel {DEBIAN_NEW}: "
+    assert plan.edits[1].content == (f"# List of modules\nvirtio_blk\n{why}acme-monitor debug=1\n"
+                                     f"{why}  {VENDOR}\n").encode()
+    assert f"+++ b{INITRAMFS_TOOLS_MODULES}" in plan.diff
+    assert plan.data == {"module": VENDOR, "kernel": DEBIAN_NEW}
+    assert boot_loaders(ctx, VENDOR) == [INITRAMFS_TOOLS_MODULES]
+    (tmp_path / "etc/modprobe.d").mkdir()
+    _apply_edits(plan, tmp_path, Journal.create(tmp_path / "j"))
+    assert boot_loaders(ctx, VENDOR) == []
+    # The fixture has no initramfs lister: the verification says what it could not look at.
+    done = verify_module_blacklist(ctx, VENDOR, DEBIAN_NEW)
+    assert done.ok and "could not be listed" in done.summary
+    listed.write_text(f"{VENDOR}\n")
+    assert verify_module_blacklist(ctx, VENDOR, DEBIAN_NEW).finding == "still-listed"
+    (tmp_path / CONF.lstrip("/")).write_text(f"blacklist {VENDOR}\n")
+    assert verify_module_blacklist(ctx, VENDOR, DEBIAN_NEW).finding == "not-blacklisted"
+
+
+def test_an_enabled_service_that_modprobes_the_module_is_a_boot_loader(tmp_path: Path) -> None:
+    ctx = _tree(tmp_path, "debian12")
+    ctx.target.kernels = ctx.target.kernels[:1]
+    _modules(tmp_path, DEBIAN_NEW, f"updates/{VENDOR}.ko")
+    units = tmp_path / "etc/systemd/system"
+    (units / "multi-user.target.wants").mkdir(parents=True)
+    (units / "acme.service").write_text(f"[Service]\nExecStart=-/sbin/modprobe -q {VENDOR}\n")
+    (units / "other.service").write_text(f"[Service]\nExecStart=/usr/bin/echo modprobe {VENDOR}x\n")
+    assert boot_loaders(ctx, VENDOR) == []  # not enabled yet
+    for name in ("acme.service", "other.service"):
+        (units / "multi-user.target.wants" / name).symlink_to(f"/etc/systemd/system/{name}")
+    assert boot_loaders(ctx, VENDOR) == ["/etc/systemd/system/acme.service"]
+    way = choose_way(ctx, VENDOR_OOPS)
+    assert way.fix == "module-blacklist" and "/etc/systemd/system/acme.service" in way.why

@@ -19,6 +19,12 @@ TAINT = re.compile(r"Tainted: ([A-Z ]+?) +\d")
 RIP = re.compile(r"\b(?:RIP: [0-9a-f]{4}:|PC is at |pc : |NIP \[[0-9a-f]+\] |EIP: )"
                  r"\[?<?([A-Za-z_.][\w.]*\+0x[0-9a-f]+/0x[0-9a-f]+)")
 TRACE_MODULE = re.compile(r"\+0x[0-9a-f]+/0x[0-9a-f]+ \[(\w+)\]")
+# The module of the faulting function, where the RIP line names one.
+RIP_MODULE = re.compile(RIP.pattern + r" \[(\w+)\]")
+# One entry of "Modules linked in:": the name, then its own taint flags and state in brackets
+# (O out-of-tree, E unsigned, P proprietary; + being loaded, - being unloaded).
+LINKED_MODULE = re.compile(r"(\w+)(?:\(([A-Z+-]+)\))?$")
+MODULE_STATE = {"+": "being loaded", "-": "being unloaded"}
 MODULES_LINKED = re.compile(r"Modules linked in: ?(.*)")
 EXIT_CODE = re.compile(r"exitcode=(0x[0-9a-fA-F]+)")
 ROOT_DEVICE = (
@@ -89,6 +95,7 @@ class Facts:
     kernel: str | None = None
     taint: str | None = None
     rip: str | None = None
+    rip_module: str | None = None
     modules_in_trace: list[str] = field(default_factory=list)
     modules_linked: list[str] = field(default_factory=list)
     exit_code: str | None = None
@@ -110,6 +117,8 @@ class Facts:
             self.taint = ""
         if m := RIP.search(text):
             self.rip = m.group(1)
+            found = RIP_MODULE.search(text)
+            self.rip_module = found.group(2) if found else None
         for module in TRACE_MODULE.findall(text):
             if module not in self.modules_in_trace:
                 self.modules_in_trace.append(module)
@@ -127,12 +136,40 @@ class Facts:
         if m := UNKNOWN_BLOCK.search(text):
             self.unknown_block = m.group(1)
 
+    @property
+    def blamed_module(self) -> str | None:
+        """The module the trace blames: the faulting function's, else the first in the trace."""
+        return self.rip_module or (self.modules_in_trace[0] if self.modules_in_trace else None)
+
+    def module_flags(self, name: str) -> str | None:
+        """`name`'s own flags in "Modules linked in:" ("OE+"); "" when listed without any;
+        None when not listed."""
+        for word in self.modules_linked:
+            m = LINKED_MODULE.match(word)
+            if m and m.group(1).replace("-", "_") == name.replace("-", "_"):
+                return m.group(2) or ""
+        return None
+
+    def describe_module(self, name: str) -> str:
+        """`name` with what "Modules linked in:" says of it: "acme (OE+: out-of-tree module
+        loaded; unsigned module loaded; being loaded)"."""
+        flags = self.module_flags(name)
+        if not flags:
+            return name
+        meanings = [TAINT_FLAGS[f].removesuffix(" loaded") for f in flags if f in TAINT_FLAGS]
+        meanings += [MODULE_STATE[f] for f in flags if f in MODULE_STATE]
+        return f"{name} ({flags}: {'; '.join(meanings)})"
+
     def to_json(self) -> dict[str, Any]:
+        blamed = self.blamed_module
         return {
             "kernel": self.kernel,
             "taint": self.taint,
             "taint_decoded": decode_taint(self.taint) if self.taint else [],
             "faulting_function": self.rip,
+            "faulting_module": self.rip_module,
+            "blamed_module": {"name": blamed, "flags": self.module_flags(blamed),
+                              "described": self.describe_module(blamed)} if blamed else None,
             "modules_in_trace": self.modules_in_trace,
             "modules_linked": self.modules_linked[:50],
             "exit_code": decode_exit_code(self.exit_code) if self.exit_code else None,

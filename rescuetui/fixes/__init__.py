@@ -47,9 +47,10 @@ FIX_FOR_CHECK: dict[str, Planner] = {
     "fstab": plan_fstab_nofail,
     "selinux": plan_selinux,
 }
-# Fixes the diagnosis calls for (not a check): the previous kernel after a run-time panic of
-# the newest one is applied by a repair; the others change how the system runs, so a repair
-# only suggests them unless --fix names them (the text says what each does).
+# Fixes the diagnosis calls for (not a check): after a run-time panic a repair applies one way
+# out unasked, the previous kernel or a blacklist of the out-of-tree module the trace blames
+# (fixes/runtime_way.py chooses and says why); the others change how the system runs, so a
+# repair only suggests them unless --fix names them (the text says what each does).
 DIAGNOSIS_FIXES: dict[str, Planner] = {
     "previous-kernel": plan_previous_kernel,
     "module-blacklist": plan_module_blacklist,

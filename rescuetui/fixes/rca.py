@@ -30,6 +30,9 @@ SOONER = {
     "selinux": "Keep SELinux policy packages pinned with the kernel and test relabels in "
                "staging; check `sestatus` after policy changes.",
     "default-kernel": "Stage kernel updates: boot-test them on a canary before the fleet.",
+    "module-blacklist": "Boot-test third-party modules (vendor agents, DKMS drivers) on a canary "
+                        "after every kernel or module update, and sign them: an out-of-tree "
+                        "module that faults at boot then never reaches the fleet.",
     "diagnosis": "Enable the serial console and kdump so the next panic leaves its text and a "
                  "vmcore.",
 }
@@ -56,6 +59,8 @@ def rca_markdown(report: dict[str, Any]) -> str:
     for applied in problems:
         out.append(f"- Found: {applied['plan']['why']}")
     out += ["", "## What fixed it", ""]
+    if report.get("way"):
+        out.append(f"- {report['way']}")
     if not problems:
         out.append("- Nothing was changed.")
     for applied in problems:

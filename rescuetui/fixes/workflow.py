@@ -25,7 +25,9 @@ from rescuetui.diagnose.tree import NODES, findings_from_evidence, walk
 from rescuetui.fixes import DIAGNOSIS_FIXES, FIX_FOR_CHECK, OPT_IN_FIXES
 from rescuetui.fixes.base import Applied, FixPlan, apply_plan
 from rescuetui.fixes.fsck import plan_fsck, plan_xfs_zero_log
+from rescuetui.fixes.module_blacklist import verify_module_blacklist
 from rescuetui.fixes.rca import write_rca
+from rescuetui.fixes.runtime_way import choose_way
 
 # Exit statuses of `rescuetui repair` (stable for automation).
 REPAIRED = 0
@@ -50,6 +52,7 @@ class RepairReport:
     found_problems: bool = False
     rca: str = ""  # the root cause note written beside the journal
     notes: list[str] = field(default_factory=list)  # what opening the disk's volumes said
+    way: str = ""  # after a run-time panic: which way out was taken unasked, and why
 
     @property
     def status(self) -> int:
@@ -65,7 +68,8 @@ class RepairReport:
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "journal": self.journal, "diagnosis": self.diagnosis,
                 "path": self.path, "applied": self.applied, "refused": self.refused,
-                "remaining": self.remaining, "rca": self.rca, "notes": self.notes}
+                "remaining": self.remaining, "rca": self.rca, "notes": self.notes,
+                "way": self.way}
 
 
 Confirm = Callable[[FixPlan], bool]
@@ -294,28 +298,40 @@ class Repair:
     def _diagnosis_fixes(self, session: RescueSession, ctx: TargetContext,
                          diagnosis: Diagnosis | None) -> bool:
         """Fixes the diagnosis calls for, beyond what the checks found. Only one is applied
-        unasked: booting the previous kernel after a run-time panic of the newest one (and only
-        when there is one to boot). The others (another kernel at boot time, blacklisting a
-        module, the serial console, kdump) change how the system runs: suggested, applied only
-        when --fix names them. Returns whether any was applied."""
+        unasked: after a run-time panic, the way out `choose_way` picks (the previous kernel, or
+        a blacklist of the out-of-tree module the trace blames), said and journaled with its
+        reason. The others (the serial console, kdump, the way not taken) change how the system
+        runs: suggested, applied only when --fix names them. Returns whether any was applied."""
         asked = set(self.only or [])
         wanted = [fix for node_id in self.report.path for fix in NODES[node_id].fixes
                   if fix in DIAGNOSIS_FIXES]
         wanted += [fix for fix in asked if fix in DIAGNOSIS_FIXES and fix not in wanted]
         runtime = diagnosis is not None and diagnosis.class_id in RUNTIME_CLASSES
+        facts = diagnosis.facts if diagnosis else None
+        way = None
+        if runtime and self.only is None:
+            way = choose_way(ctx, facts, self.module)
+            self.report.way = way.why
+            assert session.journal is not None
+            session.journal.decision("way out of the run-time panic", way.why)
+            self.say(way.why)
+            if way.fix is not None and way.fix not in wanted:
+                wanted.append(way.fix)
         applied_any = False
         for fix in dict.fromkeys(wanted):
-            unasked = fix == "previous-kernel" and runtime and self.only is None
+            unasked = way is not None and fix == way.fix
             if fix not in asked and not unasked:
                 self.say(f"Suggested, not applied unless asked (--fix {fix}): "
                          f"{OPT_IN_FIXES.get(fix, 'boot the previous kernel')}")
                 continue
-            facts = diagnosis.facts if diagnosis else None
-            module = self.module or ((facts.modules_in_trace or [""])[0] if facts else "")
+            module = self.module or (way.module if way else "") or (
+                (facts.blamed_module or "") if facts else "")
+            summary = (f"{diagnosis.title if diagnosis else 'Asked for'}"
+                       + (f" in kernel {ctx.kernel}." if diagnosis else "."))
+            if unasked and way is not None:
+                summary += " " + way.why
             finding = Finding("diagnosis", False, diagnosis.class_id if diagnosis else "asked",
-                              f"{diagnosis.title if diagnosis else 'Asked for'}"
-                              + (f" in kernel {ctx.kernel}." if diagnosis else "."),
-                              data={"kernel": ctx.kernel, "module": module})
+                              summary, data={"kernel": ctx.kernel, "module": module})
             plan = DIAGNOSIS_FIXES[fix](ctx, finding)
             if plan.blocked and unasked:
                 self.say(f"Not possible: {plan.fix}: {plan.blocked}")
@@ -327,6 +343,8 @@ class Repair:
             applied_any = True
             if fix == "previous-kernel":
                 again = check_default_kernel(ctx, plan.data.get("kernel"))
+            elif fix == "module-blacklist":
+                again = verify_module_blacklist(ctx, plan.data["module"], plan.data["kernel"])
             else:
                 again = Finding(fix, True, "ok", "Its commands ran and its files were written.")
             self._verified(session, plan, again)

@@ -58,6 +58,9 @@ TAIL_SECONDS = 2.0
 # dirty pages (the journal of the failed boot) back to the disk: like an operator who waits a
 # little before switching the machine off. Linux writes back pages older than 30 s.
 SETTLE_SECONDS = 40.0
+# The kernel's first line ("Linux version 6.1.0-50-cloud-amd64 (debian-kernel@...) ..."); not
+# anchored: on a serial line it may follow what GRUB left without a newline.
+KERNEL_BANNER = re.compile(r"\bLinux version (\d\S*) \(")
 
 
 @dataclass
@@ -67,9 +70,17 @@ class BootResult:
     log: str
     evidence: str  # the console line that decided the outcome
 
+    @property
+    def kernel(self) -> str | None:
+        """The kernel that booted, from its "Linux version" banner (the last one: a machine
+        that reset boots again); None when no kernel started."""
+        found = KERNEL_BANNER.findall(self.log)
+        return found[-1] if found else None
+
     def to_json(self) -> dict[str, object]:
         return {"outcome": self.outcome, "seconds": round(self.seconds, 1),
-                "evidence": self.evidence, "log_lines": self.log.count("\n")}
+                "evidence": self.evidence, "kernel": self.kernel,
+                "log_lines": self.log.count("\n")}
 
 
 def clean_console(raw: bytes) -> str:

@@ -39,7 +39,7 @@ class Scenario:
     # "bios": built from the practice base, booted under SeaBIOS; "uefi": built from the UEFI
     # base (rescuetui.lab.uefi), booted under OVMF with a fresh NVRAM.
     firmware: str = "bios"
-    # The practice base the disk is copied from (rescuetui.lab.scenario.BASES); "" is the one
+    # The practice base the disk is copied from (base_image names them); "" is the one
     # of its firmware: "practice" for BIOS, "uefi" for UEFI.
     base: str = ""
 
@@ -55,10 +55,12 @@ def base_image(name: str) -> Path:
     """The cached practice base called `name`, built when missing."""
     from rescuetui.lab.dracut import dracut_base
     from rescuetui.lab.practice import practice_base
+    from rescuetui.lab.two_kernels import two_kernel_base
     from rescuetui.lab.uefi import uefi_base
 
     bases: dict[str, Callable[[], Path]] = {
-        "practice": practice_base, "uefi": uefi_base, "dracut": dracut_base}
+        "practice": practice_base, "uefi": uefi_base, "dracut": dracut_base,
+        "two-kernels": two_kernel_base}
     return bases[name]()
 
 

@@ -7,7 +7,6 @@ ARCH = DistroFamily(
     ids=frozenset({"arch", "archarm", "manjaro", "endeavouros"}),
     initramfs_pattern="initramfs-{version}.img",
     bootloader_configs=("/boot/grub/grub.cfg", "/boot/loader/entries"),
-    initramfs_command=("mkinitcpio", "-k", "{version}", "-g", "{path}"),
     reinstall_command=("pacman", "-S", "--noconfirm", "{packages}"),
     owner_command=("pacman", "-Qqo", "{path}"),
     kernel_package_pattern="{name}",

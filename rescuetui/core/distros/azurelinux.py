@@ -7,7 +7,6 @@ AZURE_LINUX = DistroFamily(
     ids=frozenset({"azurelinux", "mariner"}),
     initramfs_pattern="initramfs-{version}.img",
     bootloader_configs=("/boot/grub2/grub.cfg", "/boot/efi/boot/grub2/grub.cfg"),
-    initramfs_command=("dracut", "-f", "{path}", "{version}"),
     reinstall_command=("tdnf", "reinstall", "-y", "{packages}"),
     owner_command=("rpm", "-qf", "{path}"),
     # The package is `kernel` and its version-release is the kernel's: 6.6.47.1-1.azl3.

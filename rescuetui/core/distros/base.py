@@ -15,8 +15,8 @@ class DistroFamily:
     initramfs_pattern: str
     # Boot loader configs, most specific first; `{id}` is the os-release ID (EFI directory).
     bootloader_configs: tuple[str, ...]
-    # The commands, as argv templates: {version}, {path}, {packages} are filled in.
-    initramfs_command: tuple[str, ...]
+    # The commands, as argv templates: {path} and {packages} are filled in. (The initramfs
+    # builder is not the family's: it is read from the target, core/initramfs_builder.py.)
     reinstall_command: tuple[str, ...]
     owner_command: tuple[str, ...]
     # {version}; {flavour} and {base}: the version's last -part and the rest (SUSE's
@@ -50,18 +50,6 @@ class DistroFamily:
 
     def initramfs_name(self, kernel: str) -> str:
         return self.initramfs_pattern.format(version=kernel)
-
-    def initramfs_rebuild(
-        self, kernel: str, path: str | None = None, exists: bool = False
-    ) -> list[Argv]:
-        """depmod first (a module tree reinstalled without its index breaks the image), then
-        the family's builder for exactly this kernel, writing `path`. `{create}` is for
-        builders that distinguish creating from updating (update-initramfs -c / -u)."""
-        path = path or "/boot/" + self.initramfs_name(kernel)
-        create = "-u" if exists else "-c"
-        build = [a.format(version=kernel, path=path, create=create)
-                 for a in self.initramfs_command]
-        return [["depmod", "-a", kernel], build]
 
     def reinstall(self, packages: list[str]) -> list[Argv]:
         argv: Argv = []

@@ -7,9 +7,6 @@ DEBIAN = DistroFamily(
     ids=frozenset({"debian", "ubuntu", "linuxmint", "pop", "raspbian", "kali", "devuan"}),
     initramfs_pattern="initrd.img-{version}",
     bootloader_configs=("/boot/grub/grub.cfg", "/boot/efi/EFI/{id}/grub.cfg"),
-    # -c creates a missing one, -u updates; update-initramfs writes NAME.new and renames it, so
-    # an interrupted run leaves no half-written image in place.
-    initramfs_command=("update-initramfs", "{create}", "-k", "{version}"),
     # Offline from /var/cache/apt/archives when the .deb is there, else from the network.
     reinstall_command=("apt-get", "install", "--reinstall", "-y", "--no-install-recommends",
                        "{packages}"),

@@ -11,7 +11,6 @@ RHEL = DistroFamily(
     bootloader_configs=(
         "/boot/grub2/grub.cfg", "/boot/efi/EFI/{id}/grub.cfg", "/boot/loader/entries",
     ),
-    initramfs_command=("dracut", "-f", "{path}", "{version}"),
     reinstall_command=("dnf", "reinstall", "-y", "{packages}"),
     owner_command=("rpm", "-qf", "{path}"),
     kernel_package_pattern="kernel-core-{version}",

@@ -8,7 +8,6 @@ SUSE = DistroFamily(
                    "sles_sap"}),
     initramfs_pattern="initrd-{version}",
     bootloader_configs=("/boot/grub2/grub.cfg", "/boot/efi/EFI/{id}/grub.cfg"),
-    initramfs_command=("dracut", "-f", "{path}", "{version}"),
     reinstall_command=("zypper", "--non-interactive", "install", "--force", "{packages}"),
     owner_command=("rpm", "-qf", "{path}"),
     # SUSE names the package by flavour (6.4.0-150600.23.7-default: kernel-default); the

@@ -24,6 +24,8 @@ from rescuetui.lab.scenarios import (
     library_deleted,
     loader_not_executable,
     mbr_zeroed,
+    module_panic,
+    newest_kernel_panics,
     root_fs_errors,
 )
 
@@ -34,7 +36,8 @@ SCENARIOS: dict[str, Scenario] = {
                    grub_cfg_deleted, grub_modules_deleted, mbr_zeroed, bad_init,
                    initramfs_no_disk_driver, esp_loader_deleted, esp_fstab_wrong, esp_damaged,
                    dracut_initramfs_deleted, dracut_initramfs_truncated, dracut_rd_break,
-                   dracut_root_uuid_wrong, init_target_deleted)
+                   dracut_root_uuid_wrong, init_target_deleted,
+                   module_panic, newest_kernel_panics)
 }
 
 
