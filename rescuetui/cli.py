@@ -753,15 +753,16 @@ def _lab_verify(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json([r.to_json() for r in results])
     else:
-        print(f"{'SCENARIO':<22} {'BOOT BEFORE':<16} {'REPAIR':<8} {'BOOT AFTER':<11} SECONDS  "
-              "KERNEL AFTER")
+        width = max([len("SCENARIO")] + [len(r.scenario) for r in results])
+        print(f"{'SCENARIO':<{width}} {'BOOT BEFORE':<16} {'REPAIR':<8} {'BOOT AFTER':<11} "
+              "SECONDS  KERNEL AFTER")
         for r in results:
             before = r.before.outcome if r.before else "-"
             mark = "" if r.failure_as_expected else "!"
             after = r.after.outcome if r.after else "pending"
             kernel = (r.after.kernel if r.after else None) or "-"
-            print(f"{r.scenario:<22} {before + mark:<16} {r.repair:<8} {after:<11} {r.seconds:7.1f}  "
-                  f"{kernel}")
+            print(f"{r.scenario:<{width}} {before + mark:<16} {r.repair:<8} {after:<11} "
+                  f"{r.seconds:7.1f}  {kernel}")
         print("'!' marks an unexpected first boot.")
     return EXIT_OK if all(r.failure_as_expected and r.repaired for r in results) else (
         EXIT_INCOMPLETE)
