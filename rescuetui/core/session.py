@@ -117,6 +117,11 @@ class RescueSession:
     def find(self, disk: str | None = None) -> list[Candidate]:
         """Attach `disk` if it is an image, list every device, and find the installed systems
         (on `disk` only, when given)."""
+        return self.search(self.attach(disk))
+
+    def attach(self, disk: str | None = None) -> list[str] | None:
+        """Attach `disk` if it is an image, list every device and open the volumes on it:
+        the whole disks (and opened volumes) to look on, None for every attached disk."""
         disk_path = disk_device(disk, self.stack) if disk else None
         self.inventory = scan_inventory()
         disks = [self._whole_disk(disk_path)] if disk_path else None
@@ -128,6 +133,11 @@ class RescueSession:
                 disks += [d.path for d in self.inventory.devices
                           if (d.dm_name or d.name.startswith("md"))
                           and self.inventory.disks_below(d) <= chosen]
+        return disks
+
+    def search(self, disks: list[str] | None) -> list[Candidate]:
+        """The installed systems on `disks` (from `attach`)."""
+        assert self.inventory is not None
         return find_candidates(self.inventory, self.stack, disks)
 
     def unlock_with(

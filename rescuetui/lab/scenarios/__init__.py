@@ -20,6 +20,7 @@ from rescuetui.lab.scenarios import (
     loader_not_executable,
     mbr_zeroed,
     root_fs_errors,
+    root_superblock_destroyed,
 )
 
 SCENARIOS: dict[str, Scenario] = {
@@ -27,7 +28,8 @@ SCENARIOS: dict[str, Scenario] = {
     for module in (initramfs_deleted, kernel_truncated, library_deleted, loader_not_executable,
                    fstab_missing_disk, root_fs_errors, initramfs_truncated, libc_deleted,
                    grub_cfg_deleted, grub_modules_deleted, mbr_zeroed, bad_init,
-                   initramfs_no_disk_driver, esp_loader_deleted, esp_fstab_wrong, esp_damaged)
+                   initramfs_no_disk_driver, esp_loader_deleted, esp_fstab_wrong, esp_damaged,
+                   root_superblock_destroyed)
 }
 
 
