@@ -586,7 +586,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 def cmd_undo(args: argparse.Namespace) -> int:
     from rescuetui.core.journal import Journal
     from rescuetui.core.session import RescueSession
-    from rescuetui.core.undo import undo_session
+    from rescuetui.core.undo import undo_filesystem_regions, undo_session
 
     journal = Journal.open(args.session) if args.session else Journal.open(Journal.latest())
     target = next((r for r in reversed(journal.records()) if r.get("kind") == "target"), None)
@@ -608,7 +608,15 @@ def cmd_undo(args: argparse.Namespace) -> int:
         assert session.target is not None
         report = undo_session(journal, session.root, session.journal, which=which,
                               force=args.force, disk=session.target.boot_chain.disk
-                              if session.target.boot_chain else session.target.disk)
+                              if session.target.boot_chain else session.target.disk,
+                              filesystem_regions=False)
+        whole = session.target.disk
+    if report.deferred:  # superblocks a fix restored: put back with nothing mounted
+        with _closing(RescueSession(journal_base=args.journal)) as session:
+            disks = session.attach(disk or whole)
+            assert session.journal is not None and disks
+            report.merge(undo_filesystem_regions(journal, report.deferred, session.journal,
+                                                 disks[0], force=args.force))
     if args.json:
         _emit_json(report.to_json())
     else:

@@ -204,3 +204,51 @@ def test_repair_restores_a_small_boot_partition_before_mounting_the_system(
     assert first["verification"]["data"]["uuid"] == disk.part("/boot").uuid
     assert not any("still not mounted" in r for r in report["refused"]), report
     assert not any(a["fix"].startswith("fstab") for a in report["applied"]), report
+
+
+def test_undo_leaves_a_mounted_filesystem_alone(
+        make_disk: Callable[..., BuiltDisk], loop_of: Callable[[Path], str],
+        tmp_path: Path) -> None:
+    disk = make_disk([Part(300, None)], size_mb=320)
+    loop = loop_of(disk.image)
+    device = f"{loop}p1"
+    subprocess.run(["mkfs.ext4", "-q", device], check=True)
+    zero_bytes(device, 1024, 1024)
+    dev = _device(loop, 1)
+    plan = plan_superblock_restore(check_superblock(dev), dev)
+    journal = Journal.create(tmp_path / "journal")
+    assert apply_plan(plan, tmp_path, CommandRunner(journal), journal).ok
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    subprocess.run(["mount", "-o", "ro,noload", device, str(mnt)], check=True)
+    try:
+        report = undo_session(journal, tmp_path, Journal.create(tmp_path / "u"), disk=loop)
+    finally:
+        subprocess.run(["umount", str(mnt)], check=True)
+    assert not report.restored and "mounted" in report.skipped[0], report
+    assert probe_device(device).fstype == "ext4"
+
+
+def test_undo_after_repair_puts_the_destroyed_root_superblock_back(tmp_path: Path) -> None:
+    """`rescuetui undo` restores the other changes with the target mounted, then the
+    superblock region with nothing mounted; the repaired root was written since (mounted
+    read-write by the repair), so only --force puts the damage back."""
+    from rescuetui.lab.scenario import build_scenario
+    from rescuetui.lab.scenarios import SCENARIOS
+
+    image = tmp_path / "root-sb.img"
+    build_scenario(SCENARIOS["root-superblock-destroyed"], image, journal_base=tmp_path / "b")
+    out = rescuetui("repair", "--disk", str(image), "--yes", "--json", "--journal",
+                    str(tmp_path / "j"), timeout=900)
+    report = json.loads(out.stdout)
+    assert out.returncode == 0 and report["applied"][0]["fix"] == "superblock-restore", report
+    undo = rescuetui("undo", "--session", report["journal"], "--journal", str(tmp_path / "u"))
+    assert b"skipped" in undo.stdout and b"primary superblock" in undo.stdout, undo.stdout
+    forced = rescuetui("undo", "--session", report["journal"], "--force", "--journal",
+                       str(tmp_path / "u2"))
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert b"restored" in forced.stdout and b"primary superblock" in forced.stdout
+    again = rescuetui("repair", "--disk", str(image), "--dry-run", "--json", "--journal",
+                      str(tmp_path / "j2"), timeout=900)
+    planned = json.loads(again.stdout)
+    assert planned["applied"][0]["fix"] == "superblock-restore", planned

@@ -3,11 +3,8 @@ destroyed, while a backup superblock is intact. Runs before root detection, read
 
 from __future__ import annotations
 
-import errno
-import os
-
 from rescuetui.checks.base import Finding
-from rescuetui.core.inventory import BlockDevice, Inventory
+from rescuetui.core.inventory import BlockDevice, Inventory, in_use
 from rescuetui.core.superblock import find_backup_superblock, primary_superblock_intact
 from rescuetui.core.text import printable
 
@@ -37,24 +34,6 @@ def unidentified_devices(inventory: Inventory, disks: list[str]) -> list[BlockDe
             continue
         out.append(dev)
     return out
-
-
-def in_use(device: BlockDevice) -> str:
-    """Why the device must not be written (mounted, or held open exclusively), or ""."""
-    if device.mountpoints:
-        return f"it is mounted at {', '.join(device.mountpoints)}"
-    if device.holders:
-        return f"it is in use by {', '.join(device.holders)}"
-    try:
-        # The kernel refuses an exclusive open of a device a mount or a mapping holds: it
-        # also sees a mount made in another namespace, which /proc/self/mountinfo does not.
-        fd = os.open(device.path, os.O_RDONLY | os.O_EXCL | os.O_CLOEXEC)
-    except OSError as exc:
-        if exc.errno == errno.EBUSY:
-            return "it is in use (mounted or held open by another program)"
-        return f"it cannot be opened ({exc.strerror})"
-    os.close(fd)
-    return ""
 
 
 def check_superblock(device: BlockDevice) -> Finding:

@@ -58,7 +58,8 @@ def plan_superblock_restore(finding: Finding, device: BlockDevice) -> FixPlan:
     disk, start = region_of(device)
     length = min(DAMAGED_REGION_BYTES, device.size)
     plan.disk = disk
-    plan.regions = [DiskRegion(start, length, f"the start of {path} (its primary superblock)")]
+    plan.regions = [DiskRegion(start, length, f"the start of {path} (its primary superblock)",
+                               filesystem=True)]
     return plan
 
 

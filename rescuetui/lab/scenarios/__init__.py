@@ -5,6 +5,7 @@ from __future__ import annotations
 from rescuetui.lab.scenario import Scenario
 from rescuetui.lab.scenarios import (
     bad_init,
+    boot_superblock_destroyed,
     esp_damaged,
     esp_fstab_wrong,
     esp_loader_deleted,
@@ -29,7 +30,7 @@ SCENARIOS: dict[str, Scenario] = {
                    fstab_missing_disk, root_fs_errors, initramfs_truncated, libc_deleted,
                    grub_cfg_deleted, grub_modules_deleted, mbr_zeroed, bad_init,
                    initramfs_no_disk_driver, esp_loader_deleted, esp_fstab_wrong, esp_damaged,
-                   root_superblock_destroyed)
+                   root_superblock_destroyed, boot_superblock_destroyed)
 }
 
 
