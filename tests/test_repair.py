@@ -179,8 +179,9 @@ def test_boot_entry_with_a_stale_uuid_is_corrected_not_hidden(tmp_path: Path) ->
 
 def test_a_destroyed_boot_superblock_is_restored_from_a_backup(tmp_path: Path) -> None:
     """Practice disk of our own: /boot's primary superblock zeroed. libblkid sees no filesystem
-    there and fstab cannot find /boot; e2fsck restores the superblock from a backup, and only
-    then are the system and its /boot whole again."""
+    there and fstab cannot find /boot; the backup at block 8193 (1 KiB blocks) is found before
+    the root is looked for and e2fsck restores the superblock from it, and only then are the
+    system and its /boot whole again."""
     from rescuetui.lab.practice import copy_image, practice_base
 
     image = tmp_path / "superblock.img"
@@ -196,7 +197,8 @@ def test_a_destroyed_boot_superblock_is_restored_from_a_backup(tmp_path: Path) -
         subprocess.run(["losetup", "--detach", loop], check=True)
     status, report = _repair(image, tmp_path / "j")
     assert status == 0, report
-    assert [a["fix"] for a in report["applied"]] == ["fsck"]
-    assert "superblock" in report["applied"][0]["plan"]["why"]
+    assert [a["fix"] for a in report["applied"]] == ["superblock-restore"]
+    assert report["applied"][0]["plan"]["steps"][0]["argv"][:7] == [
+        "e2fsck", "-f", "-y", "-b", "8193", "-B", "1024"]
     again_status, _ = _repair(image, tmp_path / "j2")
     assert again_status == 3

@@ -252,3 +252,49 @@ def test_undo_after_repair_puts_the_destroyed_root_superblock_back(tmp_path: Pat
                       str(tmp_path / "j2"), timeout=900)
     planned = json.loads(again.stdout)
     assert planned["applied"][0]["fix"] == "superblock-restore", planned
+
+
+def test_the_read_only_fsck_check_tells_a_damaged_ext_from_no_filesystem(
+        make_disk: Callable[..., BuiltDisk], loop_of: Callable[[Path], str]) -> None:
+    """With 1 KiB blocks e2fsck -n prints a line per block group after "trying backup blocks",
+    far more than the runner's tail keeps: the exit status tells, not that line."""
+    from rescuetui.checks.filesystems import check_filesystem
+
+    disk = make_disk([Part(480, None), Part(32, None)], size_mb=520)
+    loop = loop_of(disk.image)
+    subprocess.run(["mkfs.ext4", "-q", "-b", "1024", f"{loop}p1"], check=True)
+    zero_bytes(f"{loop}p1", 1024, 1024)
+    with open(f"{loop}p2", "r+b") as f:
+        f.write(os.urandom(32 * MIB))
+    runner = CommandRunner()
+    damaged = check_filesystem(runner, f"{loop}p1", None)
+    assert not damaged.ok and damaged.data["fstype"] == "ext4", damaged
+    assert check_filesystem(runner, f"{loop}p2", None).ok
+
+
+def test_xfs_with_a_dirty_log_gets_its_primary_back_and_the_log_is_left_to_the_fsck_check(
+        make_disk: Callable[..., BuiltDisk], loop_of: Callable[[Path], str],
+        tmp_path: Path) -> None:
+    """xfs_repair writes the primary superblock, then stops at the dirty log (status 2): the
+    filesystem check after it replays the log with a mount (tests/test_xfs_repair.py)."""
+    from rescuetui.checks.filesystems import check_filesystem
+
+    disk = make_disk([Part(400, None)], size_mb=420)
+    loop = loop_of(disk.image)
+    device = f"{loop}p1"
+    subprocess.run(["mkfs.xfs", "-q", device], check=True)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    subprocess.run(["mount", device, str(mnt)], check=True)
+    for i in range(20):
+        (mnt / f"file{i}").write_text(f"{i}\n")
+    subprocess.run(["xfs_io", "-x", "-c", "shutdown -f", str(mnt)], check=True)
+    subprocess.run(["umount", str(mnt)], check=True)
+    zero_bytes(device, 512)
+    dev = _device(loop, 1)
+    plan = plan_superblock_restore(check_superblock(dev), dev)
+    journal = Journal.create(tmp_path / "journal")
+    applied = apply_plan(plan, tmp_path, CommandRunner(journal), journal)
+    assert applied.ok and applied.results[0].returncode == 2, applied.message
+    assert verify_restored(plan).ok
+    assert check_filesystem(CommandRunner(), device, "xfs").finding == "dirty-log"

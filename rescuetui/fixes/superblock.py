@@ -49,7 +49,9 @@ def plan_superblock_restore(finding: Finding, device: BlockDevice) -> FixPlan:
         return plan
     if data["fstype"] == "xfs":
         # xfs_repair looks for the secondary superblocks itself and writes the primary back.
-        plan.steps = [Step(["xfs_repair", path], in_chroot=False)]
+        # Status 2: it stopped at a dirty log after writing the primary; the filesystem
+        # check that follows replays the log with a mount and repairs (fixes/fsck.py).
+        plan.steps = [Step(["xfs_repair", path], in_chroot=False, ok_codes=(0, 2))]
     else:
         # 1 and 2: errors corrected (the primary superblock always is). 4 and up: left.
         plan.steps = [Step(["e2fsck", "-f", "-y", "-b", str(data["block"]),
