@@ -30,7 +30,7 @@ def check_filesystem(runner: CommandRunner, device: str, fstype: str | None) -> 
         return Finding(CHECK, True, "ok", f"{device} ({fstype}) is clean.", data=data)
     # Exit status 8: e2fsck found no superblock to open, primary or backup. (Its "trying
     # backup blocks" line comes first and may have scrolled out of the output's tail.)
-    if fstype is None and result.returncode & 8:
+    if fstype is None and (result.returncode is None or result.returncode & 8):
         return Finding(CHECK, True, "ok", f"{device} holds no ext filesystem.", data=data)
     interesting = [t for t in result.tail if t.strip() and not t.startswith(("Pass ", "Phase "))]
     if fstype is None:
