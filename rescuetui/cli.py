@@ -203,7 +203,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
             print(f"note: {note}")
         print()
         if not targets:
-            print("No installed Linux system found.")
+            print("No installed Linux system found" + (
+                " (restore the destroyed superblock above first)." if session.destroyed else "."))
         for target, tree in targets:
             _print_target(target, tree)
     return EXIT_OK

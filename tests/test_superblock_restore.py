@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from conftest import rescuetui
 
-from rescuetui.checks.superblock import check_superblock, in_use, unidentified_devices
-from rescuetui.core.inventory import BlockDevice, scan_inventory
+from rescuetui.checks.superblock import check_superblock
+from rescuetui.core.inventory import BlockDevice, in_use, scan_inventory
 from rescuetui.core.journal import Journal
 from rescuetui.core.probe import probe_device
 from rescuetui.core.runner import CommandRunner
+from rescuetui.core.superblock import unidentified_devices
 from rescuetui.core.undo import undo_session
 from rescuetui.fixes.base import apply_plan
 from rescuetui.fixes.superblock import plan_superblock_restore, verify_restored
@@ -298,3 +299,32 @@ def test_xfs_with_a_dirty_log_gets_its_primary_back_and_the_log_is_left_to_the_f
     assert applied.ok and applied.results[0].returncode == 2, applied.message
     assert verify_restored(plan).ok
     assert check_filesystem(CommandRunner(), device, "xfs").finding == "dirty-log"
+
+
+def test_scan_diagnose_and_an_unconfirmed_repair_name_the_destroyed_root_superblock(
+        tmp_path: Path) -> None:
+    """Not "No installed Linux system found": every command says which partition, which
+    backup, and what restores it; without --yes (and no terminal) nothing is written."""
+    from rescuetui.lab.scenario import build_scenario
+    from rescuetui.lab.scenarios import SCENARIOS
+
+    image = tmp_path / "root-sb.img"
+    build_scenario(SCENARIOS["root-superblock-destroyed"], image, journal_base=tmp_path / "b")
+    digest = subprocess.run(["sha256sum", str(image)], capture_output=True, text=True,
+                            check=True).stdout.split()[0]
+    wanted = b"partition 2 (/dev/loop"
+    scan = rescuetui("scan", "--disk", str(image))
+    assert wanted in scan.stdout and b"destroyed ext4 superblock" in scan.stdout, scan.stdout
+    assert b"block 32768 (4096-byte blocks)" in scan.stdout
+    diagnose = rescuetui("diagnose", "--disk", str(image))
+    assert diagnose.returncode != 0
+    assert b"until a destroyed superblock is restored" in diagnose.stderr, diagnose.stderr
+    assert b"rescuetui repair --disk" in diagnose.stderr
+    refused = rescuetui("repair", "--disk", str(image), "--json", "--journal",
+                        str(tmp_path / "j"), timeout=900)
+    report = json.loads(refused.stdout)
+    assert refused.returncode == 6, report
+    assert report["refused"] == ["superblock-restore: not confirmed"], report
+    assert b"No installed Linux system can be found until this is restored" in refused.stderr
+    assert subprocess.run(["sha256sum", str(image)], capture_output=True, text=True,
+                          check=True).stdout.split()[0] == digest

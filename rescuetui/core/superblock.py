@@ -11,6 +11,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from rescuetui.core.inventory import BlockDevice, Inventory
+
 EXT_MAGIC = 0xEF53
 EXT_SB_SIZE = 1024
 EXT_BLOCK_SIZES = (1024, 2048, 4096, 8192, 16384, 32768, 65536)
@@ -56,6 +58,57 @@ class BackupSuperblock:
         return {"fstype": self.fstype, "block": self.block, "block_size": self.block_size,
                 "offset": self.offset, "uuid": self.uuid, "label": self.label,
                 "size": self.size}
+
+
+# Partitions whose contents are not a Linux filesystem by design: their own checks look at them.
+NOT_FILESYSTEMS = frozenset({
+    "21686148-6449-6e6f-744e-656564454649",  # BIOS boot (GRUB's core image)
+    "0657fd6d-a4ab-43c4-84e5-0933c84b4f4f",  # Linux swap
+    "0x82",  # Linux swap (MBR)
+    "0x5", "0xf", "0x85",  # extended partitions: a table, not a filesystem
+})
+
+
+def unidentified_devices(inventory: Inventory, disks: list[str]) -> list[BlockDevice]:
+    """Partitions (and opened volumes) of the chosen disks where libblkid found nothing: no
+    filesystem, no swap, no table, no error. A destroyed primary superblock looks like this."""
+    out = []
+    for dev in inventory.devices:
+        on_disk = dev.whole_disk in disks or dev.path in disks
+        volume = dev.devtype == "partition" or bool(dev.dm_name)
+        ident = dev.identity
+        if not on_disk or not volume or dev.rescue_own or ident.error:
+            continue
+        if ident.fstype or ident.partition_table or dev.is_esp:
+            continue
+        if (ident.partition_type or "").lower() in NOT_FILESYSTEMS:
+            continue
+        out.append(dev)
+    return out
+
+
+def describe_destroyed(device: BlockDevice, found: BackupSuperblock) -> str:
+    """The sentence an operator reads: which partition, which filesystem, which backup."""
+    where = (f"partition {device.identity.partition_number} ({device.path})"
+             if device.identity.partition_number else device.path)
+    backup = ("an XFS secondary superblock at the start of allocation group 1 "
+              f"(byte {found.offset})" if found.fstype == "xfs"
+              else f"a backup at {found.location}")
+    return (f"{where} has a destroyed {found.fstype} superblock; {backup} is intact "
+            f"(UUID {found.uuid}).")
+
+
+def destroyed_superblocks(inventory: Inventory, disks: list[str]) -> list[str]:
+    """What `describe_destroyed` says for each filesystem of `disks` that needs a restore."""
+    out = []
+    for device in unidentified_devices(inventory, disks):
+        try:
+            found = find_backup_superblock(device.path)
+            if found is not None and not primary_superblock_intact(device.path, found):
+                out.append(describe_destroyed(device, found))
+        except OSError:
+            continue
+    return out
 
 
 class _Reader:

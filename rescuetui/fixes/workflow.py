@@ -13,10 +13,11 @@ from rescuetui.checks import BOOT_CHECKS
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.default_kernel import check_default_kernel
 from rescuetui.checks.filesystems import check_filesystem
-from rescuetui.checks.superblock import check_superblock, unidentified_devices
+from rescuetui.checks.superblock import check_superblock
 from rescuetui.core.errors import RescueError
 from rescuetui.core.inventory import scan_inventory
 from rescuetui.core.session import RescueSession
+from rescuetui.core.superblock import unidentified_devices
 from rescuetui.core.target import TargetSystem, choose_candidate
 from rescuetui.diagnose.classifier import Diagnosis, diagnose_file, primary
 from rescuetui.diagnose.facts import decode_exit_code
@@ -127,13 +128,12 @@ class Repair:
         if disks is not None and self._restore_superblocks(session, disks, left):
             session.inventory = scan_inventory()  # the restored filesystems show again
         candidates = session.search(disks)
+        self.report.notes = list(session.notes)  # a superblock left destroyed is among them
         if not candidates and left and not self.root:
             # Not "no Linux system found": the root is most likely the filesystem left broken.
             self.say("No installed Linux system can be found until this is restored: "
                      + " ".join(f.summary for f in left))
-            self.report.notes += [f.summary for f in left]
             return
-        self.report.notes = list(session.notes)
         chosen = self.stage("found", candidates=candidates, inventory=session.inventory,
                             where=session.where, notes=self.report.notes)
         candidate = chosen or choose_candidate(candidates, self.root, session.where)
