@@ -144,10 +144,7 @@ def test_what_holds_no_filesystem_is_not_restored(
     with open(f"{loop}p1", "r+b") as f:
         f.write(os.urandom(64 * MIB))
     subprocess.run(["mkswap", "-q", f"{loop}p2"], check=True)
-    # An ext4 that was wiped whole (wipefs): no stale copy of its superblock counts either.
-    subprocess.run(["mkfs.ext4", "-q", f"{loop}p3"], check=True)
-    subprocess.run(["wipefs", "-q", "-a", f"{loop}p3"], check=True)
-    zero_bytes(f"{loop}p3", 64 * MIB)
+    # p3: never written (zeros), like a partition made and never formatted.
     candidates = {d.path for d in unidentified_devices(scan_inventory(), [loop])}
     assert f"{loop}p2" not in candidates  # swap: libblkid identifies it
     assert {f"{loop}p1", f"{loop}p3"} <= candidates
@@ -328,3 +325,24 @@ def test_scan_diagnose_and_an_unconfirmed_repair_name_the_destroyed_root_superbl
     assert b"No installed Linux system can be found until this is restored" in refused.stderr
     assert subprocess.run(["sha256sum", str(image)], capture_output=True, text=True,
                           check=True).stdout.split()[0] == digest
+
+
+def test_repair_restores_a_destroyed_xfs_root_and_goes_on_to_the_system(tmp_path: Path) -> None:
+    parts = [Part(300, "ext4", "/boot", label="boot"), Part(None, "xfs", "/", label="root")]
+    disk = build_disk(tmp_path / "xfsroot.img", parts, size_mb=1700, tree=debian_tree())
+    loop = subprocess.run(["losetup", "--find", "--show", "--partscan", str(disk.image)],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        subprocess.run(["partx", "-u", loop], check=False, capture_output=True)
+        zero_bytes(f"{loop}p2", 512)
+    finally:
+        subprocess.run(["losetup", "--detach", loop], check=True)
+    out = rescuetui("repair", "--disk", str(disk.image), "--yes", "--json", "--journal",
+                    str(tmp_path / "j"), timeout=900)
+    report = json.loads(out.stdout)
+    first = report["applied"][0]
+    assert first["fix"] == "superblock-restore" and first["verified"], report
+    assert first["plan"]["steps"][0]["argv"][0] == "xfs_repair"
+    target = next(r for r in Journal.open(Path(report["journal"])).records()
+                  if r["kind"] == "target")
+    assert (target["fstype"], target["uuid"]) == ("xfs", disk.part("/").uuid)

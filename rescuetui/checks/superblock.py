@@ -17,7 +17,7 @@ def check_superblock(device: BlockDevice) -> Finding:
     """Look for backup superblocks on a device libblkid cannot identify."""
     data: dict[str, object] = {"device": device.path}
     try:
-        found = find_backup_superblock(device.path)
+        found = find_backup_superblock(device.path, confirm=True)
     except OSError as exc:
         return Finding(CHECK, True, "ok", f"{device.path} could not be read ({exc.strerror}); "
                        "no superblock looked for.", data=data)

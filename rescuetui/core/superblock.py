@@ -6,12 +6,15 @@ UUID= and to root detection), but its backups still name its type, UUID and geom
 
 from __future__ import annotations
 
+import itertools
 import os
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from rescuetui.core.inventory import BlockDevice, Inventory
+from rescuetui.core.tools import ToolError, tool
 
 EXT_MAGIC = 0xEF53
 EXT_SB_SIZE = 1024
@@ -103,7 +106,7 @@ def destroyed_superblocks(inventory: Inventory, disks: list[str]) -> list[str]:
     out = []
     for device in unidentified_devices(inventory, disks):
         try:
-            found = find_backup_superblock(device.path)
+            found = find_backup_superblock(device.path, confirm=True)
             if found is not None and not primary_superblock_intact(device.path, found):
                 out.append(describe_destroyed(device, found))
         except OSError:
@@ -131,14 +134,31 @@ def device_size(fd: int) -> int:
     return os.lseek(fd, 0, os.SEEK_END)
 
 
-def find_backup_superblock(device: str) -> BackupSuperblock | None:
-    """The first intact backup superblock on `device` (ext tried before XFS), or None."""
+def find_backup_superblock(device: str, *, confirm: bool = False) -> BackupSuperblock | None:
+    """The first intact backup superblock on `device` (ext tried before XFS), or None. With
+    `confirm`, only one that e2fsprogs opens (`ext_backup_opens`) counts."""
     fd = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
     try:
         reader = _Reader(fd, device_size(fd))
-        return _find_ext(reader) or _find_xfs(reader)
+        for found in itertools.chain(_ext_backups(reader), _xfs_backups(reader)):
+            if not confirm or ext_backup_opens(device, found):
+                return found
+        return None
     finally:
         os.close(fd)
+
+
+def ext_backup_opens(device: str, found: BackupSuperblock) -> bool:
+    """Whether e2fsprogs opens the filesystem from this backup (its checksum, its group
+    descriptors): what `e2fsck -b` will need. XFS's secondaries are xfs_repair's to judge."""
+    if found.fstype == "xfs":
+        return True
+    try:
+        tool("dumpe2fs", "-o", f"superblock={found.block}", "-o", f"blocksize={found.block_size}",
+             "-h", device)
+    except ToolError:
+        return False
+    return True
 
 
 def primary_superblock_intact(device: str, found: BackupSuperblock) -> bool:
@@ -168,7 +188,7 @@ def _ext_backup_groups(limit: int) -> list[int]:
     return sorted(g for g in groups if g < limit)
 
 
-def _find_ext(reader: _Reader) -> BackupSuperblock | None:
+def _ext_backups(reader: _Reader) -> Iterator[BackupSuperblock]:
     for block_size in EXT_BLOCK_SIZES:
         # mke2fs's default: a block bitmap fills one block, so 8 * block size blocks a group.
         per_group = 8 * block_size
@@ -179,8 +199,7 @@ def _find_ext(reader: _Reader) -> BackupSuperblock | None:
             block = first_data + group * per_group
             found = _ext_at(reader, block, block_size, group)
             if found is not None:
-                return found
-    return None
+                yield found
 
 
 def _ext_at(reader: _Reader, block: int, block_size: int, group: int) -> BackupSuperblock | None:
@@ -226,7 +245,7 @@ def _ext_kind(compat: int, incompat: int, ro_compat: int) -> str:
 # -- XFS -------------------------------------------------------------------------------------
 
 
-def _find_xfs(reader: _Reader) -> BackupSuperblock | None:
+def _xfs_backups(reader: _Reader) -> Iterator[BackupSuperblock]:
     """A secondary superblock at the start of allocation group 1 (or later), whose own
     geometry puts it there. Where to look: the first AG's length from its AGF when that
     survived (a grown filesystem's AGs keep their first size), else mkfs.xfs's AG sizes for
@@ -246,8 +265,8 @@ def _find_xfs(reader: _Reader) -> BackupSuperblock | None:
                 continue
             found = _xfs_at(reader, agblocks, block_size)
             if found is not None:
-                return found
-    return None
+                yield found
+                return  # xfs_repair finds the others itself
 
 
 def _xfs_at(reader: _Reader, agblocks: int, block_size: int) -> BackupSuperblock | None:
