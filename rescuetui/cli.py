@@ -203,7 +203,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
             print(f"note: {note}")
         print()
         if not targets:
-            print("No installed Linux system found.")
+            print("No installed Linux system found" + (
+                " (restore the destroyed superblock above first)." if session.destroyed else "."))
         for target, tree in targets:
             _print_target(target, tree)
     return EXIT_OK
@@ -590,7 +591,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
 def cmd_undo(args: argparse.Namespace) -> int:
     from rescuetui.core.journal import Journal
     from rescuetui.core.session import RescueSession
-    from rescuetui.core.undo import undo_session
+    from rescuetui.core.undo import undo_filesystem_regions, undo_session
 
     journal = Journal.open(args.session) if args.session else Journal.open(Journal.latest())
     target = next((r for r in reversed(journal.records()) if r.get("kind") == "target"), None)
@@ -612,7 +613,15 @@ def cmd_undo(args: argparse.Namespace) -> int:
         assert session.target is not None
         report = undo_session(journal, session.root, session.journal, which=which,
                               force=args.force, disk=session.target.boot_chain.disk
-                              if session.target.boot_chain else session.target.disk)
+                              if session.target.boot_chain else session.target.disk,
+                              filesystem_regions=False)
+        whole = session.target.disk
+    if report.deferred:  # superblocks a fix restored: put back with nothing mounted
+        with _closing(RescueSession(journal_base=args.journal)) as session:
+            disks = session.attach(disk or whole)
+            assert session.journal is not None and disks
+            report.merge(undo_filesystem_regions(journal, report.deferred, session.journal,
+                                                 disks[0], force=args.force))
     if args.json:
         _emit_json(report.to_json())
     else:

@@ -28,7 +28,9 @@ def check_filesystem(runner: CommandRunner, device: str, fstype: str | None) -> 
                        data=data)
     if clean:
         return Finding(CHECK, True, "ok", f"{device} ({fstype}) is clean.", data=data)
-    if fstype is None and not any("trying backup blocks" in t for t in result.tail):
+    # Exit status 8: e2fsck found no superblock to open, primary or backup. (Its "trying
+    # backup blocks" line comes first and may have scrolled out of the output's tail.)
+    if fstype is None and (result.returncode is None or result.returncode & 8):
         return Finding(CHECK, True, "ok", f"{device} holds no ext filesystem.", data=data)
     interesting = [t for t in result.tail if t.strip() and not t.startswith(("Pass ", "Phase "))]
     if fstype is None:

@@ -16,9 +16,12 @@ class DiskRegion:
     offset: int
     length: int
     what: str
+    # The start of a filesystem (a superblock): written back only with nothing mounted from it.
+    filesystem: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"offset": self.offset, "length": self.length, "what": self.what}
+        return {"offset": self.offset, "length": self.length, "what": self.what,
+                "filesystem": self.filesystem}
 
 
 BLKFLSBUF = 0x1261  # flush a block device's dirty buffers and drop its cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 from collections.abc import Iterable
@@ -163,6 +164,24 @@ class Inventory:
 
     def to_json(self) -> list[dict[str, Any]]:
         return [d.to_json() for d in self.devices]
+
+
+def in_use(device: BlockDevice) -> str:
+    """Why the device must not be written (mounted, or held open exclusively), or ""."""
+    if device.mountpoints:
+        return f"it is mounted at {', '.join(device.mountpoints)}"
+    if device.holders:
+        return f"it is in use by {', '.join(device.holders)}"
+    try:
+        # The kernel refuses an exclusive open of a device a mount or a mapping holds: it
+        # also sees a mount made in another namespace, which /proc/self/mountinfo does not.
+        fd = os.open(device.path, os.O_RDONLY | os.O_EXCL | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.EBUSY:
+            return "it is in use (mounted or held open by another program)"
+        return f"it cannot be opened ({exc.strerror})"
+    os.close(fd)
+    return ""
 
 
 def _transport(name: str) -> str:

@@ -307,7 +307,8 @@ class Journal:
             f.flush()
             os.fsync(f.fileno())
         return self.append("disk-region", seq=seq, disk=disk, offset=region.offset,
-                           length=region.length, what=region.what, backup=str(dest),
+                           length=region.length, what=region.what,
+                           filesystem=region.filesystem, backup=str(dest),
                            before=bytes_digest(data), after=None)
 
     def disk_region_written(self, record: dict[str, Any]) -> dict[str, Any]:

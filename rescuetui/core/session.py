@@ -17,6 +17,7 @@ from rescuetui.core.mountstack import NO_WRITE_OPTIONS, MountStack
 from rescuetui.core.rootpath import resolve_in_root
 from rescuetui.core.runner import CommandRunner
 from rescuetui.core.state import SessionState
+from rescuetui.core.superblock import destroyed_superblocks
 from rescuetui.core.target import (
     Candidate,
     TargetSystem,
@@ -100,6 +101,7 @@ class RescueSession:
         self.target: TargetSystem | None = None
         self.tree: list[MountOutcome] = []
         self.notes: list[str] = []
+        self.destroyed: list[str] = []  # filesystems of the disk whose superblock is destroyed
         self.writable = False
         self.unlock_with()
 
@@ -117,6 +119,11 @@ class RescueSession:
     def find(self, disk: str | None = None) -> list[Candidate]:
         """Attach `disk` if it is an image, list every device, and find the installed systems
         (on `disk` only, when given)."""
+        return self.search(self.attach(disk))
+
+    def attach(self, disk: str | None = None) -> list[str] | None:
+        """Attach `disk` if it is an image, list every device and open the volumes on it:
+        the whole disks (and opened volumes) to look on, None for every attached disk."""
         disk_path = disk_device(disk, self.stack) if disk else None
         self.inventory = scan_inventory()
         disks = [self._whole_disk(disk_path)] if disk_path else None
@@ -128,7 +135,16 @@ class RescueSession:
                 disks += [d.path for d in self.inventory.devices
                           if (d.dm_name or d.name.startswith("md"))
                           and self.inventory.disks_below(d) <= chosen]
-        return find_candidates(self.inventory, self.stack, disks)
+        return disks
+
+    def search(self, disks: list[str] | None) -> list[Candidate]:
+        """The installed systems on `disks` (from `attach`)."""
+        assert self.inventory is not None
+        candidates = find_candidates(self.inventory, self.stack, disks)
+        # A filesystem whose superblock is gone is invisible above: say so, with the backup.
+        self.destroyed = destroyed_superblocks(self.inventory, disks) if disks else []
+        self.notes += [f"{text} `rescuetui repair` restores it." for text in self.destroyed]
+        return candidates
 
     def unlock_with(
         self,
@@ -206,7 +222,13 @@ class RescueSession:
     ) -> TargetSystem:
         """Mount the chosen system read-only with its fstab tree and, with `api`, prepare the
         chroot (proc, sys, dev, run, resolv.conf)."""
-        candidate = choose_candidate(self.find(disk), root, self.where)
+        candidates = self.find(disk)
+        if not candidates and not root and self.destroyed:
+            raise RescueError(
+                f"No installed Linux system can be found on {self.where} until a destroyed "
+                f"superblock is restored: {' '.join(self.destroyed)} Run `rescuetui repair "
+                f"--disk {disk}` (it restores it from the backup, after asking).")
+        candidate = choose_candidate(candidates, root, self.where)
         return self.open_candidate(candidate, api=api, disk=disk)
 
     def open_candidate(

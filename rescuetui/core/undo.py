@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from rescuetui.core.diskbytes import DiskRegion, read_region, write_region
 from rescuetui.core.errors import RescueError
+from rescuetui.core.inventory import in_use, scan_inventory
 from rescuetui.core.journal import FileState, Journal, bytes_digest
 from rescuetui.core.rootpath import resolve_in_root
 
@@ -18,10 +20,17 @@ class UndoReport:
     restored: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     not_undoable: list[str] = field(default_factory=list)
+    # Filesystem starts (superblocks) left for `undo_filesystem_regions`, once nothing of the
+    # target is mounted any more: their seq numbers.
+    deferred: list[int] = field(default_factory=list)
 
     def to_json(self) -> dict[str, list[str]]:
         return {"restored": self.restored, "skipped": self.skipped,
                 "not_undoable": self.not_undoable}
+
+    def merge(self, other: UndoReport) -> None:
+        self.restored += other.restored
+        self.skipped += other.skipped
 
 
 def pending_changes(journal: Journal) -> list[dict[str, Any]]:
@@ -48,12 +57,15 @@ def undo_session(
     which: str | int = "all",
     force: bool = False,
     disk: str | None = None,
+    filesystem_regions: bool = True,
 ) -> UndoReport:
     """Restore the files `journal` recorded as changed, in the target mounted (writable) at `root`.
 
     `which` is "all", "last" or the seq number of one change. Each restore is itself a change
     recorded in `recorder` (the undo run's own journal) with a backup, so an undo can be undone.
-    A file changed again since the session is left alone unless `force`.
+    A file changed again since the session is left alone unless `force`. Without
+    `filesystem_regions`, the starts of filesystems a fix restored are left for
+    `undo_filesystem_regions` (listed in `deferred`): the target is mounted now.
     """
     changes = pending_changes(journal)
     if which == "last":
@@ -65,6 +77,9 @@ def undo_session(
     report = UndoReport()
     for record in changes:
         if record.get("kind") == "disk-region":
+            if record.get("filesystem") and not filesystem_regions:
+                report.deferred.append(record["seq"])
+                continue
             _undo_region(journal, record, recorder, disk, force, report)
             continue
         path = record["path"]
@@ -103,13 +118,28 @@ def undo_session(
     return report
 
 
+def undo_filesystem_regions(journal: Journal, seqs: list[int], recorder: Journal, disk: str,
+                            *, force: bool = False) -> UndoReport:
+    """Put back the starts of filesystems (destroyed superblocks a fix restored) that
+    `undo_session` deferred, with nothing mounted from them."""
+    report = UndoReport()
+    for record in pending_changes(journal):
+        if record["seq"] in seqs:
+            _undo_region(journal, record, recorder, disk, force, report)
+    return report
+
+
 def _undo_region(journal: Journal, record: dict[str, Any], recorder: Journal, disk: str | None,
                  force: bool, report: UndoReport) -> None:
-    """Put a byte range of the disk back (boot code, the post-MBR gap) from its backup, when
-    the disk still holds what the fix wrote there."""
+    """Put a byte range of the disk back (boot code, the post-MBR gap, a filesystem's start)
+    from its backup, when the disk still holds what the fix wrote there."""
     what = f"#{record['seq']} {record['what']}"
     if disk is None:
         report.skipped.append(f"{what}: the target's disk is not known; give --disk.")
+        return
+    busy = _filesystem_busy(disk, record["offset"]) if record.get("filesystem") else ""
+    if busy:
+        report.skipped.append(f"{what} of {disk}: not undone, because {busy}; unmount it first.")
         return
     now = bytes_digest(read_region(disk, record["offset"], record["length"]))
     if now != record["after"] and not force:
@@ -127,6 +157,24 @@ def _undo_region(journal: Journal, record: dict[str, Any], recorder: Journal, di
     journal.append("undo", undoes=record["seq"], by=str(recorder.directory))
     report.restored.append(f"{what} of {disk} (bytes {record['offset']}-"
                            f"{record['offset'] + record['length'] - 1})")
+
+
+def _filesystem_busy(disk: str, offset: int) -> str:
+    """Why the partition of `disk` that starts at `offset` must not be written now, or ""."""
+    real = os.path.realpath(disk)
+    inventory = scan_inventory()
+    for device in inventory.devices:
+        if device.parent != real or device.devtype != "partition":
+            continue
+        start = Path("/sys/class/block") / device.name / "start"
+        try:
+            begins = int(start.read_text().strip()) * 512
+        except (OSError, ValueError):
+            continue
+        if begins == offset:
+            return in_use(device)
+    whole = inventory.get(real)  # a logical volume: the filesystem is the device itself
+    return in_use(whole) if whole is not None and offset == 0 else ""
 
 
 def _package_operations(journal: Journal) -> list[str]:

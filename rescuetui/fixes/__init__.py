@@ -68,6 +68,6 @@ OPT_IN_FIXES: dict[str, str] = {
 FIX_IDS = ("permissions-restore", "package-reinstall", "kernel-reinstall", "initramfs-rebuild",
            "grub-reinstall", "grub-reinstall-uefi", "esp-fsck", "esp-boot-sector-restore",
            "esp-recreate", "bls-root", "bootloader-root", "bootloader-regenerate", "kernel-cmdline",
-           "fstab-nofail", "fstab-correct-uuid", "fsck", "fsck-zero-log",
+           "fstab-nofail", "fstab-correct-uuid", "fsck", "fsck-zero-log", "superblock-restore",
            "selinux-permissive", "selinux-relabel",
            *DIAGNOSIS_FIXES)

@@ -13,9 +13,11 @@ from rescuetui.checks import BOOT_CHECKS
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.default_kernel import check_default_kernel
 from rescuetui.checks.filesystems import check_filesystem
+from rescuetui.checks.superblock import check_superblock
 from rescuetui.core.errors import RescueError
 from rescuetui.core.inventory import scan_inventory
 from rescuetui.core.session import RescueSession
+from rescuetui.core.superblock import unidentified_devices
 from rescuetui.core.target import TargetSystem, choose_candidate
 from rescuetui.diagnose.classifier import Diagnosis, diagnose_file, primary
 from rescuetui.diagnose.facts import decode_exit_code
@@ -28,6 +30,7 @@ from rescuetui.fixes.fsck import plan_fsck, plan_xfs_zero_log
 from rescuetui.fixes.module_blacklist import verify_module_blacklist
 from rescuetui.fixes.rca import write_rca
 from rescuetui.fixes.runtime_way import choose_way
+from rescuetui.fixes.superblock import plan_superblock_restore, verify_restored
 
 # Exit statuses of `rescuetui repair` (stable for automation).
 REPAIRED = 0
@@ -124,8 +127,17 @@ class Repair:
     def _repair(self, session: RescueSession) -> None:
         assert session.journal is not None
         self.report.journal = str(session.journal.directory)
-        candidates = session.find(self.disk)
-        self.report.notes = list(session.notes)
+        disks = session.attach(self.disk)
+        left: list[Finding] = []
+        if disks is not None and self._restore_superblocks(session, disks, left):
+            session.inventory = scan_inventory()  # the restored filesystems show again
+        candidates = session.search(disks)
+        self.report.notes = list(session.notes)  # a superblock left destroyed is among them
+        if not candidates and left and not self.root:
+            # Not "no Linux system found": the root is most likely the filesystem left broken.
+            self.say("No installed Linux system can be found until this is restored: "
+                     + " ".join(f.summary for f in left))
+            return
         chosen = self.stage("found", candidates=candidates, inventory=session.inventory,
                             where=session.where, notes=self.report.notes)
         candidate = chosen or choose_candidate(candidates, self.root, session.where)
@@ -171,6 +183,31 @@ class Repair:
                 "would land on the root filesystem, where the boot loader never looks")
             return False
         return True
+
+    # -- before looking for the root: destroyed superblocks ---------------------------------
+
+    def _restore_superblocks(self, session: RescueSession, disks: list[str],
+                             left: list[Finding]) -> bool:
+        """Filesystems of the chosen disk that libblkid cannot see but whose backup superblock
+        is intact: restored first, or the root (or /boot) among them is never found. Those
+        not restored (refused, failed, a dry run) go to `left`."""
+        assert session.inventory is not None
+        restored = False
+        for device in unidentified_devices(session.inventory, disks):
+            finding = check_superblock(device)
+            self._record_check(session, finding)
+            if finding.ok:
+                continue
+            self.report.found_problems = True
+            plan = plan_superblock_restore(finding, device)
+            applied = self._apply(session, plan, None)
+            if applied is None or not applied.ok or self.dry_run:
+                left.append(finding)
+            if applied and applied.ok:
+                again = verify_restored(plan)
+                self._verified(session, plan, again)
+                restored = restored or again.ok
+        return restored
 
     # -- before mounting: filesystems ------------------------------------------------------
 

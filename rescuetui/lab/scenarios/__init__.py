@@ -5,6 +5,7 @@ from __future__ import annotations
 from rescuetui.lab.scenario import Scenario
 from rescuetui.lab.scenarios import (
     bad_init,
+    boot_superblock_destroyed,
     dracut_initramfs_deleted,
     dracut_initramfs_truncated,
     dracut_rd_break,
@@ -27,6 +28,7 @@ from rescuetui.lab.scenarios import (
     module_panic,
     newest_kernel_panics,
     root_fs_errors,
+    root_superblock_destroyed,
 )
 
 SCENARIOS: dict[str, Scenario] = {
@@ -37,7 +39,8 @@ SCENARIOS: dict[str, Scenario] = {
                    initramfs_no_disk_driver, esp_loader_deleted, esp_fstab_wrong, esp_damaged,
                    dracut_initramfs_deleted, dracut_initramfs_truncated, dracut_rd_break,
                    dracut_root_uuid_wrong, init_target_deleted,
-                   module_panic, newest_kernel_panics)
+                   module_panic, newest_kernel_panics, root_superblock_destroyed,
+                   boot_superblock_destroyed)
 }
 
 
