@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +14,7 @@ from rescuetui.core.errors import RescueError
 from rescuetui.core.rootpath import resolve_in_root
 from rescuetui.core.session import RescueSession
 from rescuetui.lab.debian import CACHE, debian_tree
+from rescuetui.lab.practice import add_kernel_parameter
 
 NAME = "acme_monitor"  # a vendor's monitoring agent, as cloud images sometimes carry
 LOAD_CONF = f"/etc/modules-load.d/{NAME}.conf"
@@ -149,15 +149,4 @@ def list_in_initramfs(session: RescueSession, kernel: str) -> str:
 def panic_on_oops(session: RescueSession) -> str:
     """oops=panic on the kernel command line (GRUB_CMDLINE_LINUX and every entry of grub.cfg),
     as servers that would rather reboot than run on after a kernel fault have it."""
-    assert session.journal is not None
-    for path, pattern, tail in (("/etc/default/grub", r'^(GRUB_CMDLINE_LINUX=".*)"$', '"'),
-                                ("/boot/grub/grub.cfg", r"^(\s*linux\s+/vmlinuz\S*\s.*)$", "")):
-        text = resolve_in_root(session.root, path).read_text()
-
-        def add(match: re.Match[str], end: str = tail) -> str:
-            return match.group(1).rstrip() + f" {OOPS_PANIC}{end}"
-
-        changed = re.sub(pattern, add, text, flags=re.M)
-        session.journal.change_file(session.root, path, changed.encode(),
-                                    reason=f"lab: {OOPS_PANIC} on the command line")
-    return f"added {OOPS_PANIC} to GRUB_CMDLINE_LINUX and to every entry of grub.cfg"
+    return add_kernel_parameter(session, OOPS_PANIC, f"{OOPS_PANIC} on the command line")

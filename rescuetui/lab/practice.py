@@ -74,6 +74,21 @@ def run_in_chroot(session: RescueSession, argv: list[str]) -> None:
         raise RescueError(f"Building the practice base failed: {result.describe_failure()}")
 
 
+def add_kernel_parameter(session: RescueSession, param: str, why: str) -> str:
+    """`param` added to GRUB_CMDLINE_LINUX and to every entry of grub.cfg (both journaled)."""
+    assert session.journal is not None
+    for path, pattern, tail in (("/etc/default/grub", r'^(GRUB_CMDLINE_LINUX=".*)"$', '"'),
+                                ("/boot/grub/grub.cfg", r"^(\s*linux\s+/vmlinuz\S*\s.*)$", "")):
+        text = resolve_in_root(session.root, path).read_text()
+
+        def add(match: re.Match[str], end: str = tail) -> str:
+            return match.group(1).rstrip() + f" {param}{end}"
+
+        changed = re.sub(pattern, add, text, flags=re.M)
+        session.journal.change_file(session.root, path, changed.encode(), reason=f"lab: {why}")
+    return f"added {param} to GRUB_CMDLINE_LINUX and to every entry of grub.cfg"
+
+
 def root_by_uuid(session: RescueSession, root_uuid: str) -> None:
     """Without udev, grub-mkconfig names the build host's loop device; the disk boots as
     something else, so root= must be the UUID."""

@@ -3,11 +3,9 @@ system boots to a bare root shell, never to its login."""
 
 from __future__ import annotations
 
-import re
-
-from rescuetui.core.rootpath import resolve_in_root
 from rescuetui.core.session import RescueSession
 from rescuetui.core.target import TargetSystem
+from rescuetui.lab.practice import add_kernel_parameter
 from rescuetui.lab.scenario import BreakMounted, Scenario
 
 PARAM = "init=/bin/bash"
@@ -16,19 +14,7 @@ PARAM = "init=/bin/bash"
 def left_on_cmdline(param: str) -> BreakMounted:
     """A break that adds `param` to GRUB_CMDLINE_LINUX and to every entry of grub.cfg."""
     def break_system(session: RescueSession, target: TargetSystem) -> str:
-        assert session.journal is not None
-        for path, pattern, tail in (("/etc/default/grub", r'^(GRUB_CMDLINE_LINUX=".*)"$', '"'),
-                                    ("/boot/grub/grub.cfg", r"^(\s*linux\s+/vmlinuz\S*\s.*)$",
-                                     "")):
-            text = resolve_in_root(session.root, path).read_text()
-
-            def add(match: re.Match[str], end: str = tail) -> str:
-                return match.group(1).rstrip() + f" {param}{end}"
-
-            changed = re.sub(pattern, add, text, flags=re.M)
-            session.journal.change_file(session.root, path, changed.encode(),
-                                        reason=f"lab: {param} left on the command line")
-        return f"added {param} to GRUB_CMDLINE_LINUX and to every entry of grub.cfg"
+        return add_kernel_parameter(session, param, f"{param} left on the command line")
     return break_system
 
 
