@@ -23,6 +23,7 @@ from rescuetui.lab.scenarios import (
     loader_not_executable,
     mbr_zeroed,
     root_fs_errors,
+    xfs_lvm_initramfs_deleted,
 )
 
 SCENARIOS: dict[str, Scenario] = {
@@ -31,7 +32,8 @@ SCENARIOS: dict[str, Scenario] = {
                    fstab_missing_disk, root_fs_errors, initramfs_truncated, libc_deleted,
                    grub_cfg_deleted, grub_modules_deleted, mbr_zeroed, bad_init,
                    initramfs_no_disk_driver, esp_loader_deleted, esp_fstab_wrong, esp_damaged,
-                   dracut_initramfs_deleted, dracut_initramfs_truncated, dracut_rd_break)
+                   dracut_initramfs_deleted, dracut_initramfs_truncated, dracut_rd_break,
+                   xfs_lvm_initramfs_deleted)
 }
 
 
