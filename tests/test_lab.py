@@ -28,7 +28,10 @@ def test_scenario_modules_are_complete(name: str) -> None:
     assert s.name == name and s.title and s.symptom and len(s.hints) >= 2
     assert s.expected_outcome in OUTCOMES and s.expected_outcome != "login"
     assert s.expected_class in CLASSES
-    assert (s.break_mounted is None) != (s.break_device is None)
+    # Exactly one way to break it.
+    assert [s.break_mounted, s.break_device, s.break_image].count(None) == 2
+    if s.break_image is not None:  # the image is worked on directly: only where LVM needs it
+        assert s.base == "xfslvm"
 
 
 # Serial logs recorded from real qemu boots of the practice base and of scenario images.
