@@ -189,10 +189,12 @@ def _configure(tree: Path) -> None:
 
 
 @contextlib.contextmanager
-def mounted_boot(image: Path, where: Path) -> Iterator[Path]:
+def mounted_boot(image: Path, where: Path, *, read_only: bool = False) -> Iterator[Path]:
     """Partition 1 of `image` (/boot, plain ext4: no LVM needed) mounted at `where`."""
     start, size = partition(image, 1)
-    with loop(image, offset=start, size=size) as device, mounted(device, where):
+    options = ["-o", "ro"] if read_only else []
+    with loop(image, offset=start, size=size, read_only=read_only) as device, \
+            mounted(device, where, *options):
         yield where
 
 
