@@ -106,7 +106,7 @@ def main() -> int:
         disk = Path(tmp) / f"{name}.img"
         for line in build_scenario(SCENARIOS[name], disk):
             step(f"practice disk {name} built: {line}")
-        before = boot(disk, timeout=300)
+        before = boot(disk, timeout=SCENARIOS[name].boot_timeout)
         step(f"the practice disk alone: {before.outcome} after {before.seconds:.0f} s, kernel "
              f"{kernel_of(before.log)} ({before.evidence})")
         if keep is not None:

@@ -136,6 +136,25 @@ def build_xfslvm(source: Path, image: Path) -> None:
             tool("xfs_repair", "-n", root)  # the built filesystem is clean
 
 
+@contextlib.contextmanager
+def system_mounts(tree: Path) -> Iterator[None]:
+    """/dev, /proc and /sys in the mounted tree, for a plain chroot (the lab's own build)."""
+    with contextlib.ExitStack() as stack:
+        for name, options in (("dev", ["--bind"]), ("proc", ["-t", "proc"]),
+                              ("sys", ["-t", "sysfs"])):
+            source = f"/{name}" if name == "dev" else name
+            stack.enter_context(mounted(source, tree / name, *options))
+        yield
+
+
+@contextlib.contextmanager
+def chroot_tree(image: Path, where: Path) -> Iterator[Path]:
+    """The system on `image` mounted read-write at `where` (root volume, /boot below it, /dev,
+    /proc, /sys) for a plain chroot, through loop devices: nothing is activated."""
+    with mounted_root(image, where), mounted_boot(image, where / "boot"), system_mounts(where):
+        yield where
+
+
 def _configure(tree: Path) -> None:
     """fstab, GRUB's command line, lvm2 and xfsprogs, and a dracut initramfs that activates
     the root volume, in a plain chroot of the mounted tree (its /boot mounted below it)."""
@@ -157,11 +176,7 @@ def _configure(tree: Path) -> None:
     kernels = sorted(p.name.removeprefix("vmlinuz-") for p in (tree / "boot").glob("vmlinuz-*"))
     resolv = tree / "etc/resolv.conf"
     saved = resolv.read_bytes() if resolv.is_file() and not resolv.is_symlink() else None
-    with contextlib.ExitStack() as stack:
-        for name, options in (("dev", ["--bind"]), ("proc", ["-t", "proc"]),
-                              ("sys", ["-t", "sysfs"])):
-            source = f"/{name}" if name == "dev" else name
-            stack.enter_context(mounted(source, tree / name, *options))
+    with system_mounts(tree):
         resolv.unlink(missing_ok=True)
         shutil.copyfile("/etc/resolv.conf", resolv)  # the chroot's apt reaches the mirror
         try:
