@@ -25,6 +25,7 @@ from rescuetui.lab.scenarios import (
     root_fs_errors,
     xfs_lvm_dirty_log,
     xfs_lvm_initramfs_deleted,
+    xfs_lvm_initramfs_no_lvm,
 )
 
 SCENARIOS: dict[str, Scenario] = {
@@ -34,7 +35,7 @@ SCENARIOS: dict[str, Scenario] = {
                    grub_cfg_deleted, grub_modules_deleted, mbr_zeroed, bad_init,
                    initramfs_no_disk_driver, esp_loader_deleted, esp_fstab_wrong, esp_damaged,
                    dracut_initramfs_deleted, dracut_initramfs_truncated, dracut_rd_break,
-                   xfs_lvm_initramfs_deleted, xfs_lvm_dirty_log)
+                   xfs_lvm_initramfs_deleted, xfs_lvm_dirty_log, xfs_lvm_initramfs_no_lvm)
 }
 
 

@@ -40,5 +40,6 @@ SCENARIO = Scenario(
     ),
     break_image=break_image,
     base="xfslvm",
-    boot_timeout=420.0,
+    # dracut waits rd.retry (180 s of its loop) and more before it gives up: minutes under TCG.
+    boot_timeout=720.0,
 )
