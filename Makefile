@@ -72,12 +72,14 @@ iso-e2e: setup
 	$(BIN)/python iso/lvm_copy_e2e.py $(ISO)
 
 # XFS root on LVM (the cloud's RHEL shape), repaired unattended in the live image: a missing
-# initramfs, the same as a repair VM whose own volume group is also rootvg, and a root whose
+# initramfs, the same as a repair VM whose own volume group is also rootvg, an initramfs without
+# the lvm tool (its boot waits minutes before dracut gives up), and a root whose
 # crashed log cannot be replayed (xfs_repair -L: this run types the YES an operator must type).
 iso-xfslvm-e2e: setup
 	test -f $(ISO) || $(MAKE) iso
 	$(BIN)/python iso/xfslvm_e2e.py $(ISO) xfs-lvm-initramfs-deleted
 	$(BIN)/python iso/xfslvm_e2e.py $(ISO) xfs-lvm-initramfs-deleted --repair-vm
+	$(BIN)/python iso/xfslvm_e2e.py $(ISO) xfs-lvm-initramfs-no-lvm
 	$(BIN)/python iso/xfslvm_e2e.py $(ISO) xfs-lvm-dirty-log --type-yes
 
 bench: setup
