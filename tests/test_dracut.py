@@ -85,3 +85,34 @@ def test_dracut_hostonly_setting_is_found_and_made_generic(
         assert [e.path for e in plan.edits] == ["/etc/dracut.conf.d/90-rescuetui-generic.conf"]
         assert apply_plan(plan, session.root, session.runner, session.journal).ok
         assert initramfs_check.check_initramfs(ctx).ok
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_an_lvm_root_needs_the_lvm_tool_in_the_initramfs(
+        dracut_image: Path, journal_dir: Path, tmp_path: Path) -> None:
+    """The lvm tool is looked for in real listings: the dracut base's own image (lvm2 not
+    installed, no lvm in it) and the XFS-on-LVM base's (built with lvm2: dracut's lvm module
+    put it there). A root on a partition is not a logical volume; a lacks-lvm finding on a
+    system without lvm2 is not "fixed" by a rebuild that could not help."""
+    from rescuetui.checks.base import Finding
+    from rescuetui.lab.xfslvm import default_kernel, mounted_boot, xfslvm_base
+
+    with mounted_boot(xfslvm_base(), tmp_path / "lvm-boot", read_only=True) as boot:
+        with_lvm = (boot / f"initrd.img-{default_kernel(boot)}").read_bytes()
+    with RescueSession(journal_base=journal_dir) as session:
+        target = session.open_target(str(dracut_image))
+        assert initramfs_check.root_logical_volume(target.device) is None  # a loop partition
+        kernel = target.kernels[0]
+        ctx = TargetContext(session.root, target, session.runner, kernel.version)
+        assert ctx.initramfs_builder is not None
+        lister = ctx.initramfs_builder.lister
+        assert not initramfs_check.has_lvm_tool(ctx, lister, kernel.initramfs)
+        session.make_writable()
+        (session.root / "boot/initrd-with-lvm.img").write_bytes(with_lvm)
+        assert initramfs_check.has_lvm_tool(ctx, lister, "/boot/initrd-with-lvm.img")
+
+        finding = Finding("initramfs", False, "lacks-lvm", "no lvm tool",
+                          data={"path": kernel.initramfs, "volume": "rootvg-rootlv"})
+        plan = plan_initramfs_rebuild(ctx, finding)
+        assert "lvm2 is not installed" in plan.blocked and not plan.steps

@@ -127,3 +127,29 @@ def test_other_long_device_paths_are_not_taken_for_volume_groups() -> None:
     for spec in ("/dev/disk/by-id/ata-X-part1", "/dev/md/root", "/dev/dm-3", "/dev/mapper/"):
         entry = _resolve(f"{spec} /x ext4 defaults 0 0", _dm("disk-by", 5))
         assert entry.status == "missing", spec
+
+
+def _part(disk: str, number: int, uuid: str, *, holders: tuple[str, ...] = ()) -> BlockDevice:
+    from rescuetui.core.inventory import Identity
+
+    return BlockDevice(path=f"{disk}{number}", name=f"{disk[5:]}{number}", devtype="partition",
+                       transport="", size=1 << 28, major_minor=f"252:{number}", parent=disk,
+                       identity=Identity(fstype="ext4", uuid=uuid), holders=list(holders))
+
+
+def test_boot_beside_a_logical_volume_root_is_the_roots_not_its_twins() -> None:
+    """A repair VM made from the same RHEL-like image: both disks have /boot with one UUID and
+    a PV of rootvg. The root is the target's logical volume (dm-3, on /dev/vdb2, which names
+    dm-3 as its holder): its /boot is /dev/vdb1, not the twin on /dev/vda (seen in the live
+    image, where /dev/vda is not the rescue system's own and the entry was ambiguous)."""
+    boot = "1b2c3d4e-0000-4000-8000-000000000001"
+    own_boot, own_pv = _part("/dev/vda", 1, boot), _part("/dev/vda", 2, "", holders=("/dev/dm-0",))
+    boot_twin, pv = _part("/dev/vdb", 1, boot), _part("/dev/vdb", 2, "", holders=("/dev/dm-3",))
+    inventory = Inventory([own_boot, own_pv, _dm("rootvg-rootlv", 0), boot_twin, pv,
+                           _dm("rescuetui_rootvg-rootlv", 3)])
+    (entry,) = parse_fstab(f"UUID={boot} /boot ext4 defaults 0 0\n").entries
+    resolved = resolve_entry(entry, inventory, "/dev/dm-3")
+    assert (resolved.status, resolved.device) == ("resolved", "/dev/vdb1"), resolved
+    # Without the volume's holders nothing says which disk is the root's: ambiguous, as before.
+    pv.holders = []
+    assert resolve_entry(entry, inventory, "/dev/dm-3").status == "ambiguous"

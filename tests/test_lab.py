@@ -28,7 +28,10 @@ def test_scenario_modules_are_complete(name: str) -> None:
     assert s.name == name and s.title and s.symptom and len(s.hints) >= 2
     assert s.expected_outcome in OUTCOMES and s.expected_outcome != "login"
     assert s.expected_class in CLASSES
-    assert (s.break_mounted is None) != (s.break_device is None)
+    # Exactly one way to break it.
+    assert [s.break_mounted, s.break_device, s.break_image].count(None) == 2
+    if s.break_image is not None:  # the image is worked on directly: only where LVM needs it
+        assert s.base == "xfslvm"
 
 
 # Serial logs recorded from real qemu boots of the practice base and of scenario images.
@@ -54,6 +57,10 @@ RECORDED = {
     "init-target-deleted.log": ("init-shell", "can't access tty; job control turned off"),
     "module-panic.log": ("panic", "RIP: 0010:acme_monitor_init+0x18/0x1000 [acme_monitor]"),
     "newest-kernel-panics.log": ("panic", "Modules linked in: acme_monitor(OE+)"),
+    "xfs-lvm-initramfs-deleted.log": ("panic",
+                                      "VFS: Unable to mount root fs on unknown-block(0,0)"),
+    "xfs-lvm-dirty-log.log": ("initramfs-shell", "Entering emergency mode"),
+    "xfs-lvm-initramfs-no-lvm.log": ("initramfs-shell", "Entering emergency mode"),
 }
 
 
@@ -191,3 +198,49 @@ def test_practice_records_the_console_of_the_failed_boot(tmp_path: Path) -> None
     assert "VFS: Unable to mount root fs" in console.read_text()
     assert diagnose_file(console).class_id == "vfs-root"
     assert image.name == "practice-initramfs-deleted.img" and image.is_file()
+
+
+def test_the_unreplayable_xfs_log_is_what_stopped_the_recorded_boot() -> None:
+    """The recorded console of xfs-lvm-dirty-log: the kernel tried to replay the root volume's
+    log when the initramfs mounted it, failed, and dracut stopped (not a merely dirty log,
+    which the same boot replays and goes on)."""
+    text = (SERIAL / "xfs-lvm-dirty-log.log").read_text()
+    assert "root=/dev/mapper/rootvg-rootlv rd.lvm.lv=rootvg/rootlv" in text
+    assert "XFS (dm-0): log mount/recovery failed: error -117" in text
+    assert "Failed to mount sysroot.mount" in text
+    assert "Ending recovery" not in text
+
+
+@pytest.mark.root
+@pytest.mark.slow
+def test_xfs_lvm_scenarios_are_built_on_the_image_without_device_mapper(tmp_path: Path) -> None:
+    """The XFS-on-LVM base and its two scenarios, built and broken through loop devices at the
+    volume's offset (no volume activated): the metadata names rootvg/rootlv, the root volume is
+    XFS with the RHEL-like fstab and command line; one disk lost its initramfs, the other's
+    root volume has a log that cannot be replayed."""
+    from rescuetui.checks.filesystems import check_filesystem
+    from rescuetui.core.lvm import only_devices
+    from rescuetui.core.runner import CommandRunner
+    from rescuetui.lab.xfslvm import ROOT_DEVICE, loop, mounted_boot, mounted_root, root_volume
+
+    image = tmp_path / "deleted.img"
+    (done,) = build_scenario(SCENARIOS["xfs-lvm-initramfs-deleted"], image)
+    kernel = done.removeprefix("deleted /boot/initrd.img-")
+    with loop(image, partscan=True, read_only=True) as disk:
+        assert subprocess.run(["lvs", "--config", only_devices([f"{disk}p2"]), "--noheadings",
+                               "-o", "vg_name,lv_name"], capture_output=True, text=True,
+                              check=True).stdout.split() == ["rootvg", "rootlv"]
+    with mounted_boot(image, tmp_path / "boot") as boot:
+        assert (boot / f"vmlinuz-{kernel}").is_file()
+        assert not (boot / f"initrd.img-{kernel}").exists()
+        assert f"root={ROOT_DEVICE} rd.lvm.lv=rootvg/rootlv" in (boot / "grub/grub.cfg").read_text()
+    with mounted_root(image, tmp_path / "root", "-o", "ro") as root:
+        assert f"{ROOT_DEVICE} / xfs" in (root / "etc/fstab").read_text()
+        assert (root / "sbin/lvm").exists() and (root / "usr/bin/dracut").exists()
+
+    image = tmp_path / "log.img"
+    build_scenario(SCENARIOS["xfs-lvm-dirty-log"], image)
+    offset, size = root_volume(image)
+    with loop(image, offset=offset, size=size, read_only=True) as device:
+        finding = check_filesystem(CommandRunner(), device, "xfs")
+        assert not finding.ok and finding.finding == "bad-log", finding

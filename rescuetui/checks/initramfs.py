@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -56,11 +57,21 @@ def check_initramfs(ctx: TargetContext) -> Finding:
         # guess (a live USB on the machine itself); a loop device says nothing.
         needed += [(m, f"the disk root is on, as attached here ({ctx.target.disk})")
                    for m in _loadable(ctx, disk_driver_modules(ctx.target.disk))]
+    volume = root_logical_volume(ctx.target.device)
+    if volume:
+        needed += [(m, f"the logical volume root is on ({volume})")
+                   for m in _loadable(ctx, ["dm_mod"])]
     host_only = host_only_generator(ctx)
     if host_only:
         data["host_only"] = host_only
     missing = _missing_modules(ctx, lister, path, [m for m, _ in needed])
     evidence = list(ctx.machine_evidence)
+    if volume and not missing and not has_lvm_tool(ctx, lister, path):
+        data["volume"] = volume
+        return Finding(CHECK, False, "lacks-lvm", f"{path} has no lvm tool, so nothing in it can "
+                       f"activate the volume group root is on ({volume}): the boot waits for "
+                       "the root device and gives up. Rebuilt with lvm2 installed in the "
+                       "system, the builder takes lvm in.", evidence=evidence, data=data)
     if missing:
         why = "; ".join(f"{m} (for {what})" for m, what in needed if m in missing)
         data["modules"] = missing
@@ -73,8 +84,9 @@ def check_initramfs(ctx: TargetContext) -> Finding:
                        "the drivers of the machine it is built on only; rebuilt on a rescue host "
                        "or moved to another VM it lacks the disk driver.", evidence=host_only,
                        data=data)
+    has = [m for m, _ in needed] + (["the lvm tool"] if volume else [])
     return Finding(CHECK, True, "ok", f"{path} ({size} bytes) lists completely"
-                   + (f" and has {', '.join(m for m, _ in needed)}." if needed else ".")
+                   + (f" and has {', '.join(has)}." if has else ".")
                    + ("" if ctx.machine_drivers or any(w != "the root filesystem" for _, w in needed)
                       else
                       " No evidence named the boot machine's disk drivers (give its console "
@@ -113,6 +125,27 @@ def host_only_generator(ctx: TargetContext) -> list[str]:
         if setting and setting[0] == "yes":
             found.append(f'hostonly="yes" in {setting[1]}')
     return found
+
+
+def root_logical_volume(device: str) -> str | None:
+    """The device-mapper name of `device` (the mounted root's device on the rescue host) when
+    it is an LVM logical volume: device-mapper's own record in sysfs says so (its uuid begins
+    with LVM-; a LUKS mapping's with CRYPT-). None for anything else."""
+    dm = Path("/sys/block") / os.path.basename(os.path.realpath(device)) / "dm"
+    try:
+        if not (dm / "uuid").read_text().startswith("LVM-"):
+            return None
+        return (dm / "name").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def has_lvm_tool(ctx: TargetContext, lister: str, path: str) -> bool:
+    """The initramfs at `path` carries the lvm tool (sbin/lvm or usr/sbin/lvm), which activates
+    volume groups at boot (dracut's lvm module and initramfs-tools' lvm2 hook put it there)."""
+    found = ctx.chroot("sh", "-c", 'TMPDIR=/run "$0" "$1" | grep -c -E "$2"', lister, path,
+                       r"(^|[ /])s?bin/lvm$")
+    return any(line.strip().isdigit() and int(line.strip()) > 0 for line in found.tail)
 
 
 def _list_command(builder: InitramfsBuilder, path: str) -> list[str]:

@@ -60,14 +60,28 @@ def resolve_entry(entry: FstabEntry, inventory: Inventory, root_disk: str) -> Re
         return ResolvedEntry(entry, "missing", note=f"{printable(entry.spec)} names no device")
     if spec.tag == "path":
         return _resolve_path(entry, inventory, root_disk)
-    return _choose(entry, inventory.matching(spec.tag, spec.value), root_disk)
+    return _choose(entry, inventory.matching(spec.tag, spec.value),
+                   root_disks(inventory, root_disk))
 
 
-def _choose(entry: FstabEntry, found: list[BlockDevice], root_disk: str) -> ResolvedEntry:
+def root_disks(inventory: Inventory, root_disk: str) -> set[str]:
+    """The whole disks the root is on: its own, and for a root on a logical volume (or LUKS,
+    RAID: a device-mapper or md device is its own "disk") the disks of the devices it is built
+    on, which name it among their holders. So the /boot partition beside rootvg's PV is the
+    root's, not its twin on another disk made from the same image."""
+    disks, frontier = {root_disk}, {root_disk}
+    while frontier:
+        below = [d for d in inventory.devices if frontier & set(d.holders)]
+        frontier = {d.path for d in below} - disks
+        disks |= frontier | {d.whole_disk for d in below}
+    return disks
+
+
+def _choose(entry: FstabEntry, found: list[BlockDevice], root_disks: set[str]) -> ResolvedEntry:
     """Prefer the broken system's own disk: a repair VM made from the same image has twins."""
     skipped_note = "swap: recognised, not mounted" if entry.kind == "swap" else ""
     usable = [d for d in found if not d.rescue_own]
-    on_root_disk = [d for d in usable if d.whole_disk == root_disk]
+    on_root_disk = [d for d in usable if d.whole_disk in root_disks]
     for group in (on_root_disk, usable):
         if len(group) == 1:
             status = "skipped" if entry.kind == "swap" else "resolved"

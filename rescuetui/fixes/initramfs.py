@@ -36,6 +36,13 @@ def plan_initramfs_rebuild(ctx: TargetContext, finding: Finding) -> FixPlan:
                         "initramfs may need. Remove an old kernel with the package manager "
                         "first; rescuetui does not delete files to make room.")
         return plan
+    if finding.finding == "lacks-lvm" and not any(
+            ctx.path(tool).exists() for tool in ("/usr/sbin/lvm", "/sbin/lvm")):
+        # The builder copies the system's own lvm into the image: without it no rebuild helps.
+        plan.blocked = ("Root is on a logical volume, but the system has no lvm tool (lvm2 is "
+                        "not installed), so no rebuilt initramfs could activate it. Install "
+                        "lvm2 in the chroot (rescuetui shell --rw), then run again.")
+        return plan
     modules = finding.data.get("modules") or []
     if finding.finding == "lacks-driver" and modules:
         _add_modules(ctx, plan, builder, modules)

@@ -11,6 +11,7 @@ from rescuetui.core.target import TargetSystem
 
 BreakMounted = Callable[[RescueSession, TargetSystem], str]
 BreakDevice = Callable[[str], str]
+BreakImage = Callable[[Path], str]
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,10 @@ class Scenario:
 
     `break_mounted` changes the image through a read-write rescue session (its changes are
     journaled like any other); `break_device` works on the unmounted root filesystem's device
-    (for damage only a filesystem tool can make). Each returns a sentence saying what it did.
+    (for damage only a filesystem tool can make); `break_image` works on the disk image file
+    itself, with no rescue session at all: for a system the build host cannot open (a root on
+    LVM where the host has no device-mapper), it reaches the filesystems through loop devices
+    at their offsets. Each returns a sentence saying what it did.
     """
 
     name: str
@@ -31,6 +35,7 @@ class Scenario:
     hints: tuple[str, ...]
     break_mounted: BreakMounted | None = None
     break_device: BreakDevice | None = None
+    break_image: BreakImage | None = None
     boot_timeout: float = 300.0
     notes: tuple[str, ...] = field(default=())
     # False where the failure comes before any kernel starts (the boot loader's): then the
@@ -57,10 +62,11 @@ def base_image(name: str) -> Path:
     from rescuetui.lab.practice import practice_base
     from rescuetui.lab.two_kernels import two_kernel_base
     from rescuetui.lab.uefi import uefi_base
+    from rescuetui.lab.xfslvm import xfslvm_base
 
     bases: dict[str, Callable[[], Path]] = {
         "practice": practice_base, "uefi": uefi_base, "dracut": dracut_base,
-        "two-kernels": two_kernel_base}
+        "two-kernels": two_kernel_base, "xfslvm": xfslvm_base}
     return bases[name]()
 
 
@@ -71,6 +77,8 @@ def build_scenario(scenario: Scenario, output: Path, journal_base: Path | None =
 
     copy_image(base_image(scenario.base or ("uefi" if scenario.firmware == "uefi" else
                                             "practice")), output)
+    if scenario.break_image is not None:
+        return [scenario.break_image(output)]
     done = []
     with RescueSession(journal_base=journal_base) as session:
         target = session.open_target(str(output))

@@ -29,6 +29,9 @@ from rescuetui.lab.scenarios import (
     newest_kernel_panics,
     root_fs_errors,
     root_superblock_destroyed,
+    xfs_lvm_dirty_log,
+    xfs_lvm_initramfs_deleted,
+    xfs_lvm_initramfs_no_lvm,
 )
 
 SCENARIOS: dict[str, Scenario] = {
@@ -40,7 +43,8 @@ SCENARIOS: dict[str, Scenario] = {
                    dracut_initramfs_deleted, dracut_initramfs_truncated, dracut_rd_break,
                    dracut_root_uuid_wrong, init_target_deleted,
                    module_panic, newest_kernel_panics, root_superblock_destroyed,
-                   boot_superblock_destroyed)
+                   boot_superblock_destroyed,
+                   xfs_lvm_initramfs_deleted, xfs_lvm_dirty_log, xfs_lvm_initramfs_no_lvm)
 }
 
 
