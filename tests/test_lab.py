@@ -60,7 +60,8 @@ RECORDED = {
     "xfs-lvm-initramfs-deleted.log": ("panic",
                                       "VFS: Unable to mount root fs on unknown-block(0,0)"),
     "xfs-lvm-dirty-log.log": ("initramfs-shell", "Entering emergency mode"),
-    "xfs-lvm-initramfs-no-lvm.log": ("initramfs-shell", "Entering emergency mode"),
+    # dracut gives up waiting (its timeout scripts) minutes before its emergency shell.
+    "xfs-lvm-initramfs-no-lvm.log": ("initramfs-wait", "starting timeout scripts"),
 }
 
 

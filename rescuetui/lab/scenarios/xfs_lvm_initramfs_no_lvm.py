@@ -27,7 +27,7 @@ SCENARIO = Scenario(
     title="XFS root on LVM: the initramfs has no lvm tool to activate the root volume",
     symptom="The VM does not boot. The console waits for /dev/mapper/rootvg-rootlv, times out "
     "and dracut enters emergency mode.",
-    expected_outcome="initramfs-shell",
+    expected_outcome="initramfs-wait",
     expected_class="initramfs-root-missing",
     expected_fix="initramfs-rebuild",
     hints=(
@@ -41,5 +41,5 @@ SCENARIO = Scenario(
     break_image=break_image,
     base="xfslvm",
     # dracut waits rd.retry (180 s of its loop) and more before it gives up: minutes under TCG.
-    boot_timeout=720.0,
+    boot_timeout=540.0,
 )
