@@ -28,6 +28,7 @@ from rescuetui.fixes import DIAGNOSIS_FIXES, FIX_FOR_CHECK, OPT_IN_FIXES
 from rescuetui.fixes.base import Applied, FixPlan, apply_plan
 from rescuetui.fixes.fsck import plan_fsck, plan_xfs_zero_log
 from rescuetui.fixes.module_blacklist import verify_module_blacklist
+from rescuetui.fixes.previous_kernel import previous_kernel
 from rescuetui.fixes.rca import write_rca
 from rescuetui.fixes.runtime_way import choose_way
 from rescuetui.fixes.superblock import plan_superblock_restore, verify_restored
@@ -358,6 +359,9 @@ class Repair:
         for fix in dict.fromkeys(wanted):
             unasked = way is not None and fix == way.fix
             if fix not in asked and not unasked:
+                if fix == "previous-kernel" and previous_kernel(ctx.target.kernels,
+                                                                ctx.kernel) is None:
+                    continue  # no other kernel is installed: nothing to suggest
                 self.say(f"Suggested, not applied unless asked (--fix {fix}): "
                          f"{OPT_IN_FIXES.get(fix, 'boot the previous kernel')}")
                 continue
