@@ -153,14 +153,22 @@ def test_what_holds_no_filesystem_is_not_restored(
         assert finding.ok, finding
 
 
-def test_a_mounted_filesystem_is_refused(
-        make_disk: Callable[..., BuiltDisk], loop_of: Callable[[Path], str],
-        tmp_path: Path) -> None:
+def _ext4_without_primary(make_disk: Callable[..., BuiltDisk],
+                          loop_of: Callable[[Path], str]) -> tuple[str, str]:
+    """A 300 MiB ext4 (1 KiB blocks) on partition 1 of a loop disk, its primary superblock
+    zeroed: (loop device, partition)."""
     disk = make_disk([Part(300, None)], size_mb=320)
     loop = loop_of(disk.image)
     device = f"{loop}p1"
     subprocess.run(["mkfs.ext4", "-q", device], check=True)
     zero_bytes(device, 1024, 1024)
+    return loop, device
+
+
+def test_a_mounted_filesystem_is_refused(
+        make_disk: Callable[..., BuiltDisk], loop_of: Callable[[Path], str],
+        tmp_path: Path) -> None:
+    loop, device = _ext4_without_primary(make_disk, loop_of)
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     # The kernel mounts it from the backup (sb= counts 1 KiB units): mounted, primary gone.
@@ -207,11 +215,7 @@ def test_repair_restores_a_small_boot_partition_before_mounting_the_system(
 def test_undo_leaves_a_mounted_filesystem_alone(
         make_disk: Callable[..., BuiltDisk], loop_of: Callable[[Path], str],
         tmp_path: Path) -> None:
-    disk = make_disk([Part(300, None)], size_mb=320)
-    loop = loop_of(disk.image)
-    device = f"{loop}p1"
-    subprocess.run(["mkfs.ext4", "-q", device], check=True)
-    zero_bytes(device, 1024, 1024)
+    loop, device = _ext4_without_primary(make_disk, loop_of)
     dev = _device(loop, 1)
     plan = plan_superblock_restore(check_superblock(dev), dev)
     journal = Journal.create(tmp_path / "journal")
