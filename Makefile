@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 # pylibblkid, the filesystem and volume tools it drives (mtools reads and writes the ESP without
 # mounting it), debootstrap for the practice system, qemu with SeaBIOS and OVMF to boot it, and
 # GRUB's EFI image for the tests of EFI executables.
-APT_PACKAGES := python3 python3-venv python3-dev gcc pkg-config libblkid-dev \
+APT_PACKAGES := makedumpfile python3 python3-venv python3-dev gcc pkg-config libblkid-dev \
 	util-linux mount fdisk e2fsprogs xfsprogs dosfstools mtools btrfs-progs \
 	cryptsetup-bin lvm2 mdadm kmod psmisc debootstrap tmux whiptail \
 	qemu-system-x86 qemu-utils ovmf grub-efi-amd64-bin rpm
@@ -73,14 +73,16 @@ iso-e2e: setup
 
 # XFS root on LVM (the cloud's RHEL shape), repaired unattended in the live image: a missing
 # initramfs, the same as a repair VM whose own volume group is also rootvg, an initramfs without
-# the lvm tool (its boot waits minutes before dracut gives up), and a root whose
+# the lvm tool (its boot waits minutes before dracut gives up), a dirty log with a cut
+# initramfs (a power cut during an update: the log is replayed by a mount), and a root whose
 # crashed log cannot be replayed (xfs_repair -L: this run types the YES an operator must type).
 iso-xfslvm-e2e: setup
 	test -f $(ISO) || $(MAKE) iso
 	$(BIN)/python iso/xfslvm_e2e.py $(ISO) xfs-lvm-initramfs-deleted
 	$(BIN)/python iso/xfslvm_e2e.py $(ISO) xfs-lvm-initramfs-deleted --repair-vm
 	$(BIN)/python iso/xfslvm_e2e.py $(ISO) xfs-lvm-initramfs-no-lvm
-	$(BIN)/python iso/xfslvm_e2e.py $(ISO) xfs-lvm-dirty-log --type-yes
+	$(BIN)/python iso/xfslvm_e2e.py $(ISO) xfs-lvm-dirty-log
+	$(BIN)/python iso/xfslvm_e2e.py $(ISO) xfs-lvm-log-lost --type-yes
 
 bench: setup
 	$(BIN)/python bench/mount_chroot.py

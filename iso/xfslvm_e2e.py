@@ -147,6 +147,8 @@ def main() -> int:
                 step("the repair VM's own rootvg (/dev/vda2) active, its root volume mounted")
             status, said = repair(child, broken, type_yes)
             said = said.replace("\r", "")
+            if keep is not None:
+                (keep / f"{name}.repair.log").write_text(said)
             summary = said[said.rfind("Summary:"):] if "Summary:" in said else said[-2000:]
             step(f"rescuetui repair exited {status}")
             print(summary.strip(), flush=True)
@@ -173,7 +175,32 @@ def main() -> int:
         if after.outcome != "login":
             print("FAIL: the repaired disk did not reach login:")
             return 1
-        return 0
+        return root_volume_after(disk, Path(tmp) / "after", name)
+
+
+def root_volume_after(disk: Path, where: Path, name: str) -> int:
+    """The repaired root volume read back on the build host, read-only (loop device at the
+    volume's offset): xfs_repair -n must find it clean, and the files a crash left only in the
+    log (xfs-lvm-dirty-log) must be there: its log was replayed, not thrown away."""
+    from rescuetui.lab.xfslvm import loop, mounted, root_volume
+
+    offset, size = root_volume(disk)
+    with loop(disk, offset=offset, size=size, read_only=True) as device:
+        check = subprocess.run(["xfs_repair", "-n", device], capture_output=True, text=True)
+        with mounted(device, where, "-o", "ro,norecovery") as root:
+            crashed = len(list((root / "var/tmp").glob("written-before-the-crash-*")))
+    step(f"the repaired root volume: xfs_repair -n exit {check.returncode}; {crashed} files "
+         "written just before the crash are there")
+    if check.returncode != 0:
+        print(f"FAIL: xfs_repair -n on the repaired root volume:\n{check.stdout[-2000:]}")
+        return 1
+    if name == "xfs-lvm-dirty-log":
+        from rescuetui.lab.scenarios.xfs_lvm_dirty_log import CRASHED_FILES
+
+        if crashed != CRASHED_FILES:
+            print(f"FAIL: {CRASHED_FILES - crashed} of the files in the replayable log are lost")
+            return 1
+    return 0
 
 
 if __name__ == "__main__":

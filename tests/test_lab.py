@@ -59,7 +59,8 @@ RECORDED = {
     "newest-kernel-panics.log": ("panic", "Modules linked in: acme_monitor(OE+)"),
     "xfs-lvm-initramfs-deleted.log": ("panic",
                                       "VFS: Unable to mount root fs on unknown-block(0,0)"),
-    "xfs-lvm-dirty-log.log": ("initramfs-shell", "Entering emergency mode"),
+    "xfs-lvm-log-lost.log": ("initramfs-shell", "Entering emergency mode"),
+    "xfs-lvm-dirty-log.log": ("panic", "VFS: Unable to mount root fs on unknown-block(0,0)"),
     # dracut gives up waiting (its timeout scripts) minutes before its emergency shell.
     "xfs-lvm-initramfs-no-lvm.log": ("initramfs-wait", "starting timeout scripts"),
 }
@@ -202,10 +203,10 @@ def test_practice_records_the_console_of_the_failed_boot(tmp_path: Path) -> None
 
 
 def test_the_unreplayable_xfs_log_is_what_stopped_the_recorded_boot() -> None:
-    """The recorded console of xfs-lvm-dirty-log: the kernel tried to replay the root volume's
+    """The recorded console of xfs-lvm-log-lost: the kernel tried to replay the root volume's
     log when the initramfs mounted it, failed, and dracut stopped (not a merely dirty log,
     which the same boot replays and goes on)."""
-    text = (SERIAL / "xfs-lvm-dirty-log.log").read_text()
+    text = (SERIAL / "xfs-lvm-log-lost.log").read_text()
     assert "root=/dev/mapper/rootvg-rootlv rd.lvm.lv=rootvg/rootlv" in text
     assert "XFS (dm-0): log mount/recovery failed: error -117" in text
     assert "Failed to mount sysroot.mount" in text
@@ -215,10 +216,10 @@ def test_the_unreplayable_xfs_log_is_what_stopped_the_recorded_boot() -> None:
 @pytest.mark.root
 @pytest.mark.slow
 def test_xfs_lvm_scenarios_are_built_on_the_image_without_device_mapper(tmp_path: Path) -> None:
-    """The XFS-on-LVM base and its two scenarios, built and broken through loop devices at the
+    """The XFS-on-LVM base and three of its scenarios, built and broken through loop devices at the
     volume's offset (no volume activated): the metadata names rootvg/rootlv, the root volume is
-    XFS with the RHEL-like fstab and command line; one disk lost its initramfs, the other's
-    root volume has a log that cannot be replayed."""
+    XFS with the RHEL-like fstab and command line; one disk lost its initramfs, one's root
+    volume has a log that cannot be replayed, one's a dirty log and a cut initramfs."""
     from rescuetui.checks.filesystems import check_filesystem
     from rescuetui.core.lvm import only_devices
     from rescuetui.core.runner import CommandRunner
@@ -240,8 +241,20 @@ def test_xfs_lvm_scenarios_are_built_on_the_image_without_device_mapper(tmp_path
         assert (root / "sbin/lvm").exists() and (root / "usr/bin/dracut").exists()
 
     image = tmp_path / "log.img"
-    build_scenario(SCENARIOS["xfs-lvm-dirty-log"], image)
+    build_scenario(SCENARIOS["xfs-lvm-log-lost"], image)
     offset, size = root_volume(image)
     with loop(image, offset=offset, size=size, read_only=True) as device:
         finding = check_filesystem(CommandRunner(), device, "xfs")
         assert not finding.ok and finding.finding == "bad-log", finding
+
+    # The power cut during an update: the log is dirty (a mount could replay it), and the
+    # initramfs is a third of what it was.
+    image = tmp_path / "dirty.img"
+    (done,) = build_scenario(SCENARIOS["xfs-lvm-dirty-log"], image)
+    offset, size = root_volume(image)
+    with loop(image, offset=offset, size=size, read_only=True) as device:
+        finding = check_filesystem(CommandRunner(), device, "xfs")
+        assert not finding.ok and finding.finding == "dirty-log", finding
+    with mounted_boot(image, tmp_path / "dirty-boot", read_only=True) as boot:
+        cut = int(done.rsplit(" to ", 1)[1].split()[0])
+        assert (boot / f"initrd.img-{kernel}").stat().st_size == cut

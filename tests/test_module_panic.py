@@ -163,12 +163,30 @@ def test_kdump_dmesg_on_the_disk_names_class_and_module(tmp_path: Path) -> None:
     assert diagnosis.facts.taint is not None and {"O", "E"} <= set(diagnosis.facts.taint)
 
 
+def test_a_dump_that_is_not_one_becomes_a_note_not_evidence(tmp_path: Path) -> None:
+    """A crash directory with a "dump" of garbage and no log: the host's makedumpfile is asked
+    for its log, fails, and the operator is told; nothing is diagnosed from it."""
+    if shutil.which("makedumpfile") is None:
+        pytest.skip("makedumpfile is not installed (run `make setup`)")
+    crash = tmp_path / "var/crash/202612021200"
+    crash.mkdir(parents=True)
+    (crash / "dump.202612021200").write_bytes(b"\x1b[2J not a dump\n" * 1000)
+    (crash / "elsewhere").symlink_to("/etc/hostname")
+    (crash / "dump.202612021201").symlink_to("/etc/hostname")  # never followed
+    diagnoses, evidence = diagnose_target(tmp_path)
+    assert diagnoses == []
+    (note,) = evidence.notes
+    assert note.startswith("/var/crash/202612021200/dump.202612021200: its kernel log could "
+                           "not be extracted (makedumpfile --dump-dmesg exited "), note
+
+
 @pytest.mark.root
 @pytest.mark.slow
 def test_a_real_kdump_of_the_module_panic_is_read_by_diagnose_disk(tmp_path: Path) -> None:
     """Boots for about five minutes under TCG: the system arms kdump (building its crash
     initramfs on the VM), the vendor service loads the module, the oops starts the crash
-    kernel, which saves /var/crash/STAMP/dmesg.STAMP and resets the machine."""
+    kernel, which saves /var/crash/STAMP/dmesg.STAMP and the dump beside it and resets the
+    machine. Read from the saved log, then from the dump alone."""
     image = tmp_path / "kdump.img"
     copy_image(kdump_base(), image)
     with RescueSession(journal_base=tmp_path / "build") as session:
@@ -190,6 +208,20 @@ def test_a_real_kdump_of_the_module_panic_is_read_by_diagnose_disk(tmp_path: Pat
     assert report["source"].startswith("/var/crash/") and "/dmesg." in report["source"]
     assert report["facts"]["blamed_module"]["name"] == NAME
     assert report["facts"]["blamed_module"]["flags"] == "OE+"
+    # The same crash with its dump alone (the log file lost): the log is extracted from the
+    # dump with makedumpfile --dump-dmesg, with the same conclusion.
+    with RescueSession(journal_base=tmp_path / "lose-the-log") as session:
+        session.open_target(str(image))
+        session.make_writable()
+        saved_log = session.root / report["source"].lstrip("/")
+        dumps = list(saved_log.parent.glob("dump.*"))
+        assert dumps and saved_log.is_file(), list(saved_log.parent.iterdir())
+        saved_log.unlink()
+    out = rescuetui("diagnose", "--disk", str(image), "--json", timeout=300)
+    report = json.loads(out.stdout)
+    assert report["source"] == (f"/var/crash/{dumps[0].parent.name}/{dumps[0].name} "
+                                "(its kernel log, by makedumpfile --dump-dmesg)"), report
+    assert report["class"] == "oops" and report["facts"]["blamed_module"]["name"] == NAME
     # Repaired from that evidence alone (no console log): the service's modprobe is what loads
     # it at boot, so the blacklist is the way out; the next boot reaches its login, the vendor
     # service failing (its modprobe runs the install command, /bin/false).

@@ -20,6 +20,9 @@ from rescuetui.diagnose.scanner import open_evidence
 
 LOG_GLOBS = ("kern.log*", "messages*", "syslog*", "dmesg*", "boot.log*")
 KDUMP_GLOBS = ("*/vmcore-dmesg.txt", "*/dmesg.*", "*/kexec-dmesg.log")
+# The dumps themselves: kdump-tools' dump.STAMP, kexec-tools' (RHEL) vmcore.
+VMCORE_GLOBS = ("*/dump.*", "*/vmcore")
+DUMP_DMESG_TIMEOUT = 120  # seconds: makedumpfile reads only the log buffer, not the whole dump
 JOURNAL_BOOTS = 3  # the newest boots read from the journal
 PACKAGE_LOGS = {
     "/var/log/dpkg.log": re.compile(r"^\S+ \S+ (?:install|upgrade|remove|purge) "),
@@ -59,8 +62,42 @@ def target_evidence(root: Path) -> Iterator[TargetEvidence]:
         if crash.is_dir():
             for path in _sorted_logs(crash, KDUMP_GLOBS):
                 found.sources.append((f"/var/crash/{path.relative_to(crash)}", path))
+            _logs_from_dumps(crash, Path(tmp), found)
         found.recent_changes = package_history(root)
         yield found
+
+
+def _logs_from_dumps(crash: Path, tmp: Path, found: TargetEvidence) -> None:
+    """A crash directory with a dump but no saved log (the crash kernel ran out of time or
+    space after the dump, or was set not to save it): the kernel's log is extracted from the
+    dump on the host with makedumpfile --dump-dmesg, which reads the dump as data (its
+    vmcoreinfo says where the log buffer is), so that nobody has to open it in crash."""
+    with_log = {p.parent for p in _sorted_logs(crash, KDUMP_GLOBS)}
+    for dump in _sorted_logs(crash, VMCORE_GLOBS):
+        if dump.parent in with_log or dump.is_symlink() or dump.name.endswith(".txt"):
+            continue
+        name = f"/var/crash/{dump.relative_to(crash)}"
+        if shutil.which("makedumpfile") is None:
+            found.notes.append(f"{name} is a crash dump without its kernel log, and this rescue "
+                               "system has no makedumpfile to extract the log (install "
+                               "makedumpfile).")
+            continue
+        out = tmp / f"dmesg-from-{dump.parent.name}-{dump.name}.log"
+        try:
+            done = subprocess.run(["makedumpfile", "--dump-dmesg", str(dump), str(out)],
+                                  capture_output=True, text=True, check=False,
+                                  timeout=DUMP_DMESG_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            found.notes.append(f"{name}: makedumpfile --dump-dmesg did not finish in "
+                               f"{DUMP_DMESG_TIMEOUT} s; its kernel log was not read.")
+            continue
+        if done.returncode != 0 or not out.is_file():
+            why = (done.stderr.strip().splitlines() or ["no message"])[-1][:200]
+            found.notes.append(f"{name}: its kernel log could not be extracted "
+                               f"(makedumpfile --dump-dmesg exited {done.returncode}: {why}).")
+            continue
+        found.sources.append((f"{name} (its kernel log, by makedumpfile --dump-dmesg)", out))
+        with_log.add(dump.parent)
 
 
 def _journal(root: Path, tmp: Path, found: TargetEvidence) -> None:

@@ -32,6 +32,7 @@ from rescuetui.lab.scenarios import (
     xfs_lvm_dirty_log,
     xfs_lvm_initramfs_deleted,
     xfs_lvm_initramfs_no_lvm,
+    xfs_lvm_log_lost,
 )
 
 SCENARIOS: dict[str, Scenario] = {
@@ -44,7 +45,8 @@ SCENARIOS: dict[str, Scenario] = {
                    dracut_root_uuid_wrong, init_target_deleted,
                    module_panic, newest_kernel_panics, root_superblock_destroyed,
                    boot_superblock_destroyed,
-                   xfs_lvm_initramfs_deleted, xfs_lvm_dirty_log, xfs_lvm_initramfs_no_lvm)
+                   xfs_lvm_initramfs_deleted, xfs_lvm_dirty_log, xfs_lvm_log_lost,
+                   xfs_lvm_initramfs_no_lvm)
 }
 
 

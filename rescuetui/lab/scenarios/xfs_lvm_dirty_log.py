@@ -1,32 +1,26 @@
-"""XFS root on LVM: the filesystem crashed with changes in its log, and the log itself was then
-lost (as when a disk's volatile write cache drops the log's last writes at a power cut).
+"""XFS root on LVM: the power went out while a kernel update was writing the initramfs. The
+root filesystem crashed with the update's last changes only in its log (a dirty log), and the
+default kernel's initramfs on /boot was left cut short.
 
-Found with real boots of the XFS-on-LVM base: a log that is merely dirty (`xfs_io -x -c
-'shutdown -f'`, a real crash) boots, since the kernel replays it when the initramfs mounts the
-root; even 32 KiB of garbage at the log's start boots (the kernel finds the head further on).
-What stops the boot is a log the kernel cannot read at all: "log mount/recovery failed: error
--117", sysroot.mount fails and dracut stops in its emergency shell. No mount can replay that
-log, so the only repair is `xfs_repair -L`, which throws the log away (the crash's last
-metadata changes are lost): rescuetui's zero-log plan, which asks for a second, typed
-confirmation that --yes does not give.
+A dirty log alone does not stop a boot: the kernel replays it when the initramfs mounts the
+root (found with real boots; see xfs-lvm-log-lost for the log that cannot be replayed). Here
+the boot never gets that far: the initramfs is damaged, the kernel panics before any root is
+mounted, and the log stays dirty through every failed boot. On the rescue host `xfs_repair`
+refuses to run over it ("valuable metadata changes in a log"); the repair is the one xfs_repair
+itself asks for, unattended and losing nothing: mount once (the kernel replays the log),
+unmount, xfs_repair, check again; then rebuild the initramfs.
 """
 
 from __future__ import annotations
 
-import random
 import subprocess
 import tempfile
 from pathlib import Path
 
 from rescuetui.lab.scenario import Scenario
-from rescuetui.lab.xfslvm import loop, mounted, root_volume
+from rescuetui.lab.xfslvm import default_kernel, loop, mounted, mounted_boot, root_volume
 
 CRASHED_FILES = 40
-
-
-def _xfs_db(device: str, command: str) -> str:
-    return subprocess.run(["xfs_db", "-r", "-c", "sb 0", "-c", command, device],
-                          capture_output=True, text=True, check=True).stdout
 
 
 def break_image(image: Path) -> str:
@@ -37,38 +31,38 @@ def break_image(image: Path) -> str:
                 for number in range(CRASHED_FILES):
                     (Path(where) / f"var/tmp/written-before-the-crash-{number}").write_text(
                         f"{number}\n")
-                # A real crash: the log holds the changes, the metadata in place does not.
+                # The power cut: the log holds the changes, the metadata in place does not.
                 subprocess.run(["xfs_io", "-x", "-c", "shutdown -f", where], check=True)
-        start = int(_xfs_db(device, "p logstart").split("=")[1])
-        blocks = int(_xfs_db(device, "p logblocks").split("=")[1])
-        block_size = int(_xfs_db(device, "p blocksize").split("=")[1])
-        daddr = subprocess.run(["xfs_db", "-r", "-c", f"convert fsblock {start} daddr", device],
-                               capture_output=True, text=True, check=True).stdout
-        sector = int(daddr.split("(")[1].split(")")[0])
-        # The whole log unreadable (the same bytes every build, for the same console).
-        with open(device, "r+b") as disk:
-            disk.seek(sector * 512)
-            disk.write(random.Random(12).randbytes(blocks * block_size))
+    with tempfile.TemporaryDirectory(dir="/run", prefix="rescuetui-break-") as where, \
+            mounted_boot(image, Path(where)) as boot:
+        kernel = default_kernel(boot)
+        initrd = boot / f"initrd.img-{kernel}"
+        size_before = initrd.stat().st_size
+        keep = size_before // 3
+        with open(initrd, "r+b") as image_file:
+            image_file.truncate(keep)
     return (f"the root volume's XFS crashed with {CRASHED_FILES} files' changes in its log; "
-            f"then its whole log ({blocks * block_size // 1024} KiB) was overwritten")
+            f"/boot/initrd.img-{kernel} cut from {size_before} to {keep} bytes")
 
 
 SCENARIO = Scenario(
     name="xfs-lvm-dirty-log",
-    title="XFS root on LVM: the log of the crashed root filesystem cannot be replayed",
-    symptom="The VM does not boot. The console says XFS (dm-0): log mount/recovery failed: "
-    "error -117, Failed to mount sysroot.mount, and dracut enters emergency mode.",
-    expected_outcome="initramfs-shell",
-    expected_class="fs-boot-error",
-    expected_fix="fsck-zero-log",
+    title="XFS root on LVM: power lost during a kernel update (dirty log, initramfs cut short)",
+    symptom="The VM lost power during an update and does not boot. Early on the kernel says "
+    "'Initramfs unpacking failed: read error'; then it panics: VFS: Unable to mount root fs on "
+    "unknown-block(0,0).",
+    expected_outcome="panic",
+    expected_class="initramfs-corrupt",
+    expected_fix="initramfs-rebuild",
     hints=(
-        "XFS replays its log when it is mounted; xfs_repair refuses to run over a dirty log. "
-        "First try to mount it once on the rescue host (that replays it), then unmount.",
-        "When even that mount fails (log mount/recovery failed), the log is lost: xfs_repair -L "
-        "zeroes it and repairs the rest. The last changes before the crash are gone: image the "
-        "disk first if its data matters.",
-        "The root is a logical volume: activate rootvg on the rescue host and repair "
-        "/dev/mapper/rootvg-rootlv unmounted.",
+        "Two things broke at the power cut: the initramfs on /boot is cut short, and the root "
+        "volume's XFS has changes in its log that no boot has replayed (it never got to mount "
+        "the root).",
+        "xfs_repair -n on /dev/mapper/rootvg-rootlv says the log holds valuable metadata "
+        "changes: mount the volume once on the rescue host (that replays the log), unmount it, "
+        "then run xfs_repair. Never -L for a log a mount can replay.",
+        "Then rebuild the initramfs for that exact kernel, generic: dracut --force "
+        "--no-hostonly IMAGE VERSION.",
     ),
     break_image=break_image,
     base="xfslvm",
