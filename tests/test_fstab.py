@@ -96,8 +96,11 @@ def _dm(name: str, minor: int, *, own: bool = False) -> BlockDevice:
 
 
 def _resolve(line: str, *devices: BlockDevice) -> ResolvedEntry:
+    """Resolved for a root on /dev/vdb, whose partition 2 (a PV) holds every volume given that
+    is not the rescue system's own."""
     (entry,) = parse_fstab(line + "\n").entries
-    return resolve_entry(entry, Inventory(list(devices)), "/dev/vdb")
+    pv = _part("/dev/vdb", 2, "", holders=tuple(d.path for d in devices if not d.rescue_own))
+    return resolve_entry(entry, Inventory([*devices, pv]), "/dev/vdb")
 
 
 def test_logical_volume_paths_resolve_to_the_targets_volumes_never_the_rescue_systems() -> None:
@@ -150,6 +153,32 @@ def test_boot_beside_a_logical_volume_root_is_the_roots_not_its_twins() -> None:
     (entry,) = parse_fstab(f"UUID={boot} /boot ext4 defaults 0 0\n").entries
     resolved = resolve_entry(entry, inventory, "/dev/dm-3")
     assert (resolved.status, resolved.device) == ("resolved", "/dev/vdb1"), resolved
-    # Without the volume's holders nothing says which disk is the root's: ambiguous, as before.
+    # Without the volume's holders nothing says which disk is the root's: neither /boot is
+    # taken, both are another disk's.
     pv.holders = []
-    assert resolve_entry(entry, inventory, "/dev/dm-3").status == "ambiguous"
+    resolved = resolve_entry(entry, inventory, "/dev/dm-3")
+    assert resolved.status == "elsewhere" and "/dev/vdb1" in resolved.note, resolved
+
+
+def test_an_fstab_never_reaches_another_disk_of_the_host() -> None:
+    """A disk's fstab naming the UUID, LABEL or volume of a filesystem on another disk of the
+    host (a disk a hostile image wants mounted, made writable and fsck'ed): never resolved to
+    it, reported as on another disk, not as missing; the chosen disk's own still resolve."""
+    from rescuetui.core.inventory import Identity
+
+    own_data = _part("/dev/vdb", 3, "aaaaaaaa-0000-4000-8000-000000000003")
+    other = _part("/dev/vdc", 1, "cccccccc-0000-4000-8000-000000000001")
+    other.identity = Identity(fstype="ext4", uuid=other.identity.uuid, label="backups")
+    other_pv = _part("/dev/vdc", 2, "", holders=("/dev/dm-7",))
+    other_lv = _dm("datavg-datalv", 7)
+    inventory = Inventory([own_data, other, other_pv, other_lv])
+    for line in (f"UUID={other.identity.uuid} /srv ext4 defaults 0 2",
+                 "LABEL=backups /srv ext4 defaults 0 2",
+                 "/dev/mapper/datavg-datalv /srv ext4 defaults 0 2",
+                 "/dev/datavg/datalv /srv ext4 defaults 0 2"):
+        (entry,) = parse_fstab(line + "\n").entries
+        resolved = resolve_entry(entry, inventory, "/dev/vdb")
+        assert (resolved.status, resolved.device) == ("elsewhere", None), (line, resolved)
+        assert "never used for this target" in resolved.note
+    (entry,) = parse_fstab(f"UUID={own_data.identity.uuid} /data ext4 defaults 0 2\n").entries
+    assert resolve_entry(entry, inventory, "/dev/vdb").device == "/dev/vdb3"

@@ -171,13 +171,20 @@ def test_a_dump_that_is_not_one_becomes_a_note_not_evidence(tmp_path: Path) -> N
     crash = tmp_path / "var/crash/202612021200"
     crash.mkdir(parents=True)
     (crash / "dump.202612021200").write_bytes(b"\x1b[2J not a dump\n" * 1000)
+    # One that says it is makedumpfile's flattened format (kdump-tools' own) and is not.
+    flat = tmp_path / "var/crash/202612021202"
+    flat.mkdir()
+    (flat / "dump.202612021202").write_bytes(b"makedumpfile" + b"\0" * 4096)
     (crash / "elsewhere").symlink_to("/etc/hostname")
     (crash / "dump.202612021201").symlink_to("/etc/hostname")  # never followed
     diagnoses, evidence = diagnose_target(tmp_path)
     assert diagnoses == []
-    (note,) = evidence.notes
-    assert note.startswith("/var/crash/202612021200/dump.202612021200: its kernel log could "
-                           "not be extracted (makedumpfile --dump-dmesg exited "), note
+    notes = sorted(evidence.notes)
+    assert notes[0].startswith("/var/crash/202612021200/dump.202612021200: its kernel log could "
+                               "not be extracted (makedumpfile --dump-dmesg exited "), notes
+    assert notes[1].startswith("/var/crash/202612021202/dump.202612021202: its kernel log could "
+                               "not be extracted (makedumpfile "), notes
+    assert len(notes) == 2
 
 
 @pytest.mark.root

@@ -98,10 +98,17 @@ def test_fstab_tree_every_spec_form(make_disk: Callable[..., BuiltDisk], journal
         for api in ("proc", "sys", "dev", "dev/pts", "run"):
             assert str(root / api) in mounted, api
         assert "ro" in mounted[str(root)].options.split(",")
+        for where in (root, root / "boot", root / "var", root / "srv"):
+            assert {"nosuid", "nodev"} <= set(mounted[str(where)].options.split(",")), where
         with pytest.raises(OSError):
             (root / "etc/new").write_text("x")
         session.make_writable()
         (root / "etc/new").write_text("x")
+        # Made writable (mount(2)'s remount sets the flags anew): still nosuid and nodev.
+        mounted = {m.mountpoint: m for m in mounts_below(root)}
+        for where in (root, root / "boot", root / "var"):
+            options = set(mounted[str(where)].options.split(","))
+            assert {"rw", "nosuid", "nodev"} <= options, (where, options)
     assert not [m for m in current_mounts() if str(session.state.directory) in m.mountpoint]
     assert not session.state.directory.exists()
 
@@ -196,3 +203,44 @@ def test_scan_inspect_leaves_nothing_mounted(
         assert target.boot_mode == "bios" and target.family == "debian"
         assert [m for m in mounts_below(session.state.directory)] == []
         assert session.stack.records == []
+
+
+def test_an_fstab_naming_another_attached_disk_never_mounts_it(
+    make_disk: Callable[..., BuiltDisk], journal_dir: Path, tmp_path: Path
+) -> None:
+    """The target's fstab names, by LABEL and by UUID, filesystems on another disk attached to
+    the host (a disk it wants mounted into its chroot, made writable, fsck'ed). Neither is
+    mounted or touched: both entries are reported as on another disk, not as missing, and the
+    fstab check says it could not judge them."""
+    import subprocess
+
+    from rescuetui.checks.base import TargetContext
+    from rescuetui.checks.fstab import check_fstab
+
+    other = make_disk([Part(None, "ext4", "/", label="victim")], files={"/precious": b"data"})
+    (victim,) = other.parts
+
+    def fstab(p: list[Part]) -> str:
+        return (f"UUID={p[0].uuid} / ext4 defaults 0 1\n"
+                "LABEL=victim /srv ext4 defaults 0 2\n"
+                f"UUID={victim.uuid} /opt ext4 defaults 0 2\n")
+
+    disk = _system(make_disk, fstab, [Part(None, "ext4", "/")])
+    loop = subprocess.run(["losetup", "--find", "--show", "--partscan", str(other.image)],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        subprocess.run(["partx", "-u", loop], check=True)  # the partitions' nodes (no udev)
+        with RescueSession(journal_base=journal_dir) as session:
+            target = session.open_target(str(disk.image))
+            resolved = {r.entry.mountpoint: r for r in target.fstab}
+            for mountpoint in ("/srv", "/opt"):
+                assert resolved[mountpoint].status == "elsewhere", resolved[mountpoint]
+                assert f"{loop}p1" in resolved[mountpoint].note
+            tree = _tree_by_mountpoint(session)
+            assert tree["/srv"][0] == "skipped" and "another disk" in tree["/srv"][1]
+            assert not [m for m in current_mounts() if m.source.startswith(loop)]
+            finding = check_fstab(TargetContext(session.root, target, session.runner, KERNEL))
+            assert finding.ok and "line 2 (/srv) was not checked" in finding.summary, finding
+            assert finding.data["not_checked"] == [2, 3]
+    finally:
+        subprocess.run(["losetup", "-d", loop], check=True)

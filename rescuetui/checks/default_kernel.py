@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.core.bootchain import read_bls_entries, read_grubenv
 from rescuetui.core.grubmenu import MenuEntry, grub_menu_entries
-from rescuetui.core.text import from_disk
+from rescuetui.core.text import ascii_number, from_disk
 
 CHECK = "default-kernel"
 SET_DEFAULT = re.compile(r'^\s*set\s+default=(?:"([^"]*)"|\'([^\']*)\'|(\S+))\s*$')
@@ -35,12 +35,12 @@ def default_entry(text: str, env: dict[str, str]) -> str | None:
 
 
 def resolve(value: str, entries: list[MenuEntry]) -> MenuEntry | None:
-    if value.isdigit():
+    index = ascii_number(value)
+    if index is not None:
         tops: list[MenuEntry] = []
         for e in entries:  # the first entry of each top-level item (a submenu counts once)
             if not tops or tops[-1].titles[0] != e.titles[0]:
                 tops.append(e)
-        index = int(value)
         top = tops[index] if index < len(tops) else None
         return top if top and len(top.titles) == 1 else None
     for e in entries:

@@ -9,6 +9,7 @@ from pathlib import Path
 from rescuetui.checks.base import Finding, TargetContext, unchecked
 from rescuetui.core.diskdrivers import disk_driver_modules
 from rescuetui.core.initramfs_builder import DRACUT, INITRAMFS_TOOLS, InitramfsBuilder
+from rescuetui.core.text import ascii_number
 
 CHECK = "initramfs"
 
@@ -145,7 +146,7 @@ def has_lvm_tool(ctx: TargetContext, lister: str, path: str) -> bool:
     volume groups at boot (dracut's lvm module and initramfs-tools' lvm2 hook put it there)."""
     found = ctx.chroot("sh", "-c", 'TMPDIR=/run "$0" "$1" | grep -c -E "$2"', lister, path,
                        r"(^|[ /])s?bin/lvm$")
-    return any(line.strip().isdigit() and int(line.strip()) > 0 for line in found.tail)
+    return any((ascii_number(line.strip()) or 0) > 0 for line in found.tail)
 
 
 def _list_command(builder: InitramfsBuilder, path: str) -> list[str]:

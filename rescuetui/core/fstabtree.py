@@ -21,8 +21,9 @@ class ResolvedEntry:
     """One fstab entry and what it names on this host.
 
     status: `resolved` (device found), `missing` (nothing matches), `ambiguous` (several devices
-    match and none can be preferred), `skipped` (swap, network, pseudo filesystems: recognised,
-    not mounted into the chroot).
+    match and none can be preferred), `elsewhere` (only another disk of this host matches: the
+    chosen disk is data, and what it says never reaches another disk), `skipped` (swap,
+    network, pseudo filesystems: recognised, not mounted into the chroot).
     """
 
     entry: FstabEntry
@@ -61,7 +62,7 @@ def resolve_entry(entry: FstabEntry, inventory: Inventory, root_disk: str) -> Re
     if spec.tag == "path":
         return _resolve_path(entry, inventory, root_disk)
     return _choose(entry, inventory.matching(spec.tag, spec.value),
-                   root_disks(inventory, root_disk))
+                   chosen_disk_devices(inventory, root_disk))
 
 
 def root_disks(inventory: Inventory, root_disk: str) -> set[str]:
@@ -77,19 +78,40 @@ def root_disks(inventory: Inventory, root_disk: str) -> set[str]:
     return disks
 
 
-def _choose(entry: FstabEntry, found: list[BlockDevice], root_disks: set[str]) -> ResolvedEntry:
-    """Prefer the broken system's own disk: a repair VM made from the same image has twins."""
-    skipped_note = "swap: recognised, not mounted" if entry.kind == "swap" else ""
+def chosen_disk_devices(inventory: Inventory, root_disk: str) -> set[str]:
+    """Every device of the chosen disk: the whole disks the root is on, their partitions, and
+    what is opened from them (logical volumes, LUKS, RAID: their holders, and theirs)."""
+    disks = root_disks(inventory, root_disk)
+    chosen = {d for d in disks} | {d.path for d in inventory.devices if d.whole_disk in disks}
+    frontier = set(chosen)
+    while frontier:
+        above = {h for d in inventory.devices if d.path in frontier for h in d.holders}
+        frontier = above - chosen
+        chosen |= frontier
+    return chosen
+
+
+def _elsewhere(entry: FstabEntry, devices: list[BlockDevice]) -> ResolvedEntry:
+    names = ", ".join(d.path for d in devices)
+    return ResolvedEntry(entry, "elsewhere",
+                         note=f"found only on another disk of this host ({names}), which is "
+                         "never used for this target")
+
+
+def _choose(entry: FstabEntry, found: list[BlockDevice], chosen: set[str]) -> ResolvedEntry:
+    """Only the chosen disk's devices: a repair VM made from the same image has twins, and a
+    hostile disk's fstab must not reach another disk of the host."""
     usable = [d for d in found if not d.rescue_own]
-    on_root_disk = [d for d in usable if d.whole_disk in root_disks]
-    for group in (on_root_disk, usable):
-        if len(group) == 1:
-            status = "skipped" if entry.kind == "swap" else "resolved"
-            note = skipped_note or ("" if group is on_root_disk else "on another disk than the root")
-            return ResolvedEntry(entry, status, group[0].path, note)
-        if len(group) > 1:
-            names = ", ".join(d.path for d in group)
-            return ResolvedEntry(entry, "ambiguous", note=f"matches several devices: {names}")
+    on_chosen_disk = [d for d in usable if d.path in chosen]
+    if len(on_chosen_disk) == 1:
+        status = "skipped" if entry.kind == "swap" else "resolved"
+        note = "swap: recognised, not mounted" if entry.kind == "swap" else ""
+        return ResolvedEntry(entry, status, on_chosen_disk[0].path, note)
+    if len(on_chosen_disk) > 1:
+        names = ", ".join(d.path for d in on_chosen_disk)
+        return ResolvedEntry(entry, "ambiguous", note=f"matches several devices: {names}")
+    if usable:
+        return _elsewhere(entry, usable)
     if found:
         return ResolvedEntry(
             entry, "missing",
@@ -104,7 +126,7 @@ def _resolve_path(entry: FstabEntry, inventory: Inventory, root_disk: str) -> Re
     path = entry.spec
     mapped = _device_mapper_name(path)
     if mapped is not None:
-        return _choose_mapped(entry, mapped, inventory)
+        return _choose_mapped(entry, mapped, inventory, root_disk)
     if path.startswith("/dev/dm-") or path.count("/") > 2:
         return ResolvedEntry(
             entry, "missing",
@@ -138,13 +160,18 @@ def _device_mapper_name(path: str) -> str | None:
     return None
 
 
-def _choose_mapped(entry: FstabEntry, name: str, inventory: Inventory) -> ResolvedEntry:
-    """The broken system's logical volume or opened LUKS device of that name: never the rescue
-    system's own, and under its temporary name when it is a copy of the rescue system's own
-    volume group (core/lvm.py)."""
+def _choose_mapped(entry: FstabEntry, name: str, inventory: Inventory,
+                   root_disk: str) -> ResolvedEntry:
+    """The broken system's logical volume or opened LUKS device of that name, opened from the
+    chosen disk: never the rescue system's own nor another disk's, and under its temporary
+    name when it is a copy of the rescue system's own volume group (core/lvm.py)."""
     copy = LVM_COPY_PREFIX + name
-    found = [d for d in inventory.devices if d.dm_name in (name, copy) and not d.rescue_own]
+    named = [d for d in inventory.devices if d.dm_name in (name, copy) and not d.rescue_own]
+    chosen = chosen_disk_devices(inventory, root_disk)
+    found = [d for d in named if d.path in chosen]
     found.sort(key=lambda d: d.dm_name != copy)
+    if named and not found:
+        return _elsewhere(entry, named)
     if not found:
         return ResolvedEntry(
             entry, "missing",

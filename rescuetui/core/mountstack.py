@@ -20,6 +20,8 @@ VHD_FOOTER_COOKIE = b"conectix"
 # journal replay: used when probing disks the operator has not chosen.
 NO_WRITE_OPTIONS = {"ext3": ["noload"], "ext4": ["noload"], "xfs": ["norecovery"]}
 
+KEPT_ON_REMOUNT = ("nosuid", "nodev", "noexec")
+
 
 class MountStack:
     """Mounts and loop devices of one run. Each is written to the state file before the next,
@@ -82,7 +84,10 @@ class MountStack:
     def remount(self, record: MountRecord, writable: bool) -> None:
         mode = "rw" if writable else "ro"
         bind = ["bind"] if "bind" in record.options else []
-        syscalls.remount(record.target, [*bind, mode])
+        # mount(2) with MS_REMOUNT sets the per-mount flags anew: those the mount was made with
+        # (nosuid, nodev on a target's filesystems) are given again or they are lost.
+        kept = [o for o in record.options if o in KEPT_ON_REMOUNT]
+        syscalls.remount(record.target, [*bind, *kept, mode])
         record.options = [o for o in record.options if o not in ("ro", "rw")] + [mode]
         self.state.save()
 

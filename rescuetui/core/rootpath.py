@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from rescuetui.core.errors import RescueError
@@ -44,3 +45,35 @@ def resolve_in_root(root: Path, path: str, *, follow_last: bool = True) -> Path:
 def target_path(root: Path, host_path: Path) -> str:
     """The path the target sees for a host path below `root`."""
     return "/" + str(host_path.relative_to(root)).lstrip(".")
+
+
+def read_in_root(root: Path, path: str, limit: int) -> bytes | None:
+    """At most `limit` bytes of the regular file `path` of the target mounted at `root`, its
+    links followed inside the target only; None when it is missing, not a regular file (a
+    FIFO, a device node, a directory: never opened for reading, so never a hang) or a link
+    that still points out."""
+    try:
+        host = resolve_in_root(root, path)
+    except RescueError:  # a link loop
+        return None
+    try:
+        # O_NOFOLLOW: resolve_in_root left no link in the path but a last one swapped in since;
+        # O_NONBLOCK: opening a FIFO does not wait for a writer.
+        fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks, left = [], limit
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)

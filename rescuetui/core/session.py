@@ -42,6 +42,9 @@ API_MOUNTS = (
     ("shm", "/dev/shm", "tmpfs", ["mode=1777", "nosuid", "nodev"]),
     ("run", "/run", "tmpfs", ["nosuid", "nodev", "mode=0755"]),
 )
+# The target's own filesystems: no set-user-ID program and no device node on them takes
+# effect on the rescue host (the chroot's /dev is its own mount).
+TARGET_FLAGS = ("nosuid", "nodev")
 EFIVARS = Path("/sys/firmware/efi/efivars")
 # Without these mounted, the system is not whole (and writes meant for them go astray).
 SYSTEM_MOUNTS = frozenset({"/boot", "/usr", "/var", "/boot/efi", "/efi"})
@@ -279,7 +282,8 @@ class RescueSession:
         dev = candidate.device
         where.mkdir(exist_ok=True)
         extra = NO_WRITE_OPTIONS.get(dev.fstype or "", []) if no_write else []
-        options = ["ro", *extra] + ([f"subvol={candidate.subdir}"] if candidate.subdir else [])
+        options = (["ro", *TARGET_FLAGS, *extra]
+                   + ([f"subvol={candidate.subdir}"] if candidate.subdir else []))
         try:
             self.stack.mount(dev.path, where, fstype=dev.fstype, options=options, kind="root")
         except ToolError as exc:
@@ -357,6 +361,12 @@ class RescueSession:
                 if not no_write:
                     self._esp_placeholder(resolve_in_root(root, entry.mountpoint))
                 continue
+            if resolved.status == "elsewhere" and (not resolved.required
+                                                   or entry.mountpoint not in SYSTEM_MOUNTS):
+                outcomes.append(MountOutcome(
+                    resolved, "skipped", f"{name} not mounted: {resolved.note}; rescuetui "
+                    "cannot say here whether the entry is right"))
+                continue
             if resolved.status != "resolved":
                 if resolved.required:
                     outcomes.append(MountOutcome(
@@ -391,7 +401,8 @@ class RescueSession:
                     self.stack.mount(str(source), mountpoint, options=["bind"], kind="fstab")
                 else:
                     assert resolved.device is not None
-                    options = ["ro"] + [o for o in entry.options if o.startswith(KEPT_OPTIONS)]
+                    options = (["ro", *TARGET_FLAGS]
+                               + [o for o in entry.options if o.startswith(KEPT_OPTIONS)])
                     fstype = entry.fstype if entry.fstype not in ("auto", "") else None
                     if no_write:
                         options += NO_WRITE_OPTIONS.get(fstype or "", [])

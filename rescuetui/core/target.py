@@ -18,8 +18,8 @@ from rescuetui.core.inventory import BlockDevice, Inventory
 from rescuetui.core.lvm import LVM_COPY_PREFIX
 from rescuetui.core.mountstack import NO_WRITE_OPTIONS, MountStack
 from rescuetui.core.osrelease import parse_os_release, parse_redhat_release
-from rescuetui.core.rootpath import resolve_in_root
-from rescuetui.core.text import from_disk, printable
+from rescuetui.core.rootpath import read_in_root, resolve_in_root
+from rescuetui.core.text import ascii_number, from_disk, printable
 from rescuetui.core.tools import ToolError
 
 ROOT_FSTYPES = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "jfs", "reiserfs"})
@@ -119,12 +119,9 @@ def read_release(root: Path) -> dict[str, str] | None:
     for name, parse in (("/etc/os-release", parse_os_release),
                         ("/usr/lib/os-release", parse_os_release),
                         ("/etc/redhat-release", parse_redhat_release)):
-        path = resolve_in_root(root, name)
-        if path.is_file():
-            try:
-                return parse(from_disk(path.read_bytes()[:65536]))
-            except OSError:
-                continue
+        found = read_in_root(root, name, 65536)
+        if found is not None:
+            return parse(from_disk(found))
     return None
 
 
@@ -192,9 +189,12 @@ def choose_candidate(candidates: list[Candidate], root: str | None, where: str) 
     return candidates[0]
 
 
+MAX_FSTAB_BYTES = 1 << 20
+
+
 def read_fstab(root: Path) -> Fstab:
-    path = resolve_in_root(root, "/etc/fstab")
-    return parse_fstab(from_disk(path.read_bytes()) if path.is_file() else "")
+    found = read_in_root(root, "/etc/fstab", MAX_FSTAB_BYTES)
+    return parse_fstab(from_disk(found) if found is not None else "")
 
 
 def describe_target(root: Path, candidate: Candidate, inventory: Inventory) -> TargetSystem:
@@ -280,6 +280,11 @@ def boot_disk(root_device: BlockDevice, fstab: list[ResolvedEntry], inventory: I
     return device.whole_disk
 
 
+# What a kernel version (a /lib/modules directory, a vmlinuz- suffix, an Arch pkgbase) looks
+# like: ASCII letters, digits and . + _ ~ -. Anything else on a disk is not taken for a kernel.
+KERNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_~-]{0,127}")
+
+
 def list_kernels(root: Path, initramfs_name: Any = None) -> list[Kernel]:
     """Kernels found in /boot and /lib/modules, newest version first."""
     boot = resolve_in_root(root, "/boot")
@@ -287,11 +292,16 @@ def list_kernels(root: Path, initramfs_name: Any = None) -> list[Kernel]:
     versions: dict[str, str | None] = {}  # version -> package base name (Arch) or None
     if boot.is_dir():
         for image in boot.glob("vmlinuz-*"):
-            versions.setdefault(image.name.removeprefix("vmlinuz-"), None)
+            if KERNEL_NAME.fullmatch(image.name.removeprefix("vmlinuz-")):
+                versions.setdefault(image.name.removeprefix("vmlinuz-"), None)
     if modules.is_dir():
         for mod in modules.iterdir():
-            pkgbase = mod / "pkgbase"
-            base = pkgbase.read_text().strip() if pkgbase.is_file() else None
+            if not KERNEL_NAME.fullmatch(mod.name):
+                continue  # not a kernel's name: never passed to a command or shown as one
+            found = read_in_root(root, f"/lib/modules/{mod.name}/pkgbase", 256)
+            base = from_disk(found).strip() if found else None
+            if base and not KERNEL_NAME.fullmatch(base):
+                base = None
             if base:
                 versions.pop(base, None)
             versions[mod.name] = base
@@ -322,7 +332,8 @@ def _size(path: Path) -> int | None:
 
 
 def _version_key(version: str) -> list[tuple[int, str]]:
-    return [(int(p), "") if p.isdigit() else (-1, p) for p in re.split(r"[.\-+_~]", version)]
+    parts = re.split(r"[.\-+_~]", version)
+    return [(n, "") if (n := ascii_number(p)) is not None else (-1, p) for p in parts]
 
 
 def _architecture(root: Path) -> str | None:

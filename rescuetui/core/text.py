@@ -35,3 +35,9 @@ def printable(text: str) -> str:
         else:
             out.append(ch)
     return "".join(out)
+
+
+def ascii_number(text: str) -> int | None:
+    """`text` as a number when it is ASCII digits only; else None. (str.isdigit() is true for
+    "²" and "٣", which int() rejects or reads: a disk's names must not steer either way.)"""
+    return int(text) if text.isascii() and text.isdigit() else None

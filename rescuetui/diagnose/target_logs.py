@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 from collections import deque
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from rescuetui.core.rootpath import resolve_in_root
 from rescuetui.diagnose.classifier import Diagnosis
@@ -23,6 +25,8 @@ KDUMP_GLOBS = ("*/vmcore-dmesg.txt", "*/dmesg.*", "*/kexec-dmesg.log")
 # The dumps themselves: kdump-tools' dump.STAMP, kexec-tools' (RHEL) vmcore.
 VMCORE_GLOBS = ("*/dump.*", "*/vmcore")
 DUMP_DMESG_TIMEOUT = 120  # seconds: makedumpfile reads only the log buffer, not the whole dump
+FLATTENED_SIGNATURE = b"makedumpfile"
+MAX_REARRANGED = 4 << 30  # a flattened dump is copied whole to be rearranged
 JOURNAL_BOOTS = 3  # the newest boots read from the journal
 PACKAGE_LOGS = {
     "/var/log/dpkg.log": re.compile(r"^\S+ \S+ (?:install|upgrade|remove|purge) "),
@@ -42,9 +46,21 @@ class TargetEvidence:
 
 
 def _sorted_logs(directory: Path, globs: tuple[str, ...]) -> list[Path]:
-    found = {p for g in globs for p in directory.glob(g) if p.is_file()}
+    """The regular files of `directory` (already resolved inside the target) that match: a
+    link is never followed (it could point at the rescue host's own files), nor is anything
+    that is not a regular file read (a FIFO would hang the read, a device node is no log)."""
+    found = {}
+    for pattern in globs:
+        for path in directory.glob(pattern):
+            try:
+                info = path.lstat()
+                if not stat.S_ISREG(info.st_mode) or path.parent.is_symlink():
+                    continue
+            except OSError:
+                continue
+            found[path] = info.st_mtime
     # newest first: kern.log, then kern.log.1, kern.log.2.gz ...
-    return sorted(found, key=lambda p: (-p.stat().st_mtime, p.name))
+    return sorted(found, key=lambda p: (-found[p], p.name))
 
 
 @contextmanager
@@ -74,7 +90,7 @@ def _logs_from_dumps(crash: Path, tmp: Path, found: TargetEvidence) -> None:
     vmcoreinfo says where the log buffer is), so that nobody has to open it in crash."""
     with_log = {p.parent for p in _sorted_logs(crash, KDUMP_GLOBS)}
     for dump in _sorted_logs(crash, VMCORE_GLOBS):
-        if dump.parent in with_log or dump.is_symlink() or dump.name.endswith(".txt"):
+        if dump.parent in with_log or dump.name.endswith(".txt"):
             continue
         name = f"/var/crash/{dump.relative_to(crash)}"
         if shutil.which("makedumpfile") is None:
@@ -83,21 +99,47 @@ def _logs_from_dumps(crash: Path, tmp: Path, found: TargetEvidence) -> None:
                                "makedumpfile).")
             continue
         out = tmp / f"dmesg-from-{dump.parent.name}-{dump.name}.log"
-        try:
-            done = subprocess.run(["makedumpfile", "--dump-dmesg", str(dump), str(out)],
-                                  capture_output=True, text=True, check=False,
-                                  timeout=DUMP_DMESG_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            found.notes.append(f"{name}: makedumpfile --dump-dmesg did not finish in "
-                               f"{DUMP_DMESG_TIMEOUT} s; its kernel log was not read.")
-            continue
-        if done.returncode != 0 or not out.is_file():
-            why = (done.stderr.strip().splitlines() or ["no message"])[-1][:200]
-            found.notes.append(f"{name}: its kernel log could not be extracted "
-                               f"(makedumpfile --dump-dmesg exited {done.returncode}: {why}).")
+        failure = _dump_dmesg(dump, tmp / "rearranged.dump", out)
+        if failure:
+            found.notes.append(f"{name}: its kernel log could not be extracted ({failure}).")
             continue
         found.sources.append((f"{name} (its kernel log, by makedumpfile --dump-dmesg)", out))
         with_log.add(dump.parent)
+
+
+def _dump_dmesg(dump: Path, rearranged: Path, out: Path) -> str:
+    """makedumpfile --dump-dmesg DUMP OUT; a dump in makedumpfile's flattened format (what
+    kdump-tools saves: it begins with "makedumpfile") is first rearranged into a seekable one
+    (makedumpfile -R). Returns what went wrong, or "" when OUT holds the log."""
+    with open(dump, "rb") as f:
+        flattened = f.read(len(FLATTENED_SIGNATURE)) == FLATTENED_SIGNATURE
+    if flattened:
+        if dump.stat().st_size > MAX_REARRANGED:
+            return (f"a flattened dump of {dump.stat().st_size >> 20} MiB, more than rescuetui "
+                    f"rearranges ({MAX_REARRANGED >> 20} MiB); run makedumpfile -R on it")
+        with open(dump, "rb") as source:
+            failure = _makedumpfile(["-R", str(rearranged)], stdin=source)
+        if failure:
+            return failure
+        dump = rearranged
+    try:
+        return _makedumpfile(["--dump-dmesg", str(dump), str(out)]) or (
+            "" if out.is_file() else "makedumpfile --dump-dmesg wrote no log")
+    finally:
+        rearranged.unlink(missing_ok=True)
+
+
+def _makedumpfile(args: list[str], stdin: BinaryIO | None = None) -> str:
+    command = f"makedumpfile {args[0]}"
+    try:
+        done = subprocess.run(["makedumpfile", *args], stdin=stdin, capture_output=True,
+                              check=False, timeout=DUMP_DMESG_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return f"{command} did not finish in {DUMP_DMESG_TIMEOUT} s"
+    if done.returncode != 0:
+        said = done.stderr.decode("utf-8", "replace").strip().splitlines() or ["no message"]
+        return f"{command} exited {done.returncode}: {said[-1][:200]}"
+    return ""
 
 
 def _journal(root: Path, tmp: Path, found: TargetEvidence) -> None:

@@ -33,7 +33,8 @@ def plan_fsck(finding: Finding, workdir: Path | None = None) -> FixPlan:
             mountpoint = str(workdir or Path("/run/rescuetui/replay"))
             plan.steps = [
                 Step(["mkdir", "-p", mountpoint], in_chroot=False),
-                Step(["mount", "-t", "xfs", "-o", "nouuid", device, mountpoint],
+                Step(["mount", "-t", "xfs", "-o", "nouuid,nosuid,nodev,noexec", device,
+                      mountpoint],
                      in_chroot=False),
                 Step(["umount", mountpoint], in_chroot=False),
             ]

@@ -1,0 +1,127 @@
+"""Disks built to be hostile, on real parts: a disk is data. Links out of the target, FIFOs and
+device nodes where files are expected, names with non-ASCII digits and control characters.
+`scan`, `diagnose` and opening the target must neither read a host file through them, nor hang,
+nor crash, nor put a raw control character on the terminal, nor leave a mount behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from conftest import rescuetui
+
+from rescuetui.lab.disk import BuiltDisk, Part
+
+pytestmark = pytest.mark.root
+
+KERNEL = "6.1.0-99-test"
+ESC = "\x1b]0;pwned\x07\x1b[2J"
+OS_RELEASE = f'PRETTY_NAME="Evil{ESC} Linux"\nID=debian\nVERSION_ID="12"\n'.encode()
+# A file of the rescue host that a link on the disk points at, absolute and relative.
+HOST_SECRET = Path("/var/tmp/rescuetui-host-secret")
+SECRET = "HOST-SECRET-7f3a"
+
+
+@contextmanager
+def _root_of(image: Path, where: Path) -> Iterator[Path]:
+    """The image's root filesystem (its last partition) mounted read-write, for planting."""
+    loop = subprocess.run(["losetup", "--find", "--show", "--partscan", str(image)],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        subprocess.run(["partx", "-u", loop], check=True)
+        parts = sorted(p for p in os.listdir("/dev") if p.startswith(loop[5:] + "p"))
+        where.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", f"/dev/{parts[-1]}", str(where)], check=True)
+        try:
+            yield where
+        finally:
+            subprocess.run(["umount", str(where)], check=True)
+    finally:
+        subprocess.run(["losetup", "-d", loop], check=True)
+
+
+def _hostile_system(make_disk: Callable[..., BuiltDisk], tmp_path: Path) -> BuiltDisk:
+    disk = make_disk([Part(60, "ext4", "/boot"), Part(None, "ext4", "/")], table="msdos",
+                     files={"/etc/os-release": OS_RELEASE,
+                            f"/boot/vmlinuz-{KERNEL}": b"kernel image",
+                            f"/lib/modules/{KERNEL}/modules.dep": b""},
+                     dirs=("/proc", "/sys", "/dev", "/run", "/boot", "/var/log", "/var/crash"))
+    # Shown if ever read: the diagnosis quotes a panic line as its evidence.
+    HOST_SECRET.write_text("Kernel panic - not syncing: VFS: Unable to mount root fs on "
+                           f"unknown-block(0,0) {SECRET}\n")
+    with _root_of(disk.image, tmp_path / "plant") as root:
+        modules = root / "lib/modules"
+        # Versions with digits that are not ASCII (Arabic-Indic three, superscript two).
+        for odd in ("6.\u0663.0-1-evil", "6.\u00b2.0-1-evil", "6.1.0-1-evil\nsecond-line"):
+            (modules / odd).mkdir()
+        # pkgbase through links to the host's files, and as a FIFO.
+        (modules / "6.1.0-2-link").mkdir()
+        (modules / "6.1.0-2-link/pkgbase").symlink_to(HOST_SECRET)
+        (modules / "6.1.0-3-rel").mkdir()
+        (modules / "6.1.0-3-rel/pkgbase").symlink_to("../../../../../../.." + str(HOST_SECRET))
+        (modules / "6.1.0-4-fifo").mkdir()
+        os.mkfifo(modules / "6.1.0-4-fifo/pkgbase")
+        (modules / "6.1.0-5-dirlink").symlink_to("/usr/lib/modules-elsewhere")
+        # Logs: a FIFO, a link to a FIFO, links to the host's files, a device node.
+        log = root / "var/log"
+        os.mkfifo(log / "kern.log")
+        os.mkfifo(root / "run/fifo")
+        (log / "syslog").symlink_to("/run/fifo")
+        (log / "messages").symlink_to(HOST_SECRET)
+        os.mknod(log / "dmesg", 0o600 | 0o020000, os.makedev(1, 3))  # char /dev/null
+        (log / f"boot.log{ESC}").write_text(f"Kernel panic - not syncing: {ESC}\n")
+        (root / "var/crash/1").mkdir()
+        (root / "var/crash/1/dmesg.1").symlink_to(HOST_SECRET)
+        # A link loop where the boot loader's files are looked for.
+        (root / "boot/grub").symlink_to("grub2")
+        (root / "boot/grub2").symlink_to("grub")
+    return disk
+
+
+@pytest.mark.parametrize("command", [["scan"], ["diagnose"]])
+def test_hostile_disk_is_read_as_data(make_disk: Callable[..., BuiltDisk], tmp_path: Path,
+                                      command: list[str]) -> None:
+    disk = _hostile_system(make_disk, tmp_path)
+    try:
+        out = rescuetui(*command, "--disk", str(disk.image), timeout=120)
+    finally:
+        HOST_SECRET.unlink(missing_ok=True)
+    said = out.stdout + out.stderr
+    assert b"Traceback" not in said, said.decode(errors="replace")[-3000:]
+    assert SECRET.encode() not in said
+    assert b"\x1b" not in said and b"\x07" not in said, said
+    assert out.returncode in (0, 1), said.decode(errors="replace")[-3000:]
+
+
+def test_diagnose_reads_no_log_through_a_link_out_of_the_disk(
+        make_disk: Callable[..., BuiltDisk], tmp_path: Path) -> None:
+    """The logs that are links to the host's files, FIFOs or device nodes are not sources; the
+    one regular file is (its name escaped in the JSON as everywhere)."""
+    import json
+
+    disk = _hostile_system(make_disk, tmp_path)
+    try:
+        out = rescuetui("diagnose", "--disk", str(disk.image), "--json", timeout=120)
+    finally:
+        HOST_SECRET.unlink(missing_ok=True)
+    assert SECRET.encode() not in out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    assert [s["source"] for s in report["sources"]] == [
+        "/var/log/boot.log\\x1b]0;pwned\\x07\\x1b[2J"], report["sources"]
+
+
+def test_numbers_from_a_disk_are_ascii_digits_or_nothing() -> None:
+    """GRUB's saved_entry, version parts: "²".isdigit() is true and int("²") raises; "٣" is
+    read as 3. Neither is a number here."""
+    from rescuetui.checks.default_kernel import resolve
+    from rescuetui.core.target import _version_key
+    from rescuetui.core.text import ascii_number
+
+    assert [ascii_number(t) for t in ("12", "\u00b2", "\u0663", "", "-1", "1 ")] == [
+        12, None, None, None, None, None]
+    assert resolve("\u00b2", []) is None and resolve("\u0663", []) is None
+    assert _version_key("6.\u00b2.0") == [(6, ""), (-1, "\u00b2"), (0, "")]
