@@ -14,7 +14,7 @@ from typing import Any
 
 from rescuetui import __version__
 from rescuetui.core.errors import RescueError
-from rescuetui.core.text import printable
+from rescuetui.core.text import TerminalGuard, printable
 
 # Exit statuses (stable: automation depends on them). `run` exits with the command's own status.
 EXIT_OK = 0
@@ -144,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None or (args.command == "lab" and args.lab_command is None):
         return run_tui(args)
     _exit_on_termination()
+    # Nothing a disk or a command says reaches the terminal raw (--json output is JSON: its
+    # strings are escaped already, so the guard changes nothing there).
+    sys.stdout = TerminalGuard(sys.stdout)  # type: ignore[assignment]
+    sys.stderr = TerminalGuard(sys.stderr)  # type: ignore[assignment]
     try:
         return int(COMMANDS[args.command](args))
     except RescueError as exc:
@@ -365,6 +369,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         before = snapshot(session.root) if args.rw and not args.dry_run else None
 
         def show(line: str) -> None:
+            # Byte for byte into a pipe or file (automation); on a terminal, escaped.
+            if sys.stdout.isatty():
+                print(line)
+                return
             sys.stdout.buffer.write(line.encode("utf-8", "surrogateescape") + b"\n")
             sys.stdout.buffer.flush()
 
@@ -381,7 +389,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_shell(args: argparse.Namespace) -> int:
     session = _open_session(args)
     with _closing(session):
-        print(f"rescuetui: shell in {session.target.os_release.get('PRETTY_NAME', 'the target')} "
+        name = printable(session.target.os_release.get("PRETTY_NAME", "the target"))
+        print(f"rescuetui: shell in {name} "
               f"on {session.target.device} ({'read-write' if args.rw else 'read-only'}); "
               "leave with `exit`.", file=sys.stderr)
         result = session.runner.run_interactive(["/bin/sh", "-c",

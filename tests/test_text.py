@@ -30,3 +30,43 @@ def test_printable_output_has_no_control_characters(raw: bytes) -> None:
 @given(st.binary(max_size=100))
 def test_from_disk_keeps_every_byte(raw: bytes) -> None:
     assert from_disk(raw).encode("utf-8", "surrogateescape") == raw
+
+
+def test_root_cause_note_carries_no_control_character_and_code_spans_hold() -> None:
+    """A report whose strings came from a hostile disk (an escape sequence in the log's name,
+    backticks in a path): rca.md has every control escaped and each code span closed."""
+    from rescuetui.core.text import markdown_code, without_controls
+    from rescuetui.fixes.rca import rca_markdown
+
+    assert markdown_code("a`b") == "``a`b``" and markdown_code("`x") == "`` `x ``"
+    assert without_controls("line\x1b[2J\\x1b") == "line\\x1b[2J\\x1b"
+    hostile = "/var/log/boot.log\x1b]0;pwned\x07 `$(reboot)`"
+    report = {
+        "diagnosis": {"title": "Kernel panic", "class": "vfs-root", "kernel": "6.1\x1b[31m",
+                      "source": hostile},
+        "path": [], "way": "Way out: \x9b31m", "refused": ["no \x07"],
+        "remaining": [{"summary": "still \x1b[0m"}], "journal": "/var/log/rescuetui/x",
+        "applied": [{"fix": "fsck", "verified": True,
+                     "plan": {"why": f"found in {hostile}", "edits": [],
+                              "steps": [{"argv": ["xfs_repair", "/dev/mapper/a`b"]}]},
+                     "verification": {"check": "filesystem", "summary": "clean \x1b[K"}}],
+    }
+    note = rca_markdown(report)
+    assert not any(ch in note for ch in "\x1b\x07\x9b"), note
+    assert "from `` /var/log/boot.log\\x1b]0;pwned\\x07 `$(reboot)` ``." in note
+    assert "``xfs_repair /dev/mapper/a`b``" in note
+
+
+def test_the_command_lines_streams_escape_whatever_is_written() -> None:
+    """The guard the CLI puts on stdout and stderr: a command's output line or a label with an
+    escape sequence, a carriage return, a C1 control, comes out escaped; lines and tabs stay."""
+    import io
+
+    from rescuetui.core.text import TerminalGuard
+
+    inner = io.StringIO()
+    guard = TerminalGuard(inner)  # type: ignore[arg-type]
+    guard.write("dracut: \x1b[2Jdone\r\n\tnext \x9b31m line\n")
+    guard.write(printable("already \x1b escaped") + "\n")
+    assert inner.getvalue() == ("dracut: \\x1b[2Jdone\\r\n\tnext \\x9b31m line\n"
+                                "already \\x1b escaped\n")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import re
+from typing import BinaryIO, TextIO
+
 
 def from_disk(raw: bytes) -> str:
     """Decode bytes read from a disk without losing any: undecodable bytes become surrogates."""
@@ -41,3 +45,56 @@ def ascii_number(text: str) -> int | None:
     """`text` as a number when it is ASCII digits only; else None. (str.isdigit() is true for
     "²" and "٣", which int() rejects or reads: a disk's names must not steer either way.)"""
     return int(text) if text.isascii() and text.isdigit() else None
+
+
+def without_controls(text: str) -> str:
+    """`text` with only what could act on a terminal escaped (control and format characters,
+    undecodable bytes); backslashes stay as they are, so text that went through printable()
+    already comes out unchanged. For the edges where text of mixed origin leaves rescuetui
+    (the root cause note)."""
+    if text.isprintable() and not any(0xDC80 <= ord(c) <= 0xDCFF for c in text):
+        return text
+    return "".join(ch if ch.isprintable() and not 0xDC80 <= ord(ch) <= 0xDCFF
+                   else printable(ch) for ch in text)
+
+
+def markdown_code(text: str) -> str:
+    """`text` as a Markdown code span, harmless whatever it holds: controls escaped, and the
+    fence one backtick longer than the longest run of backticks inside (CommonMark)."""
+    text = without_controls(text)
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+class TerminalGuard(io.TextIOBase):
+    """A text stream (stdout, stderr) through which nothing can act on a terminal: whatever is
+    written, a disk's label or a command's output line, reaches it with control characters
+    escaped except newline and tab. Installed by the command line for every command but the
+    TUI (which draws through Textual, its text escaped where it is made)."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        lines = text.split("\n")
+        self.inner.write("\n".join("\t".join(without_controls(part) for part in line.split("\t"))
+                                   for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def isatty(self) -> bool:
+        return self.inner.isatty()
+
+    def fileno(self) -> int:
+        return self.inner.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self.inner.encoding
+
+    @property
+    def buffer(self) -> BinaryIO:
+        return self.inner.buffer  # type: ignore[attr-defined,no-any-return]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rescuetui.core.text import markdown_code, without_controls
 from rescuetui.diagnose.tree import NODES
 
 # What would have made this failure visible (or impossible) before the next boot.
@@ -45,9 +46,10 @@ def rca_markdown(report: dict[str, Any]) -> str:
     diagnosis = report.get("diagnosis")
     out += ["## What failed", ""]
     if diagnosis:
-        out.append(f"- {diagnosis['title']} (`{diagnosis['class']}`)"
-                   + (f", kernel `{diagnosis['kernel']}`" if diagnosis.get("kernel") else "")
-                   + f", from `{diagnosis['source']}`.")
+        out.append(f"- {diagnosis['title']} ({markdown_code(diagnosis['class'])})"
+                   + (f", kernel {markdown_code(diagnosis['kernel'])}"
+                      if diagnosis.get("kernel") else "")
+                   + f", from {markdown_code(diagnosis['source'])}.")
     else:
         out.append("- No console text or log named the failure; the checks found it on disk.")
     problems = list(report.get("applied", []))
@@ -57,31 +59,32 @@ def rca_markdown(report: dict[str, Any]) -> str:
         if node:
             out.append(f"- **{node.title}**: {node.explanation}")
     for applied in problems:
-        out.append(f"- Found: {applied['plan']['why']}")
+        out.append(f"- Found: {without_controls(applied['plan']['why'])}")
     out += ["", "## What fixed it", ""]
     if report.get("way"):
-        out.append(f"- {report['way']}")
+        out.append(f"- {without_controls(report['way'])}")
     if not problems:
         out.append("- Nothing was changed.")
     for applied in problems:
         state = "verified" if applied.get("verified") else (
             "superseded" if applied.get("superseded_by") else "NOT verified")
-        out.append(f"- `{applied['fix']}` ({state}): "
-                   + "; ".join("`" + " ".join(s["argv"]) + "`" for s in applied["plan"]["steps"])
+        out.append(f"- {markdown_code(applied['fix'])} ({state}): "
+                   + "; ".join(markdown_code(" ".join(s["argv"])) for s in applied["plan"]["steps"])
                    + (" and file edits" if applied["plan"]["edits"] else ""))
         verification = applied.get("verification")
         if verification:
-            out.append(f"  - check afterwards: {verification['summary']}")
+            out.append(f"  - check afterwards: {without_controls(verification['summary'])}")
     for refused in report.get("refused", []):
-        out.append(f"- Not applied: {refused}")
+        out.append(f"- Not applied: {without_controls(refused)}")
     for remaining in report.get("remaining", []):
-        out.append(f"- Still wrong: {remaining['summary']}")
+        out.append(f"- Still wrong: {without_controls(remaining['summary'])}")
     out += ["", "## What would have caught it sooner", ""]
     checks = {_check_of(a) for a in problems}
     for check in sorted(c for c in checks if c in SOONER):
         out.append(f"- {SOONER[check]}")
     out.append(f"- {ALWAYS}")
-    out += ["", f"Journal (every change, its backup and how to undo it): `{report['journal']}`",
+    out += ["", "Journal (every change, its backup and how to undo it): "
+            + markdown_code(report["journal"]),
             ""]
     return "\n".join(out)
 
