@@ -78,7 +78,7 @@ def test_a_dirty_log_is_replayed_by_a_mount_then_repaired(xfs_device: tuple[str,
     plan = plan_fsck(finding, tmp / "replay")
     assert [s.argv for s in plan.steps] == [
         ["mkdir", "-p", str(tmp / "replay")],
-        ["mount", "-t", "xfs", "-o", "nouuid", loop, str(tmp / "replay")],
+        ["mount", "-t", "xfs", "-o", "nouuid,nosuid,nodev,noexec", loop, str(tmp / "replay")],
         ["umount", str(tmp / "replay")], ["xfs_repair", loop]]
     for step in plan.steps:
         assert runner.run_blocking(step.argv).ok

@@ -23,16 +23,21 @@ from rescuetui.lab.xfslvm import default_kernel, loop, mounted, mounted_boot, ro
 CRASHED_FILES = 40
 
 
+def crash(device: str) -> None:
+    """Write CRASHED_FILES files on the XFS of `device`, then stop it as a power cut would
+    (xfs_io's shutdown -f): the log holds the changes, the metadata in place does not."""
+    with tempfile.TemporaryDirectory(dir="/run", prefix="rescuetui-break-") as where:
+        with mounted(device, Path(where)):
+            for number in range(CRASHED_FILES):
+                (Path(where) / f"var/tmp/written-before-the-crash-{number}").write_text(
+                    f"{number}\n")
+            subprocess.run(["xfs_io", "-x", "-c", "shutdown -f", where], check=True)
+
+
 def break_image(image: Path) -> str:
     offset, size = root_volume(image)
     with loop(image, offset=offset, size=size) as device:
-        with tempfile.TemporaryDirectory(dir="/run", prefix="rescuetui-break-") as where:
-            with mounted(device, Path(where)):
-                for number in range(CRASHED_FILES):
-                    (Path(where) / f"var/tmp/written-before-the-crash-{number}").write_text(
-                        f"{number}\n")
-                # The power cut: the log holds the changes, the metadata in place does not.
-                subprocess.run(["xfs_io", "-x", "-c", "shutdown -f", where], check=True)
+        crash(device)
     with tempfile.TemporaryDirectory(dir="/run", prefix="rescuetui-break-") as where, \
             mounted_boot(image, Path(where)) as boot:
         kernel = default_kernel(boot)

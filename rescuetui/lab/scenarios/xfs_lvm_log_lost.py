@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import random
 import subprocess
-import tempfile
 from pathlib import Path
 
 from rescuetui.lab.scenario import Scenario
-from rescuetui.lab.xfslvm import loop, mounted, root_volume
-
-CRASHED_FILES = 40
+from rescuetui.lab.scenarios.xfs_lvm_dirty_log import CRASHED_FILES, crash
+from rescuetui.lab.xfslvm import loop, root_volume
 
 
 def _xfs_db(device: str, command: str) -> str:
@@ -32,13 +30,7 @@ def _xfs_db(device: str, command: str) -> str:
 def break_image(image: Path) -> str:
     offset, size = root_volume(image)
     with loop(image, offset=offset, size=size) as device:
-        with tempfile.TemporaryDirectory(dir="/run", prefix="rescuetui-break-") as where:
-            with mounted(device, Path(where)):
-                for number in range(CRASHED_FILES):
-                    (Path(where) / f"var/tmp/written-before-the-crash-{number}").write_text(
-                        f"{number}\n")
-                # A real crash: the log holds the changes, the metadata in place does not.
-                subprocess.run(["xfs_io", "-x", "-c", "shutdown -f", where], check=True)
+        crash(device)  # a real crash: the log holds the changes
         start = int(_xfs_db(device, "p logstart").split("=")[1])
         blocks = int(_xfs_db(device, "p logblocks").split("=")[1])
         block_size = int(_xfs_db(device, "p blocksize").split("=")[1])
