@@ -27,15 +27,16 @@ SECRET = "HOST-SECRET-7f3a"
 
 
 @contextmanager
-def _root_of(image: Path, where: Path) -> Iterator[Path]:
-    """The image's root filesystem (its last partition) mounted read-write, for planting."""
+def _root_of(image: Path, where: Path, index: int = -1) -> Iterator[Path]:
+    """A filesystem of the image (by default its last partition, the root) mounted
+    read-write, for planting."""
     loop = subprocess.run(["losetup", "--find", "--show", "--partscan", str(image)],
                           capture_output=True, text=True, check=True).stdout.strip()
     try:
         subprocess.run(["partx", "-u", loop], check=True)
         parts = sorted(p for p in os.listdir("/dev") if p.startswith(loop[5:] + "p"))
         where.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["mount", f"/dev/{parts[-1]}", str(where)], check=True)
+        subprocess.run(["mount", f"/dev/{parts[index]}", str(where)], check=True)
         try:
             yield where
         finally:
@@ -76,9 +77,17 @@ def _hostile_system(make_disk: Callable[..., BuiltDisk], tmp_path: Path) -> Buil
         (log / f"boot.log{ESC}").write_text(f"Kernel panic - not syncing: {ESC}\n")
         (root / "var/crash/1").mkdir()
         (root / "var/crash/1/dmesg.1").symlink_to(HOST_SECRET)
-        # A link loop where the boot loader's files are looked for.
-        (root / "boot/grub").symlink_to("grub2")
-        (root / "boot/grub2").symlink_to("grub")
+    with _root_of(disk.image, tmp_path / "plant-boot", 0) as boot:
+        # The boot loader's files: grub.cfg a FIFO, grubenv a link to it, a BLS entry that is
+        # a 4 GiB sparse file, a link loop for GRUB's second directory.
+        (boot / "grub").mkdir()
+        os.mkfifo(boot / "grub/grub.cfg")
+        (boot / "grub/grubenv").symlink_to("grub.cfg")
+        (boot / "grub2").symlink_to("grub2-loop")
+        (boot / "grub2-loop").symlink_to("grub2")
+        (boot / "loader/entries").mkdir(parents=True)
+        with open(boot / "loader/entries/huge.conf", "wb") as huge:
+            huge.truncate(4 << 30)
     return disk
 
 

@@ -8,6 +8,7 @@ import re
 
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.core.bootchain import module_dependencies
+from rescuetui.core.rootpath import read_bounded
 from rescuetui.core.text import from_disk
 
 CHECK = "boot-code"
@@ -71,7 +72,7 @@ def _missing_modules(ctx: TargetContext, directory: str, present: set[str]) -> l
     wanted = ["normal"]
     config = ctx.path(directory.rsplit("/", 1)[0] + "/grub.cfg")
     if config.is_file():
-        wanted += INSMOD.findall(from_disk(config.read_bytes()[:1 << 20]))
+        wanted += INSMOD.findall(from_disk(read_bounded(config, 1 << 20)))
     deps = module_dependencies(ctx.root, directory)
     if not deps:
         return ["moddep.lst"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from rescuetui.checks.base import Finding, TargetContext
+from rescuetui.core.rootpath import read_bounded
 from rescuetui.core.text import from_disk, printable
 
 CHECK = "bootloader"
@@ -50,7 +51,7 @@ def check_bootloader(ctx: TargetContext) -> Finding:
                        f"{config} does not exist: GRUB finds no menu and stops at its 'grub>' "
                        "prompt with nothing to boot.", evidence=[f"{config}: missing"],
                        data={"config": config})
-    text = from_disk(host.read_bytes()[:4 << 20])
+    text = from_disk(read_bounded(host, 4 << 20))
     entries = LINUX_LINE.findall(text)
     if not entries and not _is_bls_config(text):
         return Finding(CHECK, False, "no-entries",

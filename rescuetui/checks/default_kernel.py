@@ -14,6 +14,7 @@ from pathlib import PurePosixPath
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.core.bootchain import read_bls_entries, read_grubenv
 from rescuetui.core.grubmenu import MenuEntry, grub_menu_entries
+from rescuetui.core.rootpath import read_bounded
 from rescuetui.core.text import ascii_number, from_disk
 
 CHECK = "default-kernel"
@@ -64,7 +65,7 @@ def default_kernel(ctx: TargetContext) -> tuple[str | None, str]:
     cfg = ctx.target.bootloader_config
     if not cfg or not ctx.path(cfg).is_file():
         return None, "no GRUB configuration"
-    text = from_disk(ctx.path(cfg).read_bytes())
+    text = from_disk(read_bounded(ctx.path(cfg), 4 << 20))
     env = read_grubenv(ctx.root, str(PurePosixPath(cfg).parent))  # read now, as above
     value = default_entry(text, env) or "0"
     entry = resolve(value, grub_menu_entries(text))

@@ -6,6 +6,7 @@ from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.core.fstab import parse_fstab
 from rescuetui.core.fstabtree import resolve_fstab
 from rescuetui.core.inventory import scan_inventory
+from rescuetui.core.rootpath import read_bounded
 from rescuetui.core.text import from_disk, printable
 
 CHECK = "fstab"
@@ -13,7 +14,7 @@ CHECK = "fstab"
 
 def check_fstab(ctx: TargetContext) -> Finding:
     # Read afresh (a fix may have just changed it), resolved against the devices attached now.
-    fstab = parse_fstab(from_disk(ctx.path("/etc/fstab").read_bytes()))
+    fstab = parse_fstab(from_disk(read_bounded(ctx.path("/etc/fstab"), 4 << 20)))
     inventory = scan_inventory()
     resolved = resolve_fstab(fstab, inventory, ctx.target.disk)
     missing = [r for r in resolved if r.status in ("missing", "ambiguous") and r.required

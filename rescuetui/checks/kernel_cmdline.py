@@ -13,6 +13,7 @@ from rescuetui.checks.bootloader import main_config
 from rescuetui.checks.default_kernel import default_entry, resolve
 from rescuetui.core.cmdline import Offence, judge, split_cmdline
 from rescuetui.core.grubmenu import MenuEntry, grub_menu_entries
+from rescuetui.core.rootpath import read_bounded
 from rescuetui.core.target import DM_NAME
 from rescuetui.core.text import from_disk, printable
 
@@ -47,14 +48,14 @@ def command_line_sources(ctx: TargetContext) -> list[CmdlineSource]:
     sources: list[CmdlineSource] = []
     config = main_config(ctx)
     if config and ctx.path(config).is_file():
-        text = from_disk(ctx.path(config).read_bytes()[:MAX_BYTES])
+        text = from_disk(read_bounded(ctx.path(config), MAX_BYTES))
         entry = default_grub_entry(ctx, text)
         if entry is not None:
             sources.append(CmdlineSource(config, f"default entry '{entry.title_path}'",
                                          entry.params))
     host = ctx.path(DEFAULT_GRUB)
     if host.is_file():
-        for match in ASSIGNMENT.finditer(from_disk(host.read_bytes()[:MAX_BYTES])):
+        for match in ASSIGNMENT.finditer(from_disk(read_bounded(host, MAX_BYTES))):
             value = next((g for g in match.groups()[3:] if g is not None), "")
             sources.append(CmdlineSource(DEFAULT_GRUB, match.group(2), value))
     chain = ctx.target.boot_chain
@@ -67,7 +68,7 @@ def command_line_sources(ctx: TargetContext) -> list[CmdlineSource]:
                                          chain.grubenv["kernelopts"]))
     if ctx.path(KERNEL_CMDLINE).is_file():
         sources.append(CmdlineSource(KERNEL_CMDLINE, "the whole file",
-                                     from_disk(ctx.path(KERNEL_CMDLINE).read_bytes()[:65536])))
+                                     from_disk(read_bounded(ctx.path(KERNEL_CMDLINE), 65536))))
     return sources
 
 

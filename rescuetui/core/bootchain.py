@@ -17,7 +17,7 @@ from typing import Any
 from rescuetui.core.diskbytes import DiskRegion, read_region
 from rescuetui.core.esp import EspContents, read_esp
 from rescuetui.core.inventory import BlockDevice, Inventory
-from rescuetui.core.rootpath import resolve_in_root
+from rescuetui.core.rootpath import read_bounded, resolve_in_root
 from rescuetui.core.text import from_disk, printable
 
 SECTOR = 512
@@ -276,7 +276,7 @@ def module_dependencies(root: Path, platform_dir: str) -> dict[str, list[str]]:
     path = resolve_in_root(root, f"{platform_dir}/moddep.lst")
     deps: dict[str, list[str]] = {}
     try:
-        text = from_disk(path.read_bytes()[:MAX_ENTRY_BYTES * 4]) if path.is_file() else ""
+        text = from_disk(read_bounded(path, MAX_ENTRY_BYTES * 4)) if path.is_file() else ""
     except OSError:
         text = ""
     for line in text.splitlines():
@@ -295,7 +295,7 @@ def read_bls_entries(root: Path) -> list[BlsEntry]:
         if not conf.is_file() or conf.is_symlink():
             continue
         entry = BlsEntry(f"/boot/loader/entries/{conf.name}")
-        for line in from_disk(conf.read_bytes()[:MAX_ENTRY_BYTES]).splitlines():
+        for line in from_disk(read_bounded(conf, MAX_ENTRY_BYTES)).splitlines():
             key, _, value = line.strip().partition(" ")
             value = value.strip()
             if key == "title":
@@ -320,7 +320,7 @@ def read_grubenv(root: Path, directory: str | None) -> dict[str, str]:
     if not path.is_file():
         return {}
     values = {}
-    for line in from_disk(path.read_bytes()[:4096]).splitlines():
+    for line in from_disk(read_bounded(path, 4096)).splitlines():
         if line.startswith("#") or "=" not in line:
             continue
         name, _, value = line.partition("=")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -53,18 +54,22 @@ def read_in_root(root: Path, path: str, limit: int) -> bytes | None:
     FIFO, a device node, a directory: never opened for reading, so never a hang) or a link
     that still points out."""
     try:
-        host = resolve_in_root(root, path)
-    except RescueError:  # a link loop
+        return read_bounded(resolve_in_root(root, path), limit)
+    except (OSError, RescueError):  # missing, not a regular file, a link loop
         return None
-    try:
-        # O_NOFOLLOW: resolve_in_root left no link in the path but a last one swapped in since;
-        # O_NONBLOCK: opening a FIFO does not wait for a writer.
-        fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
-    except OSError:
-        return None
+
+
+def read_bounded(host: Path, limit: int) -> bytes:
+    """At most `limit` bytes of the regular file at `host` (a path already resolved inside a
+    target): a link there is not followed and anything but a regular file is not read (a FIFO
+    would wait for a writer forever), both raising OSError like a missing file; a huge file
+    is cut at `limit`."""
+    # O_NOFOLLOW: resolve_in_root left no link in the path, but one swapped in since is not
+    # followed; O_NONBLOCK: opening a FIFO does not wait for a writer.
+    fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
+            raise OSError(errno.EINVAL, "not a regular file", str(host))
         chunks, left = [], limit
         while left > 0:
             chunk = os.read(fd, min(left, 1 << 20))
@@ -73,7 +78,5 @@ def read_in_root(root: Path, path: str, limit: int) -> bytes | None:
             chunks.append(chunk)
             left -= len(chunk)
         return b"".join(chunks)
-    except OSError:
-        return None
     finally:
         os.close(fd)
