@@ -7,6 +7,7 @@ from rescuetui.core.fstab import parse_fstab
 from rescuetui.core.fstabtree import resolve_fstab
 from rescuetui.core.inventory import scan_inventory
 from rescuetui.core.rootpath import read_bounded
+from rescuetui.core.target import MAX_FSTAB_BYTES
 from rescuetui.core.text import from_disk, printable
 
 CHECK = "fstab"
@@ -14,7 +15,7 @@ CHECK = "fstab"
 
 def check_fstab(ctx: TargetContext) -> Finding:
     # Read afresh (a fix may have just changed it), resolved against the devices attached now.
-    fstab = parse_fstab(from_disk(read_bounded(ctx.path("/etc/fstab"), 4 << 20)))
+    fstab = parse_fstab(from_disk(read_bounded(ctx.path("/etc/fstab"), MAX_FSTAB_BYTES)))
     inventory = scan_inventory()
     resolved = resolve_fstab(fstab, inventory, ctx.target.disk)
     missing = [r for r in resolved if r.status in ("missing", "ambiguous") and r.required

@@ -82,7 +82,7 @@ def chosen_disk_devices(inventory: Inventory, root_disk: str) -> set[str]:
     """Every device of the chosen disk: the whole disks the root is on, their partitions, and
     what is opened from them (logical volumes, LUKS, RAID: their holders, and theirs)."""
     disks = root_disks(inventory, root_disk)
-    chosen = {d for d in disks} | {d.path for d in inventory.devices if d.whole_disk in disks}
+    chosen = disks | {d.path for d in inventory.devices if d.whole_disk in disks}
     frontier = set(chosen)
     while frontier:
         above = {h for d in inventory.devices if d.path in frontier for h in d.holders}

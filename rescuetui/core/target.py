@@ -292,8 +292,9 @@ def list_kernels(root: Path, initramfs_name: Any = None) -> list[Kernel]:
     versions: dict[str, str | None] = {}  # version -> package base name (Arch) or None
     if boot.is_dir():
         for image in boot.glob("vmlinuz-*"):
-            if KERNEL_NAME.fullmatch(image.name.removeprefix("vmlinuz-")):
-                versions.setdefault(image.name.removeprefix("vmlinuz-"), None)
+            version = image.name.removeprefix("vmlinuz-")
+            if KERNEL_NAME.fullmatch(version):
+                versions.setdefault(version, None)
     if modules.is_dir():
         for mod in modules.iterdir():
             if not KERNEL_NAME.fullmatch(mod.name):

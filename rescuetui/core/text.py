@@ -47,15 +47,17 @@ def ascii_number(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() else None
 
 
-def without_controls(text: str) -> str:
+def without_controls(text: str, keep: str = "") -> str:
     """`text` with only what could act on a terminal escaped (control and format characters,
-    undecodable bytes); backslashes stay as they are, so text that went through printable()
-    already comes out unchanged. For the edges where text of mixed origin leaves rescuetui
-    (the root cause note)."""
-    if text.isprintable() and not any(0xDC80 <= ord(c) <= 0xDCFF for c in text):
+    undecodable bytes; not those in `keep`); backslashes stay as they are, so text that went
+    through printable() already comes out unchanged. For the edges where text of mixed origin
+    leaves rescuetui (the root cause note, the command line's streams)."""
+    def harmless(ch: str) -> bool:
+        return ch in keep or (ch.isprintable() and not 0xDC80 <= ord(ch) <= 0xDCFF)
+
+    if all(harmless(ch) for ch in text):
         return text
-    return "".join(ch if ch.isprintable() and not 0xDC80 <= ord(ch) <= 0xDCFF
-                   else printable(ch) for ch in text)
+    return "".join(ch if harmless(ch) else printable(ch) for ch in text)
 
 
 def markdown_code(text: str) -> str:
@@ -77,9 +79,7 @@ class TerminalGuard(io.TextIOBase):
         self.inner = inner
 
     def write(self, text: str) -> int:
-        lines = text.split("\n")
-        self.inner.write("\n".join("\t".join(without_controls(part) for part in line.split("\t"))
-                                   for line in lines))
+        self.inner.write(without_controls(text, keep="\n\t"))
         return len(text)
 
     def flush(self) -> None:

@@ -3,6 +3,7 @@ output, and its package history (what changed last)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import stat
@@ -76,19 +77,21 @@ def target_evidence(root: Path) -> Iterator[TargetEvidence]:
                 found.sources.append((f"/var/log/{path.name}", path))
         crash = resolve_in_root(root, "/var/crash")
         if crash.is_dir():
-            for path in _sorted_logs(crash, KDUMP_GLOBS):
+            saved_logs = _sorted_logs(crash, KDUMP_GLOBS)
+            for path in saved_logs:
                 found.sources.append((f"/var/crash/{path.relative_to(crash)}", path))
-            _logs_from_dumps(crash, Path(tmp), found)
+            _logs_from_dumps(crash, {p.parent for p in saved_logs}, Path(tmp), found)
         found.recent_changes = package_history(root)
         yield found
 
 
-def _logs_from_dumps(crash: Path, tmp: Path, found: TargetEvidence) -> None:
+def _logs_from_dumps(crash: Path, with_log: set[Path], tmp: Path,
+                     found: TargetEvidence) -> None:
     """A crash directory with a dump but no saved log (the crash kernel ran out of time or
     space after the dump, or was set not to save it): the kernel's log is extracted from the
     dump on the host with makedumpfile --dump-dmesg, which reads the dump as data (its
-    vmcoreinfo says where the log buffer is), so that nobody has to open it in crash."""
-    with_log = {p.parent for p in _sorted_logs(crash, KDUMP_GLOBS)}
+    vmcoreinfo says where the log buffer is), so that nobody has to open it in crash.
+    `with_log`: the crash directories whose log was saved."""
     for dump in _sorted_logs(crash, VMCORE_GLOBS):
         if dump.parent in with_log or dump.name.endswith(".txt"):
             continue
@@ -111,17 +114,20 @@ def _dump_dmesg(dump: Path, rearranged: Path, out: Path) -> str:
     """makedumpfile --dump-dmesg DUMP OUT; a dump in makedumpfile's flattened format (what
     kdump-tools saves: it begins with "makedumpfile") is first rearranged into a seekable one
     (makedumpfile -R). Returns what went wrong, or "" when OUT holds the log."""
-    with open(dump, "rb") as f:
-        flattened = f.read(len(FLATTENED_SIGNATURE)) == FLATTENED_SIGNATURE
-    if flattened:
-        if dump.stat().st_size > MAX_REARRANGED:
-            return (f"a flattened dump of {dump.stat().st_size >> 20} MiB, more than rescuetui "
-                    f"rearranges ({MAX_REARRANGED >> 20} MiB); run makedumpfile -R on it")
-        with open(dump, "rb") as source:
+    # Unbuffered: makedumpfile -R reads the same descriptor from the start, so the position
+    # the signature's read left must really be back at 0 (a buffered seek may not move it).
+    with open(dump, "rb", buffering=0) as source:
+        flattened = source.read(len(FLATTENED_SIGNATURE)) == FLATTENED_SIGNATURE
+        size = os.fstat(source.fileno()).st_size
+        if flattened:
+            if size > MAX_REARRANGED:
+                return (f"a flattened dump of {size >> 20} MiB, more than rescuetui rearranges "
+                        f"({MAX_REARRANGED >> 20} MiB); run makedumpfile -R on it")
+            source.seek(0)
             failure = _makedumpfile(["-R", str(rearranged)], stdin=source)
-        if failure:
-            return failure
-        dump = rearranged
+            if failure:
+                return failure
+            dump = rearranged
     try:
         return _makedumpfile(["--dump-dmesg", str(dump), str(out)]) or (
             "" if out.is_file() else "makedumpfile --dump-dmesg wrote no log")
