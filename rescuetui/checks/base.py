@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rescuetui.core.confined import ConfinedRoot
 from rescuetui.core.distros import DistroFamily, family_for
 from rescuetui.core.initramfs_builder import InitramfsBuilder, target_builder
 from rescuetui.core.rootpath import resolve_in_root
@@ -35,6 +36,11 @@ class TargetContext:
         """The initramfs builder the target has installed and can run (None: none at all)."""
         family = self.family
         return target_builder(self.root, family.name if family else None)
+
+    @property
+    def files(self) -> ConfinedRoot:
+        """The target's files, every access resolved inside its root (core/confined.py)."""
+        return ConfinedRoot(self.root)
 
     def path(self, target_path: str, *, follow_last: bool = True) -> Path:
         return resolve_in_root(self.root, target_path, follow_last=follow_last)
