@@ -18,7 +18,7 @@ CACHE=${RESCUETUI_CACHE:-/var/cache/rescuetui}
 PACKAGES=linux-image-amd64,live-boot,systemd-sysv,udev,kmod,util-linux,fdisk,gdisk,\
 e2fsprogs,xfsprogs,btrfs-progs,dosfstools,mtools,lvm2,cryptsetup,mdadm,grub-pc-bin,\
 grub-efi-amd64-bin,efibootmgr,rpm,python3,python3-venv,psmisc,procps,console-setup,kbd,\
-less,nano,iproute2,ifupdown,isc-dhcp-client,ca-certificates
+less,nano,iproute2,ifupdown,isc-dhcp-client,ca-certificates,bubblewrap,libseccomp2,makedumpfile
 KEY=$(echo "$PACKAGES" | sha256sum | cut -c1-8)
 TREE_CACHE=$CACHE/live-tree-$KEY
 WORK=$(mktemp -d /var/tmp/rescuetui-iso.XXXXXX)

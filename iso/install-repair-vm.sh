@@ -23,14 +23,15 @@ if command -v apt-get >/dev/null; then
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
         python3 python3-venv python3-dev gcc pkg-config libblkid-dev util-linux fdisk \
-        e2fsprogs xfsprogs dosfstools btrfs-progs cryptsetup-bin lvm2 mdadm kmod psmisc
+        e2fsprogs xfsprogs dosfstools btrfs-progs cryptsetup-bin lvm2 mdadm kmod psmisc \
+        bubblewrap libseccomp2
     if ! newest_python >/dev/null; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
             python3.11 python3.11-venv python3.11-dev
     fi
 elif command -v dnf >/dev/null; then
     dnf install -y python3 gcc pkgconf-pkg-config libblkid-devel util-linux \
-        e2fsprogs xfsprogs dosfstools cryptsetup lvm2 mdadm kmod psmisc
+        e2fsprogs xfsprogs dosfstools cryptsetup lvm2 mdadm kmod psmisc bubblewrap libseccomp
     newest_python >/dev/null || dnf install -y python3.11 python3.11-devel
 else
     echo "install-repair-vm: neither apt-get nor dnf found; install python3 (3.11+), a C" \

@@ -105,6 +105,7 @@ class MountStack:
 def teardown_state(state: SessionState) -> list[str]:
     """Take down everything a session state records. Used by a live run and by cleanup."""
     problems: list[str] = []
+    kill_processes_inside(state.directory)  # a sandbox still running holds the target's mounts
     for record in reversed(list(state.mounts)):
         try:
             _unmount(Path(record.target))
@@ -170,27 +171,43 @@ def _is_mountpoint(target: Path) -> bool:
 
 
 def kill_processes_inside(directory: Path) -> int:
-    """SIGKILL processes chrooted into `directory`: what a chroot command left running.
+    """SIGKILL what still runs inside `directory`: processes chrooted there, and the sandboxes
+    (core/sandbox.py) whose root it is — killing bubblewrap ends its PID namespace, so every
+    process started inside goes with it, whatever it did to hide.
 
     Processes that merely have their working directory there (an operator's shell that cd'd
     in) are left alone; the lazy unmount deals with those.
     """
     prefix = str(directory).rstrip("/") + "/"
-    killed = 0
+    killed: list[Path] = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
         try:
             root = os.readlink(proc / "root")
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if (root + "/").startswith(prefix):
+        sandbox = (len(argv) > 3 and os.path.basename(argv[0]) == b"bwrap"
+                   and argv[1] == b"--bind" and (os.fsdecode(argv[2]) + "/").startswith(prefix))
+        if (root + "/").startswith(prefix) or sandbox:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(proc.name), signal.SIGKILL)
-                killed += 1
-    if killed:
-        time.sleep(0.2)
-    return killed
+                killed.append(proc)
+    # Gone, and their mount namespaces with them, before anything is unmounted or detached.
+    deadline = time.monotonic() + 5
+    while any(_alive(p) for p in killed) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return len(killed)
+
+
+def _alive(proc: Path) -> bool:
+    """Whether a process still runs (a zombie waiting for its parent does not: it holds
+    nothing)."""
+    try:
+        return (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _xfs_uuid_in_use(source: str) -> bool:

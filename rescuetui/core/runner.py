@@ -1,4 +1,5 @@
-"""Runs commands on the host or in the target's chroot: argv lists only, streamed, journaled."""
+"""Runs commands on the host or inside the target (in its sandbox): argv lists only, streamed,
+journaled."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from rescuetui.core.errors import RescueError
 
 if TYPE_CHECKING:
     from rescuetui.core.journal import Journal
+    from rescuetui.core.sandbox import Sandbox
 
 LineCallback = Callable[[str], None]
 
@@ -69,34 +71,43 @@ class CommandRunner:
 
     Output (stdout and stderr together) is streamed line by line to a callback and to an output
     file in the journal. stdin is /dev/null. Each command gets its own process group, so a
-    timeout or a cancellation stops everything it started. With `dry_run`, the exact argv is
-    reported through the callback and nothing runs.
+    timeout or a cancellation stops everything it started. A command inside the target
+    (`in_chroot`) runs in the target's sandbox (core/sandbox.py), never a bare chroot. With
+    `dry_run`, the exact argv is reported through the callback and nothing runs.
     """
 
     def __init__(
         self,
         journal: Journal | None = None,
         *,
-        chroot: Path | None = None,
+        sandbox: Sandbox | None = None,
         dry_run: bool = False,
     ) -> None:
         self.journal = journal
-        self.chroot = chroot
+        self.sandbox = sandbox
         self.dry_run = dry_run
+
+    @property
+    def chroot(self) -> Path | None:
+        """The target's root that commands inside it see as `/`."""
+        return self.sandbox.root if self.sandbox else None
 
     def where(self, in_chroot: bool) -> str:
         return f"chroot:{self.chroot}" if in_chroot else "host"
 
-    def _full_argv(self, argv: Sequence[str], in_chroot: bool) -> list[str]:
-        if not argv:
-            raise RescueError("No command was given to run.")
-        if not all(isinstance(a, str) for a in argv):
-            raise TypeError(f"argv must be a list of str, got {argv!r}")
+    def _full_argv(self, argv: Sequence[str], in_chroot: bool, *, interactive: bool = False,
+                   nvram: bool = False) -> tuple[list[str], int | None]:
+        """The argv to start, and the seccomp descriptor it inherits (the caller closes it)."""
+        _check_argv(argv)
         if in_chroot:
-            if self.chroot is None:
-                raise RescueError("No target is mounted, so nothing can run inside its chroot.")
-            return ["chroot", str(self.chroot), *argv]
-        return list(argv)
+            if self.sandbox is None:
+                raise RescueError("No target is mounted, so nothing can run inside it.")
+            from rescuetui.core.sandbox import seccomp_memfd
+
+            fd = seccomp_memfd()
+            return self.sandbox.argv(argv, seccomp_fd=fd, interactive=interactive,
+                                     nvram=nvram), fd
+        return list(argv), None
 
     async def run(
         self,
@@ -106,11 +117,15 @@ class CommandRunner:
         timeout: float | None = None,
         on_line: LineCallback | None = None,
         cancel: asyncio.Event | None = None,
+        nvram: bool = False,
     ) -> CommandResult:
-        full = self._full_argv(argv, in_chroot)
         where = self.where(in_chroot)
         started = time.time()
+        _check_argv(argv)
+        if in_chroot and self.sandbox is None:
+            raise RescueError("No target is mounted, so nothing can run inside it.")
         if self.dry_run:
+
             if on_line:
                 on_line(f"[dry-run] {where}: {shlex.join(list(argv))}")
             result = CommandResult(list(argv), where, 0, started, started, dry_run=True)
@@ -120,6 +135,7 @@ class CommandRunner:
         seq = self.journal.next_seq() if self.journal else None
         output_path = self.journal.output_path(seq) if self.journal and seq else None
         env = CHROOT_ENV | {"TERM": os.environ.get("TERM", "dumb")} if in_chroot else None
+        full, seccomp_fd = self._full_argv(argv, in_chroot, nvram=nvram)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *full,
@@ -128,12 +144,16 @@ class CommandRunner:
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,
                 env=env,
+                pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
             )
         except FileNotFoundError as exc:
             raise RescueError(
                 f"The program `{full[0]}` is not installed on the rescue system; install it "
                 "(see README) and try again."
             ) from exc
+        finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         out: BinaryIO | None = open(output_path, "wb") if output_path else None  # noqa: SIM115
         timed_out = cancelled = False
@@ -183,22 +203,26 @@ class CommandRunner:
         """Run with the operator's terminal attached (a shell): output is not captured."""
         import subprocess
 
-        full = self._full_argv(argv, in_chroot)
         env = CHROOT_ENV | {"TERM": os.environ.get("TERM", "dumb")} if in_chroot else None
         started = time.time()
+        _check_argv(argv)
         if self.dry_run:
             result = CommandResult(list(argv), self.where(in_chroot), 0, started, started, dry_run=True)
         else:
+            full, seccomp_fd = self._full_argv(argv, in_chroot, interactive=True)
             # Like system(3): the operator's Ctrl-C is for the shell, not for us; the child
             # gets the default handler back.
             previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:
                 completed = subprocess.run(  # noqa: S603 - argv list
                     full, env=env, check=False,
+                    pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                 )
             finally:
                 signal.signal(signal.SIGINT, previous)
+                if seccomp_fd is not None:
+                    os.close(seccomp_fd)
             result = CommandResult(
                 list(argv), self.where(in_chroot), completed.returncode, started, time.time()
             )
@@ -225,6 +249,13 @@ class CommandRunner:
             interactive=interactive,
         )
         result.seq = record["seq"]
+
+
+def _check_argv(argv: Sequence[str]) -> None:
+    if not argv:
+        raise RescueError("No command was given to run.")
+    if not all(isinstance(a, str) for a in argv):
+        raise TypeError(f"argv must be a list of str, got {argv!r}")
 
 
 async def _pump(

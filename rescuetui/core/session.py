@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+from rescuetui.core.confined import ConfinedRoot
 from rescuetui.core.errors import RescueError, UnsafeRefusal
-from rescuetui.core.fstabtree import ResolvedEntry, resolve_fstab
+from rescuetui.core.fstabtree import ResolvedEntry, chosen_disk_devices, resolve_fstab
 from rescuetui.core.inventory import Inventory, scan_inventory
 from rescuetui.core.journal import Journal
 from rescuetui.core.lvm import open_volume_group, physical_volume, volume_groups
@@ -16,6 +18,7 @@ from rescuetui.core.mountinfo import mounts_below
 from rescuetui.core.mountstack import NO_WRITE_OPTIONS, MountStack
 from rescuetui.core.rootpath import resolve_in_root
 from rescuetui.core.runner import CommandRunner
+from rescuetui.core.sandbox import MOUNT_POINTS, Sandbox, check_sandbox_tools
 from rescuetui.core.state import SessionState
 from rescuetui.core.superblock import destroyed_superblocks
 from rescuetui.core.target import (
@@ -33,19 +36,9 @@ from rescuetui.core.volumes import assemble_array, unlock_luks
 # fstab options passed on when mounting into the chroot; the rest (nofail, x-systemd.*, user,
 # errors=...) concern the target's own boot, not a rescue look at it.
 KEPT_OPTIONS = ("subvol=", "subvolid=", "nouuid")
-API_MOUNTS = (
-    # (source, target, fstype, options), as arch-chroot mounts them
-    ("proc", "/proc", "proc", ["nosuid", "noexec", "nodev"]),
-    ("sys", "/sys", "sysfs", ["nosuid", "noexec", "nodev", "ro"]),
-    ("udev", "/dev", "devtmpfs", ["mode=0755", "nosuid"]),
-    ("devpts", "/dev/pts", "devpts", ["mode=0620", "gid=5", "nosuid", "noexec"]),
-    ("shm", "/dev/shm", "tmpfs", ["mode=1777", "nosuid", "nodev"]),
-    ("run", "/run", "tmpfs", ["nosuid", "nodev", "mode=0755"]),
-)
 # The target's own filesystems: no set-user-ID program and no device node on them takes
-# effect on the rescue host (the chroot's /dev is its own mount).
+# effect on the rescue host (commands inside get a /dev of their own: core/sandbox.py).
 TARGET_FLAGS = ("nosuid", "nodev")
-EFIVARS = Path("/sys/firmware/efi/efivars")
 # Without these mounted, the system is not whole (and writes meant for them go astray).
 SYSTEM_MOUNTS = frozenset({"/boot", "/usr", "/var", "/boot/efi", "/efi"})
 # The EFI system partition is never mounted on the rescue host: rescuetui reads and writes it
@@ -99,7 +92,7 @@ class RescueSession:
         self.journal = Journal.create(journal_base) if record else None
         self.root = self.state.directory / "root"
         self.where = "the attached disks"
-        self.runner = CommandRunner(self.journal, chroot=self.root, dry_run=dry_run)
+        self.runner = CommandRunner(self.journal, dry_run=dry_run)
         self.inventory: Inventory | None = None
         self.target: TargetSystem | None = None
         self.tree: list[MountOutcome] = []
@@ -223,8 +216,8 @@ class RescueSession:
     def open_target(
         self, disk: str | None = None, root: str | None = None, *, api: bool = True
     ) -> TargetSystem:
-        """Mount the chosen system read-only with its fstab tree and, with `api`, prepare the
-        chroot (proc, sys, dev, run, resolv.conf)."""
+        """Mount the chosen system read-only with its fstab tree and, with `api`, get its
+        sandbox ready for commands inside it (core/sandbox.py)."""
         candidates = self.find(disk)
         if not candidates and not root and self.destroyed:
             raise RescueError(
@@ -242,9 +235,9 @@ class RescueSession:
         assert self.inventory is not None
         # Described only now: kernels on a separate /boot or /usr show once the tree is mounted.
         target = describe_target(self.root, candidate, self.inventory)
-        if api:
-            self._mount_api()
         self.target = target
+        if api:
+            self._prepare_sandbox()
         if self.journal:
             self.journal.append(
                 "target",
@@ -431,36 +424,26 @@ class RescueSession:
                                   f"mode={st.st_mode & 0o7777:04o}", f"uid={st.st_uid}",
                                   f"gid={st.st_gid}"], kind="placeholder")
 
-    def _mount_api(self) -> None:
-        for source, path, fstype, options in API_MOUNTS:
-            where = resolve_in_root(self.root, path)
-            if not where.is_dir():
-                if path == "/dev/shm":
-                    continue  # not every devtmpfs has it; nothing needs it for repairs
+    def _prepare_sandbox(self) -> None:
+        """Get commands inside the target ready to run in their sandbox (core/sandbox.py):
+        nothing of the host is mounted into the target any more; bubblewrap gives each command
+        its own /dev, /proc, /sys and /run, and the chosen disk's nodes."""
+        check_sandbox_tools()
+        files = ConfinedRoot(self.root)
+        for path in MOUNT_POINTS:
+            st = files.lstat(path)
+            if st is None or not stat.S_ISDIR(st.st_mode):
+                what = "is a link" if st is not None and stat.S_ISLNK(st.st_mode) else \
+                    "is not a directory" if st is not None else "is missing"
                 raise RescueError(
-                    f"The target has no {path} directory, so its chroot cannot be prepared. "
-                    f"Create it (mkdir {path}) after a read-write mount, or check the root "
-                    "filesystem: a missing top-level directory often means damage."
-                )
-            self.stack.mount(source, where, fstype=fstype, options=options, kind="api")
-        if EFIVARS.is_dir() and resolve_in_root(self.root, "/sys/firmware/efi/efivars").is_dir():
-            self.stack.mount("efivarfs", resolve_in_root(self.root, "/sys/firmware/efi/efivars"),
-                             fstype="efivarfs", options=["nosuid", "noexec", "nodev"], kind="api")
-        self._bind_resolv_conf()
-
-    def _bind_resolv_conf(self) -> None:
-        """Give the chroot the host's DNS without overwriting the target's resolv.conf."""
-        host = Path(os.path.realpath("/etc/resolv.conf"))
-        if not host.is_file():
-            return
-        inside = resolve_in_root(self.root, "/etc/resolv.conf")
-        if not inside.exists():
-            run_dir = resolve_in_root(self.root, "/run")
-            if not str(inside).startswith(str(run_dir) + "/"):
-                return  # no file to bind over, and the target is read-only here
-            inside.parent.mkdir(parents=True, exist_ok=True)
-            inside.touch()
-        self.stack.mount(str(host), inside, options=["bind", "ro"], kind="api")
+                    f"The target's {path} {what}, so commands cannot run inside it. Make it a "
+                    f"plain directory (`rescuetui run --rw` cannot, so mount the root "
+                    "read-write by hand: rm the link, mkdir it) or check the root filesystem: "
+                    "a missing top-level directory often means damage.")
+        assert self.target is not None and self.inventory is not None
+        devices = sorted(d for d in chosen_disk_devices(self.inventory, self.target.disk)
+                         if os.path.exists(d))
+        self.runner.sandbox = Sandbox(self.root, devices, _resolv_conf_place(files))
 
     def make_writable(self) -> None:
         """Remount the target's own filesystems read-write (never the API filesystems)."""
@@ -511,3 +494,23 @@ def remove_session_dirs(directory: Path) -> None:
         backup.unlink()
     (directory / "state.json").unlink(missing_ok=True)
     directory.rmdir()
+
+
+def _resolv_conf_place(files: ConfinedRoot) -> str | None:
+    """Where in the sandbox the host's resolv.conf goes (so that a package download finds its
+    servers) without writing the target's: over its own file, or where its link points into
+    /run (a tmpfs of the sandbox's own); nowhere when it points elsewhere and is missing."""
+    path = "/etc/resolv.conf"
+    for _ in range(8):
+        st = files.lstat(path)
+        if st is None:
+            return path if path.startswith("/run/") else None
+        if stat.S_ISREG(st.st_mode):
+            return path
+        link = files.readlink(path) if stat.S_ISLNK(st.st_mode) else None
+        if link is None:
+            return None
+        path = os.path.normpath(os.path.join(os.path.dirname(path), link))
+        if path.startswith("/run/"):
+            return path
+    return None

@@ -23,6 +23,9 @@ class Step:
     in_chroot: bool = True
     ok_codes: tuple[int, ...] = (0,)
     timeout: float = 1800.0
+    # Whether the step writes the firmware's NVRAM (efivarfs inside its sandbox): said in the
+    # plan; no step of today's needs it (a repaired disk boots on the fallback path).
+    nvram: bool = False
 
 
 @dataclass
@@ -63,7 +66,9 @@ class FixPlan:
     def describe(self) -> str:
         lines = [f"Fix: {self.fix}", f"  why:  {self.why}", f"  risk: {self.risk}"]
         for number, step in enumerate(self.steps, start=1):
-            where = "in the chroot" if step.in_chroot else "on the rescue host"
+            where = ("in the chroot" + (", with write access to the firmware's NVRAM"
+                                        if step.nvram else "")
+                     if step.in_chroot else "on the rescue host")
             lines.append(f"  {number}. {shlex.join(step.argv)}   ({where})")
         for edit in self.edits:
             what = "new content" if edit.content is not None else ""
@@ -132,7 +137,7 @@ def apply_plan(plan: FixPlan, root: Path, runner: CommandRunner, journal: Journa
     for step in plan.steps:
         before = snapshot(root) if step.in_chroot and journal and not runner.dry_run else None
         result = runner.run_blocking(step.argv, in_chroot=step.in_chroot, timeout=step.timeout,
-                                     on_line=on_line)
+                                     on_line=on_line, nvram=step.nvram)
         applied.results.append(result)
         if before is not None and journal is not None:
             diff = compare(before, snapshot(root))

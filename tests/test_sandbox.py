@@ -1,0 +1,94 @@
+"""Commands inside the target run in a sandbox (core/sandbox.py), on real parts: a real Debian
+tree on a loop-attached image, a second disk attached beside it, the real bubblewrap and the real
+seccomp filter. What the target's own code runs as root there must reach neither another disk,
+nor the host's /proc, /run, sysctls or efivarfs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import rescuetui
+
+from rescuetui.core.sandbox import Sandbox, seccomp_filter
+from rescuetui.lab.disk import BuiltDisk, Part
+
+pytestmark = pytest.mark.root
+
+
+def test_the_filter_compiles_and_names_what_it_refuses() -> None:
+    program = seccomp_filter()
+    assert len(program) % 8 == 0 and len(program) > 8 * 20  # one BPF instruction is 8 bytes
+    argv = Sandbox(Path("/x"), ["/dev/loop9", "/dev/loop9p1"], "/etc/resolv.conf").argv(
+        ["true"], seccomp_fd=5)
+    assert argv[:4] == ["bwrap", "--bind", "/x", "/"]
+    assert ["--dev-bind", "/dev/loop9p1", "/dev/loop9p1"] == argv[argv.index("/dev/loop9p1") - 1:
+                                                                  argv.index("/dev/loop9p1") + 2]
+    assert "--unshare-pid" in argv and "--new-session" in argv and argv[-2:] == ["--", "true"]
+
+
+@pytest.fixture
+def other_disk(make_disk: Callable[..., BuiltDisk]) -> Iterator[str]:
+    """A second disk attached to the host, as a repair VM's own or a customer's other disk."""
+    disk = make_disk([Part(None, "ext4", "/")], table="gpt")
+    loop = subprocess.run(["losetup", "--find", "--show", str(disk.image)],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        yield loop
+    finally:
+        subprocess.run(["losetup", "-d", loop], check=True)
+
+
+PROBE = r"""
+ls /dev | tr '\n' ' '; echo
+echo "loops: $(ls /dev | grep -c '^loop')"
+test -e "$1" && echo "OTHER-DISK-VISIBLE"
+mkdir -p /tmp/sbx && mount -t devtmpfs none /tmp/sbx 2>/dev/null && echo "MOUNTED-DEVTMPFS"
+echo x 2>/dev/null > /proc/sys/kernel/core_pattern && echo "WROTE-CORE-PATTERN"
+echo x 2>/dev/null > /sys/kernel/uevent_helper && echo "WROTE-SYSFS"
+mknod /tmp/sbx/other b "$2" "$3" 2>/dev/null && dd if=/tmp/sbx/other of=/dev/null bs=512 \
+    count=1 2>/dev/null && echo "READ-OTHER-DISK"
+echo "run: $(ls -A /run | tr "\n" " ")"
+ls /sys/firmware/efi/efivars 2>/dev/null | grep -q . && echo "EFIVARS-VISIBLE"
+echo "pids: $(ls /proc | grep -c '^[0-9]')"
+test -e "/proc/$4" && echo "HOST-PID-VISIBLE"
+cat /proc/1/comm
+hostname
+"""
+
+
+def test_a_command_inside_reaches_nothing_of_the_host(debian_image: BuiltDisk, other_disk: str,
+                                                      journal_dir: Path) -> None:
+    major, minor = (Path(f"/sys/class/block/{other_disk[5:]}/dev").read_text().strip()
+                    .split(":"))
+    out = rescuetui("run", "--disk", str(debian_image.image), "--rw", "--journal",
+                    str(journal_dir), "--", "sh", "-c", PROBE, "probe", other_disk, major, minor,
+                    str(os.getpid()))
+    text = out.stdout.decode()
+    assert out.returncode == 0, out.stderr
+    for leak in ("OTHER-DISK-VISIBLE", "MOUNTED-DEVTMPFS", "WROTE-CORE-PATTERN", "WROTE-SYSFS",
+                 "READ-OTHER-DISK", "EFIVARS-VISIBLE", "HOST-PID-VISIBLE"):
+        assert leak not in text, text
+    # A /run of its own (util-linux's mount made /run/mount there), none of the host's.
+    run = set(text.split("run: ")[1].splitlines()[0].split())
+    assert not run & {p.name for p in Path("/run").iterdir()} - {"mount"}, run
+    devices = text.splitlines()[0].split()
+    assert {"null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts", "shm"} <= \
+        set(devices)
+    # The chosen disk's own nodes (the whole disk and its two partitions), nothing else's.
+    assert "loops: 3" in text, text
+    assert int(text.split("pids: ")[1].split()[0]) <= 8, text  # its own PID namespace
+    assert "rescuetui-target" in text
+    assert Path("/proc/sys/kernel/core_pattern").read_text().strip() != "x"
+
+
+def test_the_shell_gets_the_same_sandbox(debian_image: BuiltDisk, journal_dir: Path) -> None:
+    """`rescuetui shell` with its standard input a script instead of a terminal."""
+    out = rescuetui("shell", "--disk", str(debian_image.image), "--journal", str(journal_dir),
+                    input=b"ls /proc | grep -c '^[0-9]'; hostname; exit 0\n")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.decode().split()
+    assert "rescuetui-target" in lines and int(lines[lines.index("rescuetui-target") - 1]) <= 4
