@@ -107,7 +107,9 @@ class BootWatcher:
         self.text += chunk
         if self.outcome:
             return self.outcome
-        if chunk.strip() and self.handover_at is not None:
+        # Zeros run as boot code can print a stray glyph before the CPU resets: only words
+        # count as something that ran after the firmware.
+        if self.handover_at is not None and re.search(r"[A-Za-z0-9]", chunk):
             if FIRMWARE_HANDOVER.search(chunk):
                 self.handover_at = now
             else:
@@ -267,7 +269,9 @@ async def boot_async(
             seconds = time.monotonic() - start
             log = clean_console(raw)
             outcome, evidence = classify_log(log)
-            if outcome != "grub-error":
+            if outcome == "no-boot-code":
+                evidence += " but a reset (garbage run as boot code)"
+            elif outcome != "grub-error":
                 if seconds < timeout:
                     last = [line for line in log.splitlines() if line.strip()][-1:]
                     outcome = "reboot"
