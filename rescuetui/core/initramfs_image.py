@@ -105,12 +105,13 @@ class _Stream(Protocol):
 
 class _Budget:
     def __init__(self, limit: int) -> None:
+        self.limit = limit
         self.left = limit
 
     def take(self, n: int) -> None:
         self.left -= n
         if self.left < 0:
-            raise ImageError(TOO_BIG, f"it unpacks to more than {MAX_UNPACKED_BYTES >> 20} MiB, "
+            raise ImageError(TOO_BIG, f"it unpacks to more than {self.limit >> 20} MiB, "
                                       "more than an initramfs holds: not looked into whole")
 
 
