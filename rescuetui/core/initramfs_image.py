@@ -21,7 +21,7 @@ import os
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from rescuetui.core.confined import ConfinedRoot
 
@@ -32,6 +32,7 @@ MAX_NAME = 4096  # PATH_MAX: the kernel refuses longer names
 HEADER = 110  # newc: 6 bytes of magic and 13 fields of 8 hex digits
 TRAILER = "TRAILER!!!"
 CHUNK = 1 << 16
+STEP_OUTPUT = 4 << 20  # what one decompression step may return
 LZ4_LEGACY_MAGIC = 0x184C2102
 LZ4_LEGACY_BLOCK = 8 << 20  # lz4 -l: every block unpacks to at most 8 MiB
 
@@ -125,19 +126,29 @@ class _Decompressor(Protocol):
     def feed(self, data: bytes) -> bytes: ...
 
 
-class _Zlib:
-    feed_size = CHUNK
+class _Stdlib:
+    """gzip (zlib), xz and lzma (lzma), bzip2 (bz2): each step's output is capped, and what
+    the cap holds back comes out on the next steps before more input is fed."""
 
-    def __init__(self, make: Callable[[], object]) -> None:
+    def __init__(self, make: Callable[[], Any]) -> None:
         self.d = make()
+        self.zlib = isinstance(self.d, type(zlib.decompressobj()))
+        self.tail = b""
+        self.more = False
         self.eof = False
         self.unused = b""
 
     def feed(self, data: bytes) -> bytes:
-        out: bytes = self.d.decompress(data)  # type: ignore[attr-defined]
-        if self.d.eof:  # type: ignore[attr-defined]
+        if self.zlib:
+            out: bytes = self.d.decompress(self.tail + data, STEP_OUTPUT)
+            self.tail = self.d.unconsumed_tail
+            self.more = bool(self.tail)
+        else:
+            out = self.d.decompress(data, STEP_OUTPUT)
+            self.more = not self.d.eof and not self.d.needs_input
+        if self.d.eof:
             self.eof = True
-            self.unused = self.d.unused_data  # type: ignore[attr-defined]
+            self.unused = self.d.unused_data
         return out
 
 
@@ -182,7 +193,9 @@ class _Lz4Legacy:
 
 
 class _Zstd:
-    feed_size = 2048  # zstd gives no output limit per call: small input bounds each step
+    # zstd takes no output limit per call: small input bounds each step (a block unpacks
+    # to at most 128 KiB and costs at least 4 bytes: 1 KiB of input, at most 32 MiB).
+    feed_size = 1024
 
     def __init__(self) -> None:
         import zstandard
@@ -206,13 +219,13 @@ class _Zstd:
 def _compression(head: bytes) -> tuple[str, Callable[[], _Decompressor]] | None:
     """The compression an image segment starts with (the kernel's lib/decompress.c table)."""
     if head[:2] in (b"\x1f\x8b", b"\x1f\x9e"):
-        return "gzip", lambda: _Zlib(lambda: zlib.decompressobj(16 + zlib.MAX_WBITS))
+        return "gzip", lambda: _Stdlib(lambda: zlib.decompressobj(16 + zlib.MAX_WBITS))
     if head[:6] == b"\xfd7zXZ\x00":
-        return "xz", lambda: _Zlib(lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ))
+        return "xz", lambda: _Stdlib(lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ))
     if head[:3] == b"\x5d\x00\x00":
-        return "lzma", lambda: _Zlib(lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE))
+        return "lzma", lambda: _Stdlib(lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE))
     if head[:3] == b"BZh":
-        return "bzip2", lambda: _Zlib(bz2.BZ2Decompressor)
+        return "bzip2", lambda: _Stdlib(bz2.BZ2Decompressor)
     if head[:4] == b"\x28\xb5\x2f\xfd":
         return "zstd", _Zstd
     if head[:4] == b"\x02\x21\x4c\x18":
@@ -233,13 +246,15 @@ class _Unpacked:
         self.d = decompressor
         self.budget = budget
         self.buf = b""
+        self.pos = 0  # what was handed out of buf: never sliced off (a bomb's buf is large)
         self.done = False
         self.feed_size = getattr(decompressor, "feed_size", CHUNK)
 
     def read(self, n: int) -> bytes:
-        while len(self.buf) < n and not self.done:
-            chunk = self.raw.read(self.feed_size)
-            if not chunk:
+        while len(self.buf) - self.pos < n and not self.done:
+            more = getattr(self.d, "more", False)
+            chunk = b"" if more else self.raw.read(self.feed_size)
+            if not chunk and not more:
                 finish = getattr(self.d, "finish", None)
                 if finish is not None and finish():
                     self.done = True
@@ -254,11 +269,13 @@ class _Unpacked:
                 raise ImageError(CORRUPT, f"the {self.name} stream does not decompress near "
                                           f"byte {self.raw.offset} ({exc})") from exc
             self.budget.take(len(out))
-            self.buf += out
+            self.buf = self.buf[self.pos:] + out
+            self.pos = 0
             if self.d.eof:
                 self.raw.unread(self.d.unused)
                 self.done = True
-        out, self.buf = self.buf[:n], self.buf[n:]
+        out = self.buf[self.pos:self.pos + n]
+        self.pos += len(out)
         return out
 
 
