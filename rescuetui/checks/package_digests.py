@@ -112,10 +112,18 @@ def md5sums_files(files: ConfinedRoot, package: str) -> list[str]:
             if os.path.basename(p)[:-len(".md5sums")].split(":")[0] == name]
 
 
+def diversions(files: ConfinedRoot) -> dict[str, tuple[str, str]]:
+    """dpkg's diversions: path -> (where it went, the package that diverted it; ":" for a
+    local one), from /var/lib/dpkg/diversions (three lines each)."""
+    lines = (files.read_text("/var/lib/dpkg/diversions", MAX_MD5SUMS_BYTES) or "").splitlines()
+    return {lines[n]: (lines[n + 1], lines[n + 2]) for n in range(0, len(lines) - 2, 3)}
+
+
 def verify_debian(files: ConfinedRoot, packages: list[str]) -> Verification:
     """dpkg --verify's digest and missing-file answers for `packages`, from their md5sums."""
     result = Verification()
     budget = _Budget(MAX_HASHED_BYTES)
+    diverted = diversions(files)
     for package in packages:
         lists = md5sums_files(files, package)
         if not lists:
@@ -131,6 +139,9 @@ def verify_debian(files: ConfinedRoot, packages: list[str]) -> Verification:
                 if m is None:
                     continue
                 path = "/" + m.group("path").lstrip("/")
+                # A file another package diverted lies where the diversion sent it.
+                to, by = diverted.get(path, (path, package))
+                path = path if by == package.split(":")[0] else to
                 if not _compare(files, result, path, m.group("digest"), "md5", budget):
                     return result
     return result
