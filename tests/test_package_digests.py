@@ -176,3 +176,53 @@ def test_an_rpm_database_the_host_cannot_read_is_not_called_ok(rocky: Path) -> N
     assert "Could not check" in found.summary and "rpm" in found.summary
     notes = check_permissions(ctx).evidence
     assert any("cannot read the RPM database" in n for n in notes), notes
+
+
+def _pacman_mtree(root: Path, name: str, version: str, files: dict[str, str],
+                  backup: tuple[str, ...] = ()) -> None:
+    """A package as pacman records it: its desc, and the mtree makepkg writes with bsdtar
+    (here bsdtar itself, over the files as the test lays them out: pacman does not run on
+    this Debian host)."""
+    stage = root.parent / f"stage-{name}"
+    for path, content in files.items():
+        (stage / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (stage / path.lstrip("/")).write_text(content)
+        (root / path.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (root / path.lstrip("/")).write_text(content)
+    entry = root / "var/lib/pacman/local" / f"{name}-{version}"
+    entry.mkdir(parents=True)
+    (entry / "desc").write_text(f"%NAME%\n{name}\n\n%VERSION%\n{version}\n\n"
+                                + ("%BACKUP%\n" + "".join(f"{b}\t0\n" for b in backup) + "\n"
+                                   if backup else ""))
+    (entry / "files").write_text("%FILES%\n" + "\n".join(p.lstrip("/") for p in files) + "\n\n")
+    mtree = subprocess.run(
+        ["bsdtar", "-czf", "-", "--format=mtree", "--options",
+         "!all,use-set,type,uid,gid,mode,time,size,md5,sha256,link", "."],
+        cwd=stage, capture_output=True, check=True, env={"LANG": "C", "PATH": os.defpath}).stdout
+    (entry / "mtree").write_bytes(mtree)
+
+
+def test_arch_digests_from_the_packages_mtree(tmp_path: Path) -> None:
+    if shutil.which("bsdtar") is None:
+        pytest.skip("bsdtar is not installed (apt-get install libarchive-tools; make setup)")
+    root = tmp_path / "root"
+    kernel = "6.10.10-arch1-1"
+    _tree(root, "ID=arch\n", kernel, {})
+    _pacman_mtree(root, "bash", "5.2.037-1", {"/usr/bin/bash": "bash program",
+                                              "/etc/bash.bashrc": "# defaults\n"},
+                  backup=("etc/bash.bashrc",))
+    (root / "usr/bin/sh").symlink_to("bash")
+    _pacman_mtree(root, "linux", "6.10.10.arch1-1",
+                  {f"/usr/lib/modules/{kernel}/vmlinuz": "kernel", "/boot/vmlinuz-linux": "k",
+                   f"/usr/lib/modules/{kernel}/pkgbase": "linux\n"})
+    ctx = fixture_context(root, "ID=arch\n", uuid="u", kernel=kernel)
+    found = check_package_verify(ctx)
+    assert found.ok and "bash" in found.summary and "linux" in found.summary, found
+    (root / "etc/bash.bashrc").write_text("# edited by the administrator\n")
+    assert check_package_verify(ctx).ok  # a backup file: configuration, not damage
+    (root / "usr/bin/bash").write_text("bash program, patched")
+    (root / f"usr/lib/modules/{kernel}/vmlinuz").unlink()
+    damaged = check_package_verify(ctx)
+    assert damaged.finding == "damaged"
+    assert sorted(damaged.data["files"]) == ["/usr/bin/bash", f"/usr/lib/modules/{kernel}/vmlinuz"]
+    assert damaged.data["packages"] == ["bash", "linux"]

@@ -6,6 +6,7 @@ ConfinedRoot: missing, another digest, or something other than a regular file in
 is what dpkg --verify reports. RPM: the file records (mode, owner, group, digest, flags) read
 from a copy of the target's database by the host's rpm (checks/rpmdb.py), then compared the
 same way; where the host's rpm cannot read the database, nothing is claimed to be whole.
+Arch: the mtree (paths, sha256 digests) each package leaves in pacman's local database.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import hashlib
 import os
 import re
 import stat
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -265,3 +267,79 @@ def rpm_records(root: Path, packages: list[str] | None) -> list[RpmFile] | None:
             records += parse_rpm_files(db.query("-q", "--qf", RPM_FILES_FORMAT, "--",
                                                 *packages[start:start + RPM_BATCH]))
         return records or None
+
+
+PACMAN_LOCAL = "/var/lib/pacman/local"
+MAX_MTREE_BYTES = 64 << 20  # unpacked
+_OCTAL = re.compile(r"\\([0-7]{3})")
+
+
+def _mtree_name(word: str) -> str:
+    """An mtree path: octal escapes (\\040 for a space) decoded."""
+    raw = _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), word)
+    return raw.encode("latin-1", "replace").decode("utf-8", "replace")
+
+
+def mtree_entries(text: str) -> list[dict[str, str]]:
+    """The entries of an mtree file, /set defaults applied: each with its "path" (absolute)."""
+    defaults: dict[str, str] = {}
+    entries = []
+    for line in text.splitlines():
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        keys = dict(w.split("=", 1) for w in words[1:] if "=" in w)
+        if words[0] == "/set":
+            defaults.update(keys)
+        elif words[0] == "/unset":
+            for w in words[1:]:
+                defaults.pop(w, None)
+        elif words[0].startswith("./") and not words[0].startswith("./."):
+            entries.append(defaults | keys | {"path": _mtree_name(words[0][1:])})
+    return entries
+
+
+def _pacman_entry(files: ConfinedRoot, package: str) -> str | None:
+    """The local database directory of the installed `package` (NAME-VERSION-REL)."""
+    for entry in files.entries(PACMAN_LOCAL):
+        if entry.is_dir and entry.name.startswith(package + "-"):
+            desc = files.read_text(entry.path + "/desc", MAX_MD5SUMS_BYTES) or ""
+            if desc.split("%NAME%\n", 1)[-1].split("\n", 1)[0] == package:
+                return entry.path
+    return None
+
+
+def verify_pacman(files: ConfinedRoot, packages: list[str]) -> Verification:
+    """pacman -Qkk's missing-file and digest answers for `packages`, from the mtree each
+    package left in pacman's local database (backup files, its configuration, left out)."""
+    result = Verification()
+    budget = _Budget(MAX_HASHED_BYTES)
+    for package in packages:
+        entry = _pacman_entry(files, package)
+        packed = files.read(entry + "/mtree", MAX_MD5SUMS_BYTES) if entry else None
+        if entry is None or packed is None:
+            result.unchecked.append(f"{package} has no mtree in {PACMAN_LOCAL}")
+            continue
+        try:
+            unpack = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            text = unpack.decompress(packed, MAX_MTREE_BYTES).decode("utf-8", "replace")
+        except zlib.error:
+            result.unchecked.append(f"{entry}/mtree is not a gzip file")
+            continue
+        desc = files.read_text(entry + "/desc", MAX_MD5SUMS_BYTES) or ""
+        backup = {"/" + line.split("\t")[0] for line in
+                  desc.split("%BACKUP%\n", 1)[-1].split("\n\n", 1)[0].splitlines()} \
+            if "%BACKUP%\n" in desc else set()
+        for item in mtree_entries(text):
+            path = item["path"]
+            if item.get("type", "file") != "file" or path in backup:
+                continue
+            digest, algorithm = ((item["sha256digest"], "sha256") if "sha256digest" in item
+                                 else (item.get("md5digest", ""), "md5"))
+            if not _HEX.match(digest) or len(digest) != {"sha256": 64, "md5": 32}[algorithm]:
+                if files.lstat(path) is None:
+                    result.add(path, "missing")
+                continue
+            if not _compare(files, result, path, digest, algorithm, budget):
+                return result
+    return result

@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from rescuetui.checks.base import Finding, TargetContext, unchecked
 from rescuetui.checks.libraries import link_end
-from rescuetui.checks.package_digests import rpm_records, verify_debian, verify_rpm_records
+from rescuetui.checks.package_digests import (
+    rpm_records,
+    verify_debian,
+    verify_pacman,
+    verify_rpm_records,
+)
 from rescuetui.checks.packages import kernel_package, owners
 
 CHECK = "packages"
@@ -44,6 +49,8 @@ def check_package_verify(ctx: TargetContext) -> Finding:
                              f"{', '.join(packages)} were not verified. Verify them with "
                              "rpm -V in the chroot (rescuetui shell).")
         result = verify_rpm_records(ctx.files, records)
+    elif family.package_db == "pacman":
+        result = verify_pacman(ctx.files, packages)
     else:
         return unchecked(CHECK, f"no host-side verification for {family.name}'s packages "
                          f"({', '.join(packages)}); run {' '.join(family.verify_command)} in "
