@@ -161,9 +161,16 @@ def test_the_real_image_of_the_cached_debian_tree() -> None:
         assert set(out.splitlines()) - {"."} == set(listing.names)
 
 
-def test_a_fifo_or_a_link_out_is_not_read(tmp_path: Path) -> None:
+def test_a_fifo_a_link_out_and_sparse_zeros_are_not_read(tmp_path: Path) -> None:
     root = tmp_path / "root"
     (root / "boot").mkdir(parents=True)
+    with open(root / "boot/initrd.img-huge", "wb") as huge:
+        huge.truncate(4 << 30)
+    big = list_initramfs(ConfinedRoot(root), "/boot/initrd.img-huge")
+    assert big.status == TOO_BIG and "4096 MiB" in big.problem
+    with open(root / "boot/initrd.img-zeros", "wb") as zeros:
+        zeros.truncate(256 << 20)  # zeros are padding to the kernel, and nothing else here
+    assert list_initramfs(ConfinedRoot(root), "/boot/initrd.img-zeros").status == TRUNCATED
     os.mkfifo(root / "boot/initrd.img-fifo")
     assert list_initramfs(ConfinedRoot(root), "/boot/initrd.img-fifo").status == TRUNCATED
     (root / "boot/initrd.img-out").symlink_to("/etc/passwd")

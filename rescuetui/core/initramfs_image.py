@@ -103,6 +103,8 @@ class _Raw:
 class _Stream(Protocol):
     def read(self, n: int) -> bytes: ...
 
+    def unread(self, data: bytes) -> None: ...
+
 
 class _Budget:
     def __init__(self, limit: int) -> None:
@@ -278,6 +280,10 @@ class _Unpacked:
         self.pos += len(out)
         return out
 
+    def unread(self, data: bytes) -> None:
+        """Put back the end of what the last read returned (it is still in the buffer)."""
+        self.pos -= len(data)
+
 
 def _exact(stream: _Stream, n: int, what: str) -> bytes:
     data = b""
@@ -341,11 +347,16 @@ def _archive(stream: _Stream, first: bytes, names: list[str], budget: _Budget | 
 
 
 def _after_zeros(stream: _Stream) -> bytes:
-    """The first byte after zero padding, b"" at the end."""
+    """The first byte after zero padding, b"" at the end; what was read past it is put back.
+    Read in chunks: a hostile image can be gigabytes of zeros."""
     while True:
-        byte = stream.read(1)
-        if byte != b"\0":
-            return byte
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            return b""
+        rest = chunk.lstrip(b"\0")
+        if rest:
+            stream.unread(rest[1:])
+            return rest[:1]
 
 
 def _segment(unpacked: _Unpacked, names: list[str]) -> None:
@@ -367,6 +378,10 @@ def list_image_fd(fd: int, *, max_bytes: int = MAX_IMAGE_BYTES,
                   max_unpacked: int = MAX_UNPACKED_BYTES) -> ImageListing:
     """The listing of the image open at `fd` (read from its current offset)."""
     listing = ImageListing()
+    size = os.fstat(fd).st_size
+    if size > max_bytes:
+        return ImageListing(TOO_BIG, f"the image is {size >> 20} MiB, larger than "
+                                     f"{max_bytes >> 20} MiB: not looked into")
     raw = _Raw(fd, max_bytes)
     budget = _Budget(max_unpacked)
     try:
