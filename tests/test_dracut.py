@@ -106,11 +106,10 @@ def test_an_lvm_root_needs_the_lvm_tool_in_the_initramfs(
         kernel = target.kernels[0]
         ctx = TargetContext(session.root, target, session.runner, kernel.version)
         assert ctx.initramfs_builder is not None
-        lister = ctx.initramfs_builder.lister
-        assert not initramfs_check.has_lvm_tool(ctx, lister, kernel.initramfs)
+        assert not initramfs_check.has_lvm_tool(ctx, kernel.initramfs)
         session.make_writable()
         (session.root / "boot/initrd-with-lvm.img").write_bytes(with_lvm)
-        assert initramfs_check.has_lvm_tool(ctx, lister, "/boot/initrd-with-lvm.img")
+        assert initramfs_check.has_lvm_tool(ctx, "/boot/initrd-with-lvm.img")
 
         finding = Finding("initramfs", False, "lacks-lvm", "no lvm tool",
                           data={"path": kernel.initramfs, "volume": "rootvg-rootlv"})

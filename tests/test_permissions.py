@@ -12,7 +12,6 @@ import pytest
 from conftest import fixture_context, rescuetui
 
 from rescuetui.checks.base import TargetContext
-from rescuetui.checks.package_modes import rpm_attribute_changes
 from rescuetui.checks.permissions import check_permissions
 from rescuetui.core.journal import Journal
 from rescuetui.core.runner import CommandRunner
@@ -54,15 +53,6 @@ def test_sudo_without_setuid_and_readable_host_keys_are_found_and_fixed(tmp_path
     assert apply_plan(plan, root, CommandRunner(), journal).ok
     assert sudo.stat().st_mode & 0o7777 == 0o4755
     assert check_permissions(ctx).ok
-
-
-def test_rpm_verify_output_names_mode_and_owner_changes_only() -> None:
-    lines = ["S.5....T.  c /etc/ssh/sshd_config", ".M.......    /usr/bin/sudo",
-             ".....UG..    /var/log/secure", "missing     /usr/lib64/libfoo.so.1",
-             "garbage \x00\xff line", "..5....T.    /usr/bin/ls"]
-    assert rpm_attribute_changes(lines) == [
-        {"path": "/usr/bin/sudo", "why": "mode differ"},
-        {"path": "/var/log/secure", "why": "user and group differ"}]
 
 
 def test_rpm_plan_resets_owners_before_modes(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from rescuetui.core.confined import ConfinedRoot
 from rescuetui.core.distros import DistroFamily, family_for
+from rescuetui.core.elf_deps import shell_resolves
 from rescuetui.core.initramfs_builder import InitramfsBuilder, target_builder
 from rescuetui.core.rootpath import resolve_in_root
 from rescuetui.core.runner import CommandResult, CommandRunner
@@ -53,9 +54,10 @@ class TargetContext:
         if self.target.boot_chain is not None:
             self.target.boot_chain = self.target.boot_chain.reread(self.root)
 
-    def chroot_works(self) -> bool:
-        """Whether anything can run in the chroot at all (a broken loader or libc stops all)."""
-        return self.chroot("true").ok
+    def shell_resolves(self) -> bool:
+        """Whether anything can run in the chroot at all (a broken loader or libc stops all),
+        answered on the host from ELF headers: /bin/sh, its loader and libraries whole."""
+        return shell_resolves(self.files)
 
 
 def unchecked(check: str, why: str) -> Finding:

@@ -1,17 +1,23 @@
-"""Check: the initramfs of the kernel to repair exists, lists completely, carries root's driver."""
+"""Check: the initramfs of the kernel to repair exists, lists completely, carries root's driver.
+
+The image is listed on the host (core/initramfs_image.py): nothing from the disk runs."""
 
 from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
+import stat
+from pathlib import Path, PurePosixPath
 
 from rescuetui.checks.base import Finding, TargetContext, unchecked
 from rescuetui.core.diskdrivers import disk_driver_modules
-from rescuetui.core.initramfs_builder import DRACUT, INITRAMFS_TOOLS, InitramfsBuilder
-from rescuetui.core.text import ascii_number
+from rescuetui.core.initramfs_builder import DRACUT, INITRAMFS_TOOLS
+from rescuetui.core.initramfs_image import TOO_BIG, UNREADABLE, list_initramfs
 
 CHECK = "initramfs"
+MAX_CONFIG_BYTES = 64 << 10
+MAX_ORDER_BYTES = 16 << 20
+MODULE_FILE = re.compile(r"\.ko(\.[a-z0-9]+)?$")
 
 
 def initramfs_path(ctx: TargetContext) -> str:
@@ -26,29 +32,27 @@ def initramfs_path(ctx: TargetContext) -> str:
 def check_initramfs(ctx: TargetContext) -> Finding:
     path = initramfs_path(ctx)
     data: dict[str, object] = {"path": path, "kernel": ctx.kernel}
-    host = ctx.path(path)
-    if not host.is_file():
+    st = ctx.files.stat(path)
+    if st is None or not stat.S_ISREG(st.st_mode):
         return Finding(CHECK, False, "missing", f"{path} does not exist: kernel {ctx.kernel} "
                        "boots without an initramfs and cannot mount root.", data=data)
-    size = host.stat().st_size
+    size = st.st_size
     builder = ctx.initramfs_builder
     if builder is None:
         return Finding(CHECK, False, "no-builder", f"{path} exists ({size} bytes), but the "
                        "target has no initramfs builder installed that can run (initramfs-tools, "
-                       "dracut or mkinitcpio): nothing can list the image or rebuild it. "
+                       "dracut or mkinitcpio): nothing can rebuild the image. "
                        "Install the system's builder package in the chroot first.", data=data)
     data["builder"] = builder.name
-    lister = builder.lister
-    if not ctx.path(lister).exists():
-        return unchecked(CHECK, f"{path} exists ({size} bytes); {builder.name} is installed "
-                         f"but its lister {lister} is missing, so the image was not looked into.")
-    listing = ctx.chroot(*_list_command(builder, path))
-    if not listing.ok and not ctx.chroot_works():
-        return unchecked(CHECK, "nothing runs in the target's chroot to list the initramfs.")
-    if not listing.ok or not listing.tail:
+    # Listed here, on the host: the target's own lister would run a program from the disk.
+    listing = list_initramfs(ctx.files, path)
+    if listing.status in (UNREADABLE, TOO_BIG):
+        return unchecked(CHECK, f"{path} exists ({size} bytes), but {listing.problem}.")
+    if not listing.complete or not listing.names:
         return Finding(CHECK, False, "truncated", f"{path} ({size} bytes) cannot be listed "
-                       "completely: it is truncated or corrupt.", evidence=listing.tail[-5:],
-                       data=data)
+                       "completely: it is truncated or corrupt"
+                       + (f" ({listing.problem})." if listing.problem else "."),
+                       evidence=[listing.problem] if listing.problem else [], data=data)
     needed = [(m, "the root filesystem") for m in _loadable(ctx, [ctx.target.fstype or ""])]
     if ctx.machine_drivers:
         needed += [(m, "the disk of the machine it boots on") for m in
@@ -65,9 +69,9 @@ def check_initramfs(ctx: TargetContext) -> Finding:
     host_only = host_only_generator(ctx)
     if host_only:
         data["host_only"] = host_only
-    missing = _missing_modules(ctx, lister, path, [m for m, _ in needed])
+    missing = _missing_modules(listing.names, [m for m, _ in needed])
     evidence = list(ctx.machine_evidence)
-    if volume and not missing and not has_lvm_tool(ctx, lister, path):
+    if volume and not missing and not carries_lvm_tool(listing.names):
         data["volume"] = volume
         return Finding(CHECK, False, "lacks-lvm", f"{path} has no lvm tool, so nothing in it can "
                        f"activate the volume group root is on ({volume}): the boot waits for "
@@ -101,11 +105,9 @@ HOSTONLY = re.compile(r"^\s*hostonly\s*=\s*[\"']?(yes|no)[\"']?", re.M)
 
 def config_files(ctx: TargetContext, places: tuple[str, str]) -> list[str]:
     main, directory = places
-    files = [main] if ctx.path(main).is_file() else []
-    host = ctx.path(directory)
-    if host.is_dir():
-        files += sorted(f"{directory}/{p.name}" for p in host.iterdir()
-                        if p.name.endswith(".conf") and p.is_file() and not p.is_symlink())
+    files = [main] if ctx.files.is_file(main) else []
+    files += [entry.path for entry in ctx.files.entries(directory)
+              if entry.name.endswith(".conf") and entry.is_file]
     return files
 
 
@@ -116,12 +118,12 @@ def host_only_generator(ctx: TargetContext) -> list[str]:
     builder = ctx.initramfs_builder
     if builder is INITRAMFS_TOOLS:
         for name in config_files(ctx, builder.config):
-            if MODULES_DEP.search(ctx.path(name).read_text(errors="replace")[:65536]):
+            if MODULES_DEP.search(ctx.files.read_text(name, MAX_CONFIG_BYTES) or ""):
                 found.append(f"MODULES=dep in {name}")
     if builder is DRACUT:
         setting = None
         for name in config_files(ctx, builder.config):
-            for value in HOSTONLY.findall(ctx.path(name).read_text(errors="replace")[:65536]):
+            for value in HOSTONLY.findall(ctx.files.read_text(name, MAX_CONFIG_BYTES) or ""):
                 setting = (value, name)
         if setting and setting[0] == "yes":
             found.append(f'hostonly="yes" in {setting[1]}')
@@ -141,18 +143,19 @@ def root_logical_volume(device: str) -> str | None:
         return None
 
 
-def has_lvm_tool(ctx: TargetContext, lister: str, path: str) -> bool:
-    """The initramfs at `path` carries the lvm tool (sbin/lvm or usr/sbin/lvm), which activates
-    volume groups at boot (dracut's lvm module and initramfs-tools' lvm2 hook put it there)."""
-    found = ctx.chroot("sh", "-c", 'TMPDIR=/run "$0" "$1" | grep -c -E "$2"', lister, path,
-                       r"(^|[ /])s?bin/lvm$")
-    return any((ascii_number(line.strip()) or 0) > 0 for line in found.tail)
+LVM_TOOL = re.compile(r"(^|/)s?bin/lvm$")
 
 
-def _list_command(builder: InitramfsBuilder, path: str) -> list[str]:
-    """lsinitrd needs a writable temporary directory, and the target is mounted read-only for
-    checks: /run is the chroot's own tmpfs. A cut-off image makes it exit non-zero."""
-    return ["env", "TMPDIR=/run", builder.lister, path]
+def carries_lvm_tool(names: list[str]) -> bool:
+    """An image's listing has the lvm tool (sbin/lvm or usr/sbin/lvm), which activates volume
+    groups at boot (dracut's lvm module and initramfs-tools' lvm2 hook put it there)."""
+    return any(LVM_TOOL.search(name) for name in names)
+
+
+def has_lvm_tool(ctx: TargetContext, path: str) -> bool:
+    """The initramfs at `path` lists whole and carries the lvm tool."""
+    listing = list_initramfs(ctx.files, path)
+    return listing.complete and carries_lvm_tool(listing.names)
 
 
 def _canonical(name: str) -> str:
@@ -162,20 +165,16 @@ def _canonical(name: str) -> str:
 def _loadable(ctx: TargetContext, names: list[str]) -> list[str]:
     """Those of `names` that the kernel has as loadable modules (built-in ones need nothing,
     and a name the kernel does not know at all cannot be judged)."""
-    order = ctx.path(f"/lib/modules/{ctx.kernel}/modules.order")
-    if not order.is_file():
+    order = ctx.files.read_text(f"/lib/modules/{ctx.kernel}/modules.order", MAX_ORDER_BYTES)
+    if order is None:
         return []
-    shipped = {_canonical(Path(line).name.split(".ko")[0])
-               for line in order.read_text(errors="replace").splitlines()}
+    shipped = {_canonical(PurePosixPath(line).name.split(".ko")[0])
+               for line in order.splitlines()}
     return [n for n in dict.fromkeys(_canonical(n) for n in names if n) if n in shipped]
 
 
-def _missing_modules(ctx: TargetContext, lister: str, path: str, names: list[str]) -> list[str]:
-    if not names:
-        return []
-    # One listing, filtered in the chroot: module file names use - and _ alike.
-    pattern = "/(" + "|".join(n.replace("_", "[-_]") for n in names) + r")\.ko(\.[a-z]+)?$"
-    found = ctx.chroot("sh", "-c", 'TMPDIR=/run "$0" "$1" | grep -o -E "$2"', lister, path,
-                       pattern)
-    present = {_canonical(Path(line).name.split(".ko")[0]) for line in found.tail}
+def _missing_modules(listing: list[str], names: list[str]) -> list[str]:
+    """Those of `names` (canonical module names) no .ko file of the listing is."""
+    present = {_canonical(PurePosixPath(line).name.split(".ko")[0]) for line in listing
+               if MODULE_FILE.search(line)}
     return [n for n in names if n not in present]

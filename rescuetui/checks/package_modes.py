@@ -6,14 +6,14 @@ from their .deb in the target's apt cache, with the rescue host's dpkg-deb: noth
 inside the target, which matters when the loader itself lost its execute bits. Overrides the
 administrator set with dpkg-statoverride are respected.
 
-RPM: `rpm -Va` reports mode (M), user (U) and group (G) differences itself; the packages that
-own them are what `rpm --setugids` and `rpm --setperms` restore.
+RPM: the modes, users and groups every installed package records (read from a copy of the
+database by the host's rpm) against the disk, as `rpm -Va` would report them (M, U, G); the
+packages that own them are what `rpm --setugids` and `rpm --setperms` restore.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import stat
 import subprocess
 import tarfile
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rescuetui.checks.base import TargetContext
+from rescuetui.checks.package_digests import rpm_attribute_differences, rpm_records
 from rescuetui.checks.packages import cached_deb
 
 # Beyond the Essential: yes packages: what boot and a remote login need.
@@ -147,35 +148,13 @@ def debian_mode_differences(ctx: TargetContext) -> tuple[list[dict[str, str]], l
     return wrong, without_archive
 
 
-# rpm -V: 9 flag characters, an optional attribute marker (c, d, g, l, r), the path.
-RPM_VERIFY = re.compile(r"^(?P<flags>[.?SM5DLUGTP]{9})\s+(?:[cdglr]\s+)?(?P<path>/.*)$")
-
-
-def rpm_attribute_changes(lines: list[str]) -> list[dict[str, str]]:
-    """Files whose mode (M), user (U) or group (G) differ, from `rpm -Va` output lines."""
-    found = []
-    for line in lines:
-        m = RPM_VERIFY.match(line.strip())
-        if not m:
-            continue
-        flags = m.group("flags")
-        what = [name for flag, name in (("M", "mode"), ("U", "user"), ("G", "group"))
-                if flag in flags]
-        if what:
-            found.append({"path": m.group("path"), "why": " and ".join(what) + " differ"})
-    return found
-
-
-def rpm_mode_differences(ctx: TargetContext) -> tuple[list[dict[str, str]], list[str]]:
-    """(files with other modes or owners than their package's, the packages owning them)."""
-    lines: list[str] = []  # every line: rpm -Va can say more than a command's kept tail
-    ctx.runner.run_blocking(["rpm", "-Va", "--nofiledigest", "--nosize", "--nomtime",
-                             "--nolinkto", "--nordev", "--nocaps"], in_chroot=True,
-                            timeout=1800, on_line=lines.append)
-    changed = rpm_attribute_changes(lines)
-    if not changed:
-        return [], []
-    owners = ctx.chroot("rpm", "-qf", "--queryformat", "%{NAME}\\n",
-                        *[c["path"] for c in changed])
-    packages = sorted({p for p in owners.tail if p and " " not in p})
-    return changed, packages
+def rpm_mode_differences(ctx: TargetContext) -> tuple[list[dict[str, str]], list[str]] | None:
+    """(files with other modes or owners than their package's, the packages owning them),
+    compared on the host with every installed package's file records (rpm -Va's M, U and G
+    without running rpm in the target); None when the host's rpm cannot read its database."""
+    records = rpm_records(ctx.root, None)
+    if records is None:
+        return None
+    changed = rpm_attribute_differences(ctx.files, records)
+    packages = sorted({c["package"] for c in changed})
+    return [{"path": c["path"], "why": c["why"]} for c in changed], packages

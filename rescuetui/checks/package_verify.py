@@ -1,19 +1,21 @@
 """Check: the packages boot depends on (the kernel, init, libc, the shell) verify against their
-digests: dpkg --verify, rpm -V. Configuration files the operator edited do not count."""
+digests, as dpkg --verify and rpm -V would say, compared on the host (checks/package_digests.py).
+Configuration files the operator edited do not count."""
 
 from __future__ import annotations
 
-import os
-import re
-
 from rescuetui.checks.base import Finding, TargetContext, unchecked
-from rescuetui.checks.packages import kernel_package, owners, really_missing
+from rescuetui.checks.libraries import link_end
+from rescuetui.checks.package_digests import (
+    rpm_records,
+    verify_debian,
+    verify_pacman,
+    verify_rpm_records,
+)
+from rescuetui.checks.packages import kernel_package, owners
 
 CHECK = "packages"
 BOOT_FILES = ("/sbin/init", "/bin/sh", "/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1")
-# dpkg --verify and rpm -V: 9 flag characters (5 = digest), an optional c (conffile), the path;
-# or "missing" and the path.
-ALTERED = re.compile(r"^(?:(?P<flags>[.?0-9A-Za-z]{8,9})|missing)\s+(?P<conf>c\s+)?(?P<path>/.*)$")
 
 
 def boot_packages(ctx: TargetContext) -> list[str]:
@@ -23,8 +25,7 @@ def boot_packages(ctx: TargetContext) -> list[str]:
     image = next((k.image for k in ctx.target.kernels if k.version == ctx.kernel and k.image),
                  f"/boot/vmlinuz-{ctx.kernel}")
     packages = [kernel_package(ctx, ctx.kernel, image)]
-    wanted = [really_missing(ctx, p) for p in BOOT_FILES
-              if os.path.lexists(ctx.path(p, follow_last=False))]
+    wanted = [link_end(ctx.files, p) for p in BOOT_FILES if ctx.files.lstat(p) is not None]
     for owner in owners(ctx, wanted).values():
         if owner.package not in packages:
             packages.append(owner.package)
@@ -38,17 +39,30 @@ def check_package_verify(ctx: TargetContext) -> Finding:
     packages = boot_packages(ctx)
     if not packages:
         return Finding(CHECK, True, "ok", "No package database entries for the boot files.")
-    result = ctx.chroot(*family.verify(packages))
-    if result.returncode in (126, 127) and not ctx.chroot_works():
-        return unchecked(CHECK, "nothing runs in the target's chroot to verify packages.")
-    altered = []
-    for line in result.tail:
-        m = ALTERED.match(line.strip())
-        if m and not m.group("conf") and (m.group("flags") is None or "5" in m.group("flags")):
-            altered.append(m.group("path"))
+    # Compared on the host: dpkg --verify or rpm -V in the chroot would run the disk's programs.
+    if family.package_db == "dpkg":
+        result = verify_debian(ctx.files, packages)
+    elif family.package_db == "rpm":
+        records = rpm_records(ctx.root, packages)
+        if records is None:
+            return unchecked(CHECK, "the host's rpm cannot read the target's RPM database, so "
+                             f"{', '.join(packages)} were not verified. Verify them with "
+                             "rpm -V in the chroot (rescuetui shell).")
+        result = verify_rpm_records(ctx.files, records)
+    elif family.package_db == "pacman":
+        result = verify_pacman(ctx.files, packages)
+    else:
+        return unchecked(CHECK, f"no host-side verification for {family.name}'s packages "
+                         f"({', '.join(packages)}); run {' '.join(family.verify_command)} in "
+                         "the chroot (rescuetui shell) to verify them.")
+    altered = result.altered
     if not altered:
-        return Finding(CHECK, True, "ok", f"{', '.join(packages)} verify against their digests.")
+        if result.unchecked and not result.checked_files:
+            return unchecked(CHECK, "; ".join(result.unchecked[:3]) + ".")
+        return Finding(CHECK, True, "ok", f"{', '.join(packages)} verify against their digests"
+                       + (f" (not checked: {'; '.join(result.unchecked[:3])})."
+                          if result.unchecked else "."), evidence=result.unchecked[:10])
     damaged = sorted({o.package for o in owners(ctx, altered).values()}) or packages
     return Finding(CHECK, False, "damaged", f"Altered or missing: {', '.join(altered[:6])}"
-                   + (" ..." if len(altered) > 6 else ""), evidence=altered[:20],
+                   + (" ..." if len(altered) > 6 else ""), evidence=result.evidence[:20],
                    data={"packages": damaged, "files": altered})

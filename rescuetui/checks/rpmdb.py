@@ -92,6 +92,10 @@ class RpmDatabase:
             return []
         return done.stdout[:16 << 20].decode("utf-8", "replace").splitlines()
 
+    def query(self, *args: str) -> list[str]:
+        """The lines of `rpm --dbpath COPY ARGS` (untrusted text; [] when rpm fails)."""
+        return self._query(*args)
+
     def _files(self, nvr: str) -> set[str]:
         return set(self._query("-q", "--qf", "[%{FILENAMES}\\n]", "--", nvr))
 
