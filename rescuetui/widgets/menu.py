@@ -15,6 +15,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from rescuetui.core.text import shown
+
 
 class MenuList(ScrollView, can_focus=True):
     DEFAULT_CSS = """
@@ -40,12 +42,12 @@ class MenuList(ScrollView, can_focus=True):
 
     def __init__(self, items: list[str], *, index: int = 0, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.items = list(items)
+        self.items = [shown(item, lines=False) for item in items]
         self.index = min(max(index, 0), max(len(items) - 1, 0))
         self.virtual_size = Size(0, len(self.items))
 
     def set_items(self, items: list[str], index: int = 0) -> None:
-        self.items = list(items)
+        self.items = [shown(item, lines=False) for item in items]
         self.index = min(max(index, 0), max(len(items) - 1, 0))
         self.virtual_size = Size(0, len(self.items))
         self.refresh(layout=True)
