@@ -2,7 +2,8 @@
 
 Textual's ListView repaints every item when the highlight moves; over a 115200-baud console
 that is a kilobyte and more per arrow key. This list draws its lines itself and, when the
-highlight moves, refreshes only the two lines that changed.
+highlight moves, refreshes only the two lines that changed. Its lines go to the terminal as
+segments, unread by any markup parser: each item is escaped when it is set (core.text.shown).
 """
 
 from __future__ import annotations
