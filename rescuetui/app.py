@@ -160,7 +160,7 @@ class RescueApp(App[int]):
         if self.bridge is not None and self.bridge.running:
             self.bridge.cancel()
             self.notify("Taking the mounts down (a running command is let finish first)...",
-                        timeout=30)
+                        timeout=30, markup=False)
             self.set_interval(0.2, self._exit_when_done)
         else:
             self.exit(self.status)

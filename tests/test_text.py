@@ -70,3 +70,25 @@ def test_the_command_lines_streams_escape_whatever_is_written() -> None:
     guard.write(printable("already \x1b escaped") + "\n")
     assert inner.getvalue() == ("dracut: \\x1b[2Jdone\\r\n\tnext \\x9b31m line\n"
                                 "already \\x1b escaped\n")
+
+
+def test_shown_escapes_what_could_act_or_disguise_and_keeps_lines_and_backslashes() -> None:
+    """What the TUI shows (core.text.shown): C0 with ESC, DEL, C1, bidi overrides and isolates,
+    zero-width and line separators escaped; tabs expanded; lines kept unless it is one line;
+    text that went through printable() unchanged (no doubled backslashes)."""
+    from rescuetui.core.text import shown
+
+    hostile = "a\x1b]0;t\x07\x7f\x9b\u202e\u2066\u200d\u2028b\nc"
+    assert shown(hostile) == "a\\x1b]0;t\\x07\\x7f\\x9b\\u202e\\u2066\\u200d\\u2028b\nc"
+    assert shown("\tb\r") == "        b\\r"
+    assert shown("x\ny", lines=False) == "x\\ny"
+    assert shown(printable("\x1b[2J\\")) == printable("\x1b[2J\\")
+    assert shown("[@click=app.quit]x[/] $(reboot)") == "[@click=app.quit]x[/] $(reboot)"
+
+
+@given(st.text(max_size=200))
+def test_shown_leaves_nothing_that_is_not_printable_but_line_breaks(text: str) -> None:
+    from rescuetui.core.text import shown
+
+    assert all(line.isprintable() for line in shown(text).split("\n"))
+    assert shown(text, lines=False).isprintable()

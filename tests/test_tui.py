@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO, STATE_BASE
+from conftest import REPO
 
 from rescuetui.app import RescueApp
 from rescuetui.core.journal import Journal
@@ -97,10 +97,13 @@ def broken_disk(tmp_path: Path) -> Path:
 
 
 def _leftovers(image: Path) -> tuple[list[str], str]:
-    mounts = [line for line in Path("/proc/mounts").read_text().splitlines()
-              if str(STATE_BASE) in line]
+    """Mounts of the image's loop devices, and those devices. (Not every mount below the
+    state directory: other sessions on the machine mount there too.)"""
     loops = subprocess.run(["losetup", "-j", str(image)], capture_output=True, text=True,
                            check=False).stdout
+    devices = tuple(line.split(":")[0] for line in loops.splitlines())
+    mounts = [line for line in Path("/proc/mounts").read_text().splitlines()
+              if devices and line.split()[0].startswith(devices)]
     return mounts, loops
 
 

@@ -60,6 +60,15 @@ def without_controls(text: str, keep: str = "") -> str:
     return "".join(ch if harmless(ch) else printable(ch) for ch in text)
 
 
+def shown(text: str, *, lines: bool = True) -> str:
+    """`text` as a screen of the TUI shows it: what is harmless verbatim (backslashes too, so
+    text that went through printable() comes out unchanged), every control character (C0 with
+    ESC, DEL, C1), format character (bidi overrides and isolates, zero-width joiners), line or
+    paragraph separator and undecodable byte escaped, tabs expanded to spaces. Line breaks stay
+    when `lines`; a list item or a label is one line, its line breaks escaped too."""
+    return without_controls(text, keep="\n\t" if lines else "\t").expandtabs(8)
+
+
 def markdown_code(text: str) -> str:
     """`text` as a Markdown code span, harmless whatever it holds: controls escaped, and the
     fence one backtick longer than the longest run of backticks inside (CommonMark)."""

@@ -9,9 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Static
 
 from rescuetui.widgets.keybar import KeyBar
+from rescuetui.widgets.shown import Shown
 
 if TYPE_CHECKING:
     from rescuetui.app import RescueApp
@@ -39,7 +39,7 @@ class FlowScreen(Screen[Any]):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
-        yield Static(self.title_line(), id="title", markup=False)
+        yield Shown(self.title_line(), id="title")
         with Vertical(id="body"):
             yield from self.body()
         yield KeyBar(self.KEYS, id="keys")

@@ -86,7 +86,10 @@ class FlowBridge:
         self._answers.put(_CANCEL)
 
     def _post(self, message: Message) -> None:
-        self.app.call_from_thread(self.app.post_message, message)
+        # post_message is thread-safe and does not wait: call_from_thread would, for the app's
+        # loop, which is stuck in on_unmount waiting for this thread when the app ends while
+        # a stage is pending (a deadlock until on_unmount's timeout).
+        self.app.post_message(message)
 
     def _run(self) -> None:
         try:

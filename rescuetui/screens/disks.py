@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.widgets import Static
 
 from rescuetui.core.inventory import Inventory
 from rescuetui.core.target import Candidate
@@ -13,6 +12,7 @@ from rescuetui.core.text import printable
 from rescuetui.screens.base import FlowScreen
 from rescuetui.widgets.disk_bar import disk_bar
 from rescuetui.widgets.menu import MenuList
+from rescuetui.widgets.shown import Shown
 
 LOCKED = {"crypto_LUKS": "encrypted (LUKS): give --key-file or --passphrase-stdin",
           "LVM2_member": "LVM physical volume: its volume group is opened automatically",
@@ -41,7 +41,7 @@ def describe_disks(inventory: Inventory, width: int) -> list[str]:
             label = f" [{printable(ident.label)}]" if ident.label else ""
             need = f"  {LOCKED[ident.fstype]}" if ident.fstype in LOCKED else ""
             lines.append(f"  {printable(part.path)}  {_size(part.size)}  "
-                         f"{ident.fstype or '-'}{label}{need}")
+                         f"{printable(ident.fstype or '-')}{label}{need}")
     return lines
 
 
@@ -58,10 +58,10 @@ class DisksScreen(FlowScreen):
         self.reply: Any = None
 
     def body(self) -> ComposeResult:
-        yield Static("Looking for disks and installed systems...", id="disks", markup=False)
+        yield Shown("Looking for disks and installed systems...", id="disks")
         yield MenuList([], id="systems")
         if self.hint():
-            yield Static("Hint: " + self.hint(), classes="hint", markup=False)
+            yield Shown("Hint: " + self.hint(), classes="hint")
 
     def show_found(self, candidates: list[Candidate], inventory: Inventory, where: str,
                    reply: Any, notes: list[str] | None = None) -> None:
@@ -75,7 +75,7 @@ class DisksScreen(FlowScreen):
             disks.append(f"No installed Linux system on {where}.")
         else:
             disks.append("Installed systems (Enter mounts the highlighted one read-only):")
-        self.query_one("#disks", Static).update("\n".join(disks))
+        self.query_one("#disks", Shown).update("\n".join(disks))
         menu = self.query_one("#systems", MenuList)
         menu.set_items([f"{printable(c.device.path)}  {printable(c.name)}"
                         for c in candidates])

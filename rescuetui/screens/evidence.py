@@ -9,13 +9,13 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Input, Static, TextArea
 
-from rescuetui.core.text import printable
+from rescuetui.core.text import printable, shown
 from rescuetui.diagnose.classifier import Diagnosis
 from rescuetui.diagnose.facts import decode_exit_code
 from rescuetui.screens.base import FlowScreen
 from rescuetui.widgets.menu import MenuList
+from rescuetui.widgets.shown import SafeInput, SafeTextArea, Shown
 
 CHOICES = ("Use the system's own logs (journal, kern.log, kdump)",
            "Paste the console text of the failure",
@@ -30,13 +30,15 @@ def diagnosis_text(diagnosis: Diagnosis | None, path: list[str]) -> Text:
     text.append(f"{diagnosis.title}", style="bold")
     text.append(f"  ({diagnosis.class_id}, boot {diagnosis.boot} of {diagnosis.boots} in "
                 f"{printable(Path(diagnosis.source).name)})\n")
+    # Every fact below was read out of the console text or a log: data, shown escaped.
     if facts.kernel:
         text.append(f"Kernel: {printable(facts.kernel)}\n")
     if facts.exit_code:
         code = decode_exit_code(facts.exit_code)
-        text.append(f"exitcode={facts.exit_code}: {code['meaning']}\n")
+        text.append(f"exitcode={printable(facts.exit_code)}: {shown(code['meaning'], lines=False)}\n")
     if facts.modules_in_trace:
-        text.append(f"Module in the trace: {', '.join(facts.modules_in_trace[:3])}\n")
+        modules = ", ".join(printable(m) for m in facts.modules_in_trace[:3])
+        text.append(f"Module in the trace: {modules}\n")
     text.append("Evidence:\n")
     for line in diagnosis.evidence[:6]:
         text.append(f"  {line.number:>6}: ", style="dim")
@@ -59,13 +61,13 @@ class EvidenceScreen(FlowScreen):
         self.journal_dir: Path | None = None
 
     def body(self) -> ComposeResult:
-        given = ", ".join(p.name for p in self.rescue.logs)
-        yield Static("Where is the evidence?" + (f" (given: {given})" if given else ""),
-                     id="question", markup=False)
+        given = ", ".join(printable(p.name) for p in self.rescue.logs)
+        yield Shown("Where is the evidence?" + (f" (given: {given})" if given else ""),
+                     id="question")
         yield MenuList(list(CHOICES), id="choices")
-        yield Static("", id="result")
+        yield Shown("", id="result")
         if self.hint():
-            yield Static("Hint: " + self.hint(), classes="hint", markup=False)
+            yield Shown("Hint: " + self.hint(), classes="hint")
 
     DEFAULT_CSS = """
     EvidenceScreen TextArea { height: 8; }
@@ -85,27 +87,27 @@ class EvidenceScreen(FlowScreen):
         elif event.index == 1:
             # Text fields are made when chosen: one waiting on the screen would take keys
             # meant for the menu.
-            area = TextArea(id="paste")
+            area = SafeTextArea(id="paste")
             self.query_one("#body").mount(area, before=self.query_one("#result"))
             area.focus()
             self.rescue.show_keys([("F2", "Done"), ("Esc", "Back"), ("F1", "Help")])
         else:
-            field = Input(placeholder="/path/to/serial.log", id="logfile")
+            field = SafeInput(placeholder="/path/to/serial.log", id="logfile")
             self.query_one("#body").mount(field, before=self.query_one("#result"))
             field.focus()
 
     def action_paste_done(self) -> None:
-        text = self.query_one("#paste", TextArea).text
+        text = self.query_one("#paste", SafeTextArea).text
         if not text.strip() or self.reply is None:
             return
         where = (self.journal_dir or Path("/tmp")) / "pasted-console.txt"
         where.write_text(text)
         self._answer([where])
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    def on_input_submitted(self, event: SafeInput.Submitted) -> None:
         path = Path(event.value.strip())
         if not path.is_file():
-            self.query_one("#result", Static).update(
+            self.query_one("#result", Shown).update(
                 f"{printable(str(path))} is not a readable file; give the full path.")
             return
         self._answer([path])
@@ -114,7 +116,7 @@ class EvidenceScreen(FlowScreen):
         reply, self.reply = self.reply, None
         for widget in self.query("#paste, #logfile"):
             widget.remove()
-        self.query_one("#result", Static).update("Reading the evidence...")
+        self.query_one("#result", Shown).update("Reading the evidence...")
         self.query_one("#choices", MenuList).focus()
         reply(logs)
 
@@ -122,7 +124,7 @@ class EvidenceScreen(FlowScreen):
         self.diagnosed_reply = reply
         result = diagnosis_text(diagnosis, path)
         result.append("\nEnter: check the system.")
-        self.query_one("#result", Static).update(result)
+        self.query_one("#result", Shown).update(result)
         self.rescue.show_keys(self.KEYS)
 
     def action_proceed(self) -> None:

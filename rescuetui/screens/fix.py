@@ -8,41 +8,47 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Input, Static
 
 from rescuetui.checks.base import Finding
+from rescuetui.core.text import shown
 from rescuetui.fixes.base import FixPlan
 from rescuetui.screens.base import FlowScreen
+from rescuetui.widgets.shown import SafeInput, Shown
 from rescuetui.widgets.stream_log import StreamLog
+
+
+def _line(text: object) -> str:
+    """One field of a plan on one line: plans quote the disk (fstab fields, paths, labels)."""
+    return shown(str(text), lines=False)
 
 
 def preview_text(plan: FixPlan) -> Text:
     text = Text()
-    text.append(f"{plan.fix}\n", style="bold")
+    text.append(f"{_line(plan.fix)}\n", style="bold")
     text.append("Why:  ", style="bold")
-    text.append(plan.why + "\n")
+    text.append(shown(plan.why) + "\n")
     text.append("Risk: ", style="bold")
-    text.append(plan.risk + "\n")
+    text.append(shown(plan.risk) + "\n")
     for n, step in enumerate(plan.steps, start=1):
         where = "chroot" if step.in_chroot else "host"
         text.append(f" {n}. ", style="bold")
-        text.append(" ".join(step.argv) + f"   ({where})\n")
+        text.append(" ".join(_line(arg) for arg in step.argv) + f"   ({where})\n")
     for edit in plan.edits:
-        text.append(f" edit {edit.path}: {edit.reason}\n")
+        text.append(f" edit {_line(edit.path)}: {_line(edit.reason)}\n")
     if plan.after_steps_note:
-        text.append(f" then: {plan.after_steps_note}\n")
+        text.append(f" then: {shown(plan.after_steps_note)}\n")
     for region in plan.regions:
-        text.append(f" backed up first: {region.what} of {plan.disk} (bytes {region.offset}-"
-                    f"{region.offset + region.length - 1})\n")
+        text.append(f" backed up first: {_line(region.what)} of {_line(plan.disk)} (bytes "
+                    f"{region.offset}-{region.offset + region.length - 1})\n")
     if plan.diff:
         for line in plan.diff.splitlines()[:30]:
             style = "green" if line.startswith("+") else "red" if line.startswith("-") else ""
-            text.append(line + "\n", style=style)
+            text.append(_line(line) + "\n", style=style)
     if plan.undo:
         text.append("Undo: ", style="bold")
-        text.append(plan.undo + "\n")
+        text.append(shown(plan.undo) + "\n")
     if plan.second_confirmation:
-        text.append("DATA LOSS: " + plan.second_confirmation + "\n", style="bold red")
+        text.append("DATA LOSS: " + shown(plan.second_confirmation) + "\n", style="bold red")
     return text
 
 
@@ -70,11 +76,11 @@ class FixScreen(FlowScreen):
     def body(self) -> ComposeResult:
         # What to press, and then what happened, above the preview: a preview longer than a
         # 24-line serial console must not push them out of sight.
-        yield Static("", id="state", markup=False)
-        yield Static("", id="preview", markup=False)
+        yield Shown("", id="state")
+        yield Shown("", id="preview")
         yield StreamLog(lines=6, interval=self.rescue.redraw_interval, id="output")
         if self.hint():
-            yield Static("Hint: " + self.hint(), classes="hint", markup=False)
+            yield Shown("Hint: " + self.hint(), classes="hint")
 
     def show_plan(self, plan: FixPlan, reply: Any) -> None:
         self.plan, self.reply = plan, reply
@@ -87,8 +93,8 @@ class FixScreen(FlowScreen):
     def _draw(self, top: bool = False) -> None:
         if not self.query("#preview") or self.plan is None:
             return
-        self.query_one("#preview", Static).update(preview_text(self.plan))
-        self.query_one("#state", Static).update(self.state)
+        self.query_one("#preview", Shown).update(preview_text(self.plan))
+        self.query_one("#state", Shown).update(self.state)
         if top:
             self.query_one("#body").scroll_home(animate=False)
         if self.reply is not None:
@@ -104,13 +110,13 @@ class FixScreen(FlowScreen):
         if self.plan.second_confirmation:
             # Made only now: a text field waiting on the screen would take the Enter that
             # brought the operator here as an answer.
-            field = Input(placeholder="type YES to accept the data loss", id="second")
+            field = SafeInput(placeholder="type YES to accept the data loss", id="second")
             self.query_one("#body").mount(field, before=self.query_one("#state"))
             field.focus()
             return
         self._answer(True)
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    def on_input_submitted(self, event: SafeInput.Submitted) -> None:
         event.input.remove()
         self._answer(event.value.strip() == "YES")
 
@@ -127,7 +133,7 @@ class FixScreen(FlowScreen):
 
     def show_verified(self, plan: FixPlan, finding: Finding) -> None:
         word = "VERIFIED" if finding.ok else "NOT FIXED"
-        self.state = f"{word}: {plan.fix}: {finding.summary}"
+        self.state = f"{word}: {_line(plan.fix)}: {_line(finding.summary)}"
         self._draw()
 
     def flow_done(self) -> None:

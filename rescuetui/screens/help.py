@@ -6,7 +6,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+
+from rescuetui.widgets.shown import Shown
 
 
 class HelpScreen(ModalScreen[None]):
@@ -23,11 +24,11 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll():
-            yield Static(f"Help: {self.help_title}", markup=False)
-            yield Static(self.text, markup=False)
+            yield Shown(f"Help: {self.help_title}")
+            yield Shown(self.text)
             if self.hint_text:
-                yield Static("Hint: " + self.hint_text, markup=False)
-            yield Static("Esc or Enter closes this.", markup=False)
+                yield Shown("Hint: " + self.hint_text)
+            yield Shown("Esc or Enter closes this.")
 
     def action_close(self) -> None:
         self.dismiss(None)

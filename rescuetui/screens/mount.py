@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from textual.app import ComposeResult
-from textual.widgets import Static
 
 from rescuetui.core.session import MountOutcome
 from rescuetui.core.target import TargetSystem
 from rescuetui.core.text import printable
 from rescuetui.screens.base import FlowScreen
+from rescuetui.widgets.shown import Shown
 from rescuetui.widgets.stream_log import StreamLog
 
 MARK = {"mounted": "ok  ", "skipped": "skip", "missing": "MISS", "failed": "FAIL"}
@@ -21,7 +21,8 @@ def tree_lines(target: TargetSystem, tree: list[MountOutcome]) -> list[str]:
                                                 else " (no initramfs)")
                         for k in target.kernels) or "none"
     lines = [f"{printable(target.os_release.get('PRETTY_NAME', 'Linux'))} on "
-             f"{printable(target.device)} ({target.fstype}), {target.boot_mode} boot",
+             f"{printable(target.device)} ({printable(target.fstype or '-')}), "
+             f"{target.boot_mode} boot",
              f"Kernels: {kernels}", "", "fstab tree:",
              f"  {'ok':4} {'/':12} {printable(target.device)} (read-only)"]
     for outcome in tree:
@@ -45,16 +46,16 @@ class MountScreen(FlowScreen):
         self.reply: Any = None
 
     def body(self) -> ComposeResult:
-        yield Static("Checking the filesystems unmounted, then mounting read-only...",
-                     id="tree", markup=False)
+        yield Shown("Checking the filesystems unmounted, then mounting read-only...",
+                     id="tree")
         yield StreamLog(lines=6, interval=self.rescue.redraw_interval, id="output")
         if self.hint():
-            yield Static("Hint: " + self.hint(), classes="hint", markup=False)
+            yield Shown("Hint: " + self.hint(), classes="hint")
 
     def show_mounted(self, target: TargetSystem, tree: list[MountOutcome], reply: Any) -> None:
         self.reply = reply
         lines = tree_lines(target, tree) + ["", "Enter: read the evidence."]
-        self.query_one("#tree", Static).update("\n".join(lines))
+        self.query_one("#tree", Shown).update("\n".join(lines))
 
     def action_proceed(self) -> None:
         if self.reply is None:

@@ -8,11 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.widgets import Static
 
 from rescuetui.lab.scenarios import SCENARIOS
 from rescuetui.screens.base import FlowScreen
 from rescuetui.widgets.menu import MenuList
+from rescuetui.widgets.shown import Shown
 
 
 class PracticePickScreen(FlowScreen):
@@ -29,23 +29,23 @@ class PracticePickScreen(FlowScreen):
 
     def body(self) -> ComposeResult:
         self.names = sorted(SCENARIOS)
-        yield Static("Practice systems (each one fails to boot in its own way):", markup=False)
+        yield Shown("Practice systems (each one fails to boot in its own way):")
         yield MenuList([f"{n:24} {SCENARIOS[n].title}" for n in self.names], id="scenarios")
-        yield Static("", id="symptom", markup=False)
+        yield Shown("", id="symptom")
 
     def on_mount(self) -> None:
         self.query_one(MenuList).focus()
         self._show(0)
 
     def _show(self, index: int) -> None:
-        self.query_one("#symptom", Static).update("Symptom: " + SCENARIOS[self.names[index]].symptom)
+        self.query_one("#symptom", Shown).update("Symptom: " + SCENARIOS[self.names[index]].symptom)
 
     def on_menu_list_moved(self, event: MenuList.Moved) -> None:
         self._show(event.index)
 
     def on_menu_list_chosen(self, event: MenuList.Chosen) -> None:
         name = self.names[event.index]
-        self.query_one("#symptom", Static).update(
+        self.query_one("#symptom", Shown).update(
             f"Building the practice disk {name}, then booting it once to record its console "
             "(a minute or two)...")
         self.run_worker(self._build(name), exclusive=True)

@@ -10,11 +10,18 @@ from pathlib import Path
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Static
 
+from rescuetui.core.text import shown
 from rescuetui.fixes.workflow import RepairReport
 from rescuetui.screens.base import FlowScreen
+from rescuetui.widgets.shown import Shown
 from rescuetui.widgets.stream_log import StreamLog
+
+
+def _line(text: object, limit: int = 0) -> str:
+    """One field of the report on one line: the report quotes the disk and its logs."""
+    line = shown(str(text), lines=False)
+    return line[:limit] if limit else line
 
 
 def report_text(report: RepairReport) -> Text:
@@ -23,21 +30,21 @@ def report_text(report: RepairReport) -> Text:
     status = {0: "REPAIRED", 3: "NOTHING TO REPAIR", 5: "A FIX FAILED", 6: "SOME FIXES REFUSED"}
     text.append(f"{status.get(report.status, report.status)}\n", style="bold")
     if data["diagnosis"]:
-        text.append(f"Found: {data['diagnosis']['title']}\n")
+        text.append(f"Found: {_line(data['diagnosis']['title'])}\n")
     for applied in data["applied"]:
         state = "verified" if applied["verified"] else (
             "replaced" if applied.get("superseded_by") else "NOT verified")
-        text.append(f"  {applied['fix']}: {state}\n")
+        text.append(f"  {_line(applied['fix'])}: {state}\n")
         if applied["plan"]["undo"]:
-            text.append(f"    undo: {applied['plan']['undo'][:160]}\n", style="dim")
+            text.append(f"    undo: {_line(applied['plan']['undo'], 160)}\n", style="dim")
     for refused in data["refused"]:
-        text.append(f"  not applied: {refused[:160]}\n")
+        text.append(f"  not applied: {_line(refused, 160)}\n")
     for remaining in data["remaining"]:
-        text.append(f"  still wrong: {remaining['summary'][:160]}\n", style="red")
-    text.append(f"Journal: {report.journal}\n")
-    text.append(f"Undo everything: rescuetui undo --session {report.journal}\n")
+        text.append(f"  still wrong: {_line(remaining['summary'], 160)}\n", style="red")
+    text.append(f"Journal: {_line(report.journal)}\n")
+    text.append(f"Undo everything: rescuetui undo --session {_line(report.journal)}\n")
     if report.rca:
-        text.append(f"Root cause note: {report.rca}\n")
+        text.append(f"Root cause note: {_line(report.rca)}\n")
     return text
 
 
@@ -57,15 +64,15 @@ class ReportScreen(FlowScreen):
 
     def body(self) -> ComposeResult:
         if self.report is None:
-            yield Static(Text("Stopped: " + self.error, style="bold red"), id="summary")
+            yield Shown(Text("Stopped: " + shown(self.error), style="bold red"), id="summary")
         else:
-            yield Static(report_text(self.report), id="summary")
+            yield Shown(report_text(self.report), id="summary")
         if self.rescue.practice:
-            yield Static("b boots the practice disk under qemu: does it reach login now?",
-                         id="boot", markup=False)
+            yield Shown("b boots the practice disk under qemu: does it reach login now?",
+                         id="boot")
             yield StreamLog(lines=6, interval=self.rescue.redraw_interval, id="output")
         if self.hint():
-            yield Static("Hint: " + self.hint(), classes="hint", markup=False)
+            yield Shown("Hint: " + self.hint(), classes="hint")
 
     def on_mount(self) -> None:
         if self.rescue.practice:
@@ -80,7 +87,7 @@ class ReportScreen(FlowScreen):
     async def _boot(self) -> None:
         from rescuetui.lab.boot import boot_async
 
-        line = self.query_one("#boot", Static)
+        line = self.query_one("#boot", Shown)
         log = self.query_one("#output", StreamLog)
         line.update("Booting the practice disk under qemu (half a minute or more)...")
         start = time.monotonic()
@@ -96,5 +103,6 @@ class ReportScreen(FlowScreen):
         result = await boot_async(Path(self.rescue.disk or ""), on_text=show,
                                   firmware=scenario.firmware if scenario else "bios")
         log.flush()
-        line.update(f"Boot: {result.outcome} after {result.seconds:.0f} s ({result.evidence})\n"
+        line.update(f"Boot: {_line(result.outcome)} after {result.seconds:.0f} s "
+                    f"({_line(result.evidence)})\n"
                     + self.rescue.training_summary(time.monotonic() - start))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.widgets import Static
 
 from rescuetui.screens.base import FlowScreen
 from rescuetui.terminal import environment
+from rescuetui.widgets.shown import Shown
 
 
 class StartScreen(FlowScreen):
@@ -36,9 +36,9 @@ class StartScreen(FlowScreen):
             "Keys: arrows move, Enter continues, Esc goes back, F1 or ? helps,",
             "      Ctrl+P lists every action, q quits (mounts are taken down).",
         ]
-        yield Static("\n".join(lines), markup=False)
+        yield Shown("\n".join(lines))
         if self.hint():
-            yield Static("Hint: " + self.hint(), classes="hint", markup=False)
+            yield Shown("Hint: " + self.hint(), classes="hint")
 
     def action_proceed(self) -> None:
         self.rescue.begin()

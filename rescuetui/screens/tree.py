@@ -8,11 +8,12 @@ from typing import Any
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Static
 
 from rescuetui.checks.base import Finding
+from rescuetui.core.text import shown
 from rescuetui.diagnose.tree import NODES
 from rescuetui.screens.base import FlowScreen
+from rescuetui.widgets.shown import Shown
 
 
 def path_text(path: list[str]) -> Text:
@@ -36,11 +37,13 @@ def findings_text(findings: list[Finding]) -> Text:
     for f in findings:
         if not f.ok:
             text.append("FIX ", style="bold red")
-            text.append(f"{f.check}: {f.summary[:240]}\n")
+            # A summary quotes the disk (a path, an fstab field, a label): one line, escaped.
+            text.append(f"{shown(f.check, lines=False)}: "
+                        f"{shown(f.summary, lines=False)[:240]}\n")
     passed = [f.check for f in findings if f.ok]
     if passed:
         text.append("ok  ", style="green")
-        text.append(", ".join(passed) + "\n")
+        text.append(shown(", ".join(passed), lines=False) + "\n")
     return text
 
 
@@ -62,12 +65,12 @@ class TreeScreen(FlowScreen):
         self.answer = ""
 
     def body(self) -> ComposeResult:
-        yield Static("", id="path", markup=False)
-        yield Static("", id="question", markup=False)
-        yield Static("Running the checks...", id="findings", markup=False)
-        yield Static("", id="next", markup=False)
+        yield Shown("", id="path")
+        yield Shown("", id="question")
+        yield Shown("Running the checks...", id="findings")
+        yield Shown("", id="next")
         if self.hint():
-            yield Static("Hint: " + self.hint(), classes="hint", markup=False)
+            yield Shown("Hint: " + self.hint(), classes="hint")
 
     def on_mount(self) -> None:
         self._draw()
@@ -76,16 +79,17 @@ class TreeScreen(FlowScreen):
         """Shows the state; the screen may get it before it is first shown."""
         if not self.query("#path"):  # not composed yet: on_mount draws it
             return
-        self.query_one("#path", Static).update(path_text(self.path))
+        self.query_one("#path", Shown).update(path_text(self.path))
         question = self._question()
         if question:
             answer = f"{self.answer} (recorded)" if self.answer else "(y / n)"
-            self.query_one("#question", Static).update(f"{question}  {answer}")
+            self.query_one("#question", Shown).update(f"{question}  {answer}")
         if self.findings:
-            self.query_one("#findings", Static).update(findings_text(self.findings))
+            self.query_one("#findings", Shown).update(findings_text(self.findings))
         if self.pending_fix is not None:
-            self.query_one("#next", Static).update(
-                f"Proposed fix: {self.pending_fix.fix}. Enter shows what it will do.")
+            self.query_one("#next", Shown).update(
+                f"Proposed fix: {shown(self.pending_fix.fix, lines=False)}. "
+                "Enter shows what it will do.")
 
     def _question(self) -> str | None:
         return next((NODES[n].question for n in self.path if NODES[n].question), None)
@@ -113,7 +117,7 @@ class TreeScreen(FlowScreen):
     def action_proceed(self) -> None:
         if self.pending_fix is not None:
             self.pending_fix = None
-            self.query_one("#next", Static).update("")
+            self.query_one("#next", Shown).update("")
             self.rescue.show_step("fix")
         else:
             self.rescue.forward()

@@ -3,16 +3,16 @@ font lacks, and repaints on every focus change)."""
 
 from __future__ import annotations
 
-from textual.widgets import Static
+from rescuetui.widgets.shown import Shown
 
 
-class KeyBar(Static):
+class KeyBar(Shown):
     DEFAULT_CSS = """
     KeyBar { dock: bottom; height: 1; background: $primary; color: $text; }
     """
 
     def __init__(self, keys: list[tuple[str, str]], id: str | None = None) -> None:
-        super().__init__(self.line(keys), id=id, markup=False)
+        super().__init__(self.line(keys), id=id)
 
     @staticmethod
     def line(keys: list[tuple[str, str]]) -> str:

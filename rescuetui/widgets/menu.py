@@ -2,7 +2,8 @@
 
 Textual's ListView repaints every item when the highlight moves; over a 115200-baud console
 that is a kilobyte and more per arrow key. This list draws its lines itself and, when the
-highlight moves, refreshes only the two lines that changed.
+highlight moves, refreshes only the two lines that changed. Its lines go to the terminal as
+segments, unread by any markup parser: each item is escaped when it is set (core.text.shown).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from textual.geometry import Region, Size
 from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from rescuetui.core.text import shown
 
 
 class MenuList(ScrollView, can_focus=True):
@@ -40,12 +43,12 @@ class MenuList(ScrollView, can_focus=True):
 
     def __init__(self, items: list[str], *, index: int = 0, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.items = list(items)
+        self.items = [shown(item, lines=False) for item in items]
         self.index = min(max(index, 0), max(len(items) - 1, 0))
         self.virtual_size = Size(0, len(self.items))
 
     def set_items(self, items: list[str], index: int = 0) -> None:
-        self.items = list(items)
+        self.items = [shown(item, lines=False) for item in items]
         self.index = min(max(index, 0), max(len(items) - 1, 0))
         self.virtual_size = Size(0, len(self.items))
         self.refresh(layout=True)
