@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import rescuetui
 
-from rescuetui.core.sandbox import Sandbox, seccomp_filter
+from rescuetui.core.sandbox import Sandbox, _compile_filter, seccomp_filter
 from rescuetui.lab.disk import BuiltDisk, Part
 
 pytestmark = pytest.mark.root
@@ -21,6 +21,7 @@ pytestmark = pytest.mark.root
 
 def test_the_filter_compiles_and_names_what_it_refuses() -> None:
     program = seccomp_filter()
+    assert program == _compile_filter()  # the copy kept on /run is the filter of today
     assert len(program) % 8 == 0 and len(program) > 8 * 20  # one BPF instruction is 8 bytes
     argv = Sandbox(Path("/x"), ["/dev/loop9", "/dev/loop9p1"], "/etc/resolv.conf").argv(
         ["true"], seccomp_fd=5)

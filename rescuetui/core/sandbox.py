@@ -23,6 +23,7 @@ efivarfs; rescuetui gives it instead (guestfs-security(1): the disk is data, nev
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -54,27 +55,48 @@ _filter_cache: bytes | None = None
 
 
 def seccomp_filter() -> bytes:
-    """The compiled BPF program (made once per process)."""
+    """The compiled BPF program: made once per boot of the rescue system and kept on its
+    /run (compiling it loads libseccomp and spawns ldconfig: a third of a quick `run`)."""
     global _filter_cache
     if _filter_cache is None:
-        import tempfile
+        import zlib
 
-        import pyseccomp as seccomp
+        from rescuetui.core.state import STATE_BASE
 
-        f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
-        # 32-bit programs (the i386 table) get the same rules rather than a way around them.
-        if seccomp.system_arch() == seccomp.Arch.X86_64:
-            f.add_arch(seccomp.Arch.X86)
-        for name in DENIED_SYSCALLS:
-            try:
-                f.add_rule(seccomp.ERRNO(errno.EPERM), name)
-            except (ValueError, RuntimeError, OSError):
-                continue  # a call this libseccomp does not know does not exist here either
-        with tempfile.TemporaryFile() as out:
-            f.export_bpf(out)
-            out.seek(0)
-            _filter_cache = out.read()
+        key = zlib.crc32(repr((DENIED_SYSCALLS, os.uname().machine)).encode())
+        cached = STATE_BASE / f"seccomp-{key:08x}.bpf"
+        try:
+            _filter_cache = cached.read_bytes()
+            if not _filter_cache or len(_filter_cache) % 8:
+                raise OSError("not a BPF program")
+        except OSError:
+            _filter_cache = _compile_filter()
+            with contextlib.suppress(OSError):
+                STATE_BASE.mkdir(mode=0o700, parents=True, exist_ok=True)
+                partial = cached.with_suffix(f".{os.getpid()}")
+                partial.write_bytes(_filter_cache)
+                partial.replace(cached)
     return _filter_cache
+
+
+def _compile_filter() -> bytes:
+    import tempfile
+
+    import pyseccomp as seccomp
+
+    f = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    # 32-bit programs (the i386 table) get the same rules rather than a way around them.
+    if seccomp.system_arch() == seccomp.Arch.X86_64:
+        f.add_arch(seccomp.Arch.X86)
+    for name in DENIED_SYSCALLS:
+        try:
+            f.add_rule(seccomp.ERRNO(errno.EPERM), name)
+        except (ValueError, RuntimeError, OSError):
+            continue  # a call this libseccomp does not know does not exist here either
+    with tempfile.TemporaryFile() as out:
+        f.export_bpf(out)
+        out.seek(0)
+        return out.read()
 
 
 @dataclass
