@@ -20,7 +20,6 @@ import contextlib
 import ctypes
 import errno
 import os
-import secrets
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -329,7 +328,7 @@ class ConfinedRoot:
         uid = uid if uid is not None else (old.st_uid if old else 0)
         gid = gid if gid is not None else (old.st_gid if old else 0)
         with self.parent(path) as (dirfd, name):
-            temp = f".{name[:200]}.rescuetui-{secrets.token_hex(4)}"
+            temp = f".{name[:200]}.rescuetui-{os.urandom(4).hex()}"
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                          | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
             try:
