@@ -57,7 +57,7 @@ def plan_grub_reinstall(ctx: TargetContext, finding: Finding) -> FixPlan:
     plan.regions = [DiskRegion(0, BOOT_CODE_BYTES, "the MBR boot code"), space]
     boot_dir = (chain.grub_dir or "/boot/grub").rsplit("/", 1)[0] or "/boot"
     source = f"/usr/lib/grub/{PLATFORM}"
-    if not ctx.path(f"{source}/modinfo.sh").is_file():
+    if not ctx.files.is_file(f"{source}/modinfo.sh"):
         package = family.grub_package(PLATFORM)
         if package is None:
             plan.blocked = (f"{source} is missing on the target and the package that ships it "

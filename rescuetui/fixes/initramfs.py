@@ -13,7 +13,7 @@ FIX = "initramfs-rebuild"
 
 def plan_initramfs_rebuild(ctx: TargetContext, finding: Finding) -> FixPlan:
     path = finding.data.get("path") or f"/boot/initrd.img-{ctx.kernel}"
-    exists = ctx.path(path).is_file()
+    exists = ctx.files.is_file(path)
     plan = FixPlan(
         FIX,
         why=finding.summary,
@@ -37,7 +37,7 @@ def plan_initramfs_rebuild(ctx: TargetContext, finding: Finding) -> FixPlan:
                         "first; rescuetui does not delete files to make room.")
         return plan
     if finding.finding == "lacks-lvm" and not any(
-            ctx.path(tool).exists() for tool in ("/usr/sbin/lvm", "/sbin/lvm")):
+            ctx.files.exists(tool) for tool in ("/usr/sbin/lvm", "/sbin/lvm")):
         # The builder copies the system's own lvm into the image: without it no rebuild helps.
         plan.blocked = ("Root is on a logical volume, but the system has no lvm tool (lvm2 is "
                         "not installed), so no rebuilt initramfs could activate it. Install "

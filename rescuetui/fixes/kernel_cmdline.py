@@ -53,7 +53,7 @@ def plan_kernel_cmdline(ctx: TargetContext, finding: Finding) -> FixPlan:
 
 def _regenerators(ctx: TargetContext) -> set[str]:
     """The files that regenerate the entries, even where they did not carry the parameter."""
-    return {p for p in ("/etc/default/grub", "/etc/kernel/cmdline") if ctx.path(p).is_file()}
+    return {p for p in ("/etc/default/grub", "/etc/kernel/cmdline") if ctx.files.is_file(p)}
 
 
 def _edited(path: str, data: bytes, drop: set[str]) -> bytes | None:

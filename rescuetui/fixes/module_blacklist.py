@@ -235,7 +235,7 @@ def _enabled_units_loading(ctx: TargetContext, module: str) -> list[str]:
                       and not d.is_symlink() for p in d.iterdir() if p.name.endswith(".service")})
     found = []
     for name in enabled:
-        unit = next((f"{d}/{name}" for d in UNIT_DIRS if ctx.path(f"{d}/{name}").is_file()), None)
+        unit = next((f"{d}/{name}" for d in UNIT_DIRS if ctx.files.is_file(f"{d}/{name}")), None)
         if unit and any(_execs_loader(line, module) for line in
                         _read(ctx, unit, MAX_LIST_BYTES).splitlines()):
             found.append(unit)
@@ -276,7 +276,7 @@ def verify_module_blacklist(ctx: TargetContext, module: str, kernel: str) -> Fin
                        f"{INITRAMFS_TOOLS_MODULES} still loads {module} in the initramfs.", data=data)
     image = next((k.initramfs for k in ctx.target.kernels if k.version == kernel), None)
     builder = ctx.initramfs_builder
-    lister = builder.lister if builder and ctx.path(builder.lister).exists() else None
+    lister = builder.lister if builder and ctx.files.exists(builder.lister) else None
     if image is None or lister is None:
         return Finding(FIX, True, "ok", f"{module} is blacklisted in {CONF}; the initramfs of "
                        f"{kernel} could not be listed (no image or no lister).", data=data)

@@ -272,7 +272,7 @@ def plan_kdump(ctx: TargetContext, finding: Finding) -> FixPlan:
                         "by hand (kexec-tools, crashkernel= and a unit that runs kexec -p; see "
                         "the distribution's wiki on kdump).")
         return plan
-    installed = any(ctx.path(p).exists() for p in KDUMP_INSTALLED[family.name])
+    installed = any(ctx.files.exists(p) for p in KDUMP_INSTALLED[family.name])
     if not installed:
         install = KDUMP_INSTALL[family.name]
         plan.steps.append(Step(install))

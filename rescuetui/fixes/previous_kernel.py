@@ -115,7 +115,7 @@ def _no_previous_kernel(ctx: TargetContext, failing: str) -> str:
 
 def _plan_rhel(ctx: TargetContext, family: DistroFamily, plan: FixPlan, image: str,
                failing_image: str) -> None:
-    if any(ctx.path(p).is_file() for p in GRUBBY):
+    if any(ctx.files.is_file(p) for p in GRUBBY):
         plan.steps.append(Step(["grubby", "--set-default", image]))
         plan.files.append(GRUBENV)
         back = printable(shlex.join(["grubby", "--set-default", failing_image]))
@@ -217,7 +217,7 @@ def _grub_cfg(ctx: TargetContext, family: DistroFamily) -> str | None:
     ident = ctx.target.os_release.get("ID", "")
     for template in family.bootloader_configs:
         name = template.format(id=ident)
-        if ctx.path(name).is_file():
+        if ctx.files.is_file(name):
             return name
     return None
 
