@@ -10,11 +10,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rescuetui.core.confined import ConfinedRoot
 from rescuetui.core.diskbytes import DiskRegion
 from rescuetui.core.errors import RescueError
 from rescuetui.core.journal import Journal
 from rescuetui.core.manifest import compare, snapshot
 from rescuetui.core.runner import CommandResult, CommandRunner
+
+# The largest target file a fix edits in place: it is read whole and written back whole, and a
+# read cut short would lose the rest of the file.
+MAX_EDIT_BYTES = 16 << 20
+
+
+def read_for_edit(files: ConfinedRoot, path: str) -> bytes | None:
+    """The whole of the target's regular file `path`, read inside its root, to edit; None when
+    it is missing or not a regular file (a FIFO, a link leading nowhere in the target)."""
+    data = files.read(path, MAX_EDIT_BYTES + 1)
+    if data is not None and len(data) > MAX_EDIT_BYTES:
+        raise RescueError(f"{path} on the target is larger than {MAX_EDIT_BYTES >> 20} MiB, "
+                          "more than a file rescuetui edits; change it by hand "
+                          "(`rescuetui shell --rw`).")
+    return data
+
+
+def not_editable(path: str) -> str:
+    """Why a plan is blocked when the file it edits cannot be read."""
+    return (f"{path} is missing on the target or is not a regular file (a link that leads "
+            "nowhere inside the target, a FIFO, a device node): nothing to edit.")
 
 
 @dataclass

@@ -132,8 +132,7 @@ def plan_grub_reinstall_uefi(ctx: TargetContext, finding: Finding) -> FixPlan:
         return plan
     plan.disk, plan.regions = chain.disk, [DiskRegion(span.region.offset, span.region.length,
                                                        f"the ESP ({device})")]
-    host_source = ctx.path(source)
-    if not (host_source / "modinfo.sh").is_file():
+    if not ctx.files.is_file(f"{source}/modinfo.sh"):
         package = family.grub_package(platform)
         if package is None:
             plan.blocked = f"{source} is missing and the package that ships it is not known."
