@@ -9,7 +9,8 @@ BIN    := $(VENV)/bin
 APT_PACKAGES := makedumpfile python3 python3-venv python3-dev gcc pkg-config libblkid-dev \
 	util-linux mount fdisk e2fsprogs xfsprogs dosfstools mtools btrfs-progs \
 	cryptsetup-bin lvm2 mdadm kmod psmisc debootstrap tmux whiptail \
-	qemu-system-x86 qemu-utils ovmf grub-efi-amd64-bin rpm
+	qemu-system-x86 qemu-utils ovmf grub-efi-amd64-bin rpm \
+	systemd-journal-remote
 # What the live image build needs on top (make iso).
 ISO_PACKAGES := debootstrap squashfs-tools xorriso grub-pc-bin grub-efi-amd64-bin mtools ovmf
 ISO ?= /var/tmp/rescuetui.iso

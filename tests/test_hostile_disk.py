@@ -288,3 +288,45 @@ def test_a_mount_point_planted_as_a_link_mounts_nothing_on_the_host(
             assert session.close() == []
         _host_dir_untouched(host)
         assert str(host) not in {m.mountpoint for m in current_mounts()}
+
+
+JOURNAL_REMOTE = Path("/lib/systemd/systemd-journal-remote")
+
+
+def _journal_file(path: Path, message: str, boot: str) -> None:
+    """A real systemd journal file holding one kernel message (systemd-journal-remote writes
+    it from the export format)."""
+    export = "".join(f"{k}={v}\n" for k, v in (
+        ("__CURSOR", "s=0;i=1"), ("__REALTIME_TIMESTAMP", 1700000000000000),
+        ("__MONOTONIC_TIMESTAMP", 1000), ("_BOOT_ID", boot), ("_TRANSPORT", "kernel"),
+        ("MESSAGE", message))) + "\n"
+    subprocess.run([str(JOURNAL_REMOTE), "-o", str(path), "-"], input=export.encode(),
+                   check=True, capture_output=True)
+
+
+def test_journal_files_that_are_links_are_neither_followed_nor_block(tmp_path: Path) -> None:
+    """/var/log/journal holding a real journal file, a link to a journal file of the host's
+    (with a secret) and a link to a FIFO: journalctl is handed the regular file only, by its
+    descriptor; the host's file is not read and nothing waits on the FIFO."""
+    import shutil
+
+    from rescuetui.diagnose.target_logs import target_evidence
+
+    if not JOURNAL_REMOTE.exists() or shutil.which("journalctl") is None:
+        pytest.skip("systemd-journal-remote or journalctl missing (run `make setup`)")
+    root = tmp_path / "target"
+    machine = root / "var/log/journal/0123456789abcdef0123456789abcdef"
+    machine.mkdir(parents=True)
+    _journal_file(machine / "system.journal",
+                  "Kernel panic - not syncing: VFS: Unable to mount root fs", "1" * 32)
+    host_journal = tmp_path / "host.journal"
+    _journal_file(host_journal, f"Kernel panic - not syncing: {SECRET}", "2" * 32)
+    (machine / "host@0001-0002.journal").symlink_to(host_journal)
+    os.mkfifo(root / "fifo")
+    (machine / "fifo.journal").symlink_to("/fifo")
+    (machine / "rel.journal").symlink_to("../../../../../../.." + str(host_journal))
+    with target_evidence(root) as evidence:
+        exported = [(name, path.read_bytes()) for name, path in evidence.sources]
+    assert [name for name, _ in exported] == ["journal (boot 0)"]
+    assert b"Unable to mount root fs" in exported[0][1]
+    assert SECRET.encode() not in exported[0][1]
