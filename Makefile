@@ -10,7 +10,7 @@ APT_PACKAGES := makedumpfile python3 python3-venv python3-dev gcc pkg-config lib
 	util-linux mount fdisk e2fsprogs xfsprogs dosfstools mtools btrfs-progs \
 	cryptsetup-bin lvm2 mdadm kmod psmisc debootstrap tmux whiptail bubblewrap libseccomp2 \
 	qemu-system-x86 qemu-utils ovmf grub-efi-amd64-bin rpm \
-	cpio lz4 zstd lzop libarchive-tools
+	cpio lz4 zstd lzop libarchive-tools systemd-journal-remote
 # What the live image build needs on top (make iso).
 ISO_PACKAGES := debootstrap squashfs-tools xorriso grub-pc-bin grub-efi-amd64-bin mtools ovmf
 ISO ?= /var/tmp/rescuetui.iso

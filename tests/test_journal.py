@@ -133,3 +133,55 @@ def test_mode_and_owner_of_a_directory_and_a_setuid_file_undo_exactly(
     st = sudo.stat()
     assert (st.st_mode & 0o7777, st.st_uid, st.st_gid) == (0o755, 1000, 1000)
     assert (tmp_dir.stat().st_mode & 0o7777) == 0o755
+
+
+def test_a_file_that_cannot_be_backed_up_is_not_changed(target_root: Path,
+                                                        journal_dir: Path) -> None:
+    """A FIFO where a file is expected: its backup would wait for a writer forever, and a
+    change without a backup is no change rescuetui makes. Said, and nothing changes."""
+    os.mkfifo(target_root / "etc/hosts")
+    journal = Journal.create(journal_dir)
+    with pytest.raises(RescueError, match="cannot be backed up"):
+        journal.change_file(target_root, "/etc/hosts", b"x\n", reason="test")
+    with pytest.raises(RescueError, match="cannot be backed up"):
+        journal.remove_file(target_root, "/etc/hosts", reason="test")
+    assert (target_root / "etc/hosts").is_fifo()
+    assert not [r for r in journal.records() if r["kind"] == "file-change"]
+
+
+def test_a_file_bigger_than_a_backup_is_not_changed(target_root: Path, journal_dir: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import rescuetui.core.journal as journal_module
+
+    monkeypatch.setattr(journal_module, "MAX_BACKUP_BYTES", 16)
+    journal = Journal.create(journal_dir)
+    before = (target_root / "etc/fstab").read_bytes()
+    with pytest.raises(RescueError, match="more than"):
+        journal.change_file(target_root, "/etc/fstab", b"x\n", reason="test")
+    assert (target_root / "etc/fstab").read_bytes() == before
+
+
+def test_a_removed_link_comes_back_on_undo(target_root: Path, tmp_path: Path) -> None:
+    (target_root / "etc/localtime").symlink_to("/usr/share/zoneinfo/UTC")
+    journal = Journal.create(tmp_path / "j1")
+    record = journal.remove_file(target_root, "/etc/localtime", reason="test")
+    assert record["link_target"] == "/usr/share/zoneinfo/UTC" and record["backup"] is None
+    assert not os.path.lexists(target_root / "etc/localtime")
+    report = undo_session(journal, target_root, Journal.create(tmp_path / "j2"))
+    assert report.restored and not report.skipped
+    assert os.readlink(target_root / "etc/localtime") == "/usr/share/zoneinfo/UTC"
+
+
+def test_the_copy_into_the_target_stays_inside_it(tmp_path: Path) -> None:
+    """/var/log a relative link climbing out of the target: the copy lands inside it."""
+    root = tmp_path / "target"
+    (root / "var").mkdir(parents=True)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "var/log").symlink_to("../../../../../../../.." + str(outside))
+    (root / str(outside).lstrip("/")).mkdir(parents=True)
+    journal = Journal.create(tmp_path / "journal")
+    assert journal.copy_into(root) == f"/var/log/rescuetui/{journal.directory.name}"
+    assert list(outside.iterdir()) == []
+    copied = root / str(outside).lstrip("/") / "rescuetui" / journal.directory.name
+    assert (copied / "journal.jsonl").is_file()

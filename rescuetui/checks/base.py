@@ -10,7 +10,6 @@ from rescuetui.core.confined import ConfinedRoot
 from rescuetui.core.distros import DistroFamily, family_for
 from rescuetui.core.elf_deps import shell_resolves
 from rescuetui.core.initramfs_builder import InitramfsBuilder, target_builder
-from rescuetui.core.rootpath import resolve_in_root
 from rescuetui.core.runner import CommandResult, CommandRunner
 from rescuetui.core.target import TargetSystem
 
@@ -42,9 +41,6 @@ class TargetContext:
     def files(self) -> ConfinedRoot:
         """The target's files, every access resolved inside its root (core/confined.py)."""
         return ConfinedRoot(self.root)
-
-    def path(self, target_path: str, *, follow_last: bool = True) -> Path:
-        return resolve_in_root(self.root, target_path, follow_last=follow_last)
 
     def chroot(self, *argv: str, timeout: float = 300.0) -> CommandResult:
         return self.runner.run_blocking(list(argv), in_chroot=True, timeout=timeout)

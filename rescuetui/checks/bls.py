@@ -38,7 +38,7 @@ def check_bls(ctx: TargetContext) -> Finding:
     finding = "ok"
     for entry in entries:
         label = printable(entry.file.rsplit("/", 1)[-1])
-        if entry.linux and not ctx.path(_on_boot(ctx, entry.linux)).is_file():
+        if entry.linux and not ctx.files.is_file(_on_boot(ctx, entry.linux)):
             problems.append(f"{label}: its kernel {printable(entry.linux)} does not exist")
             finding = "kernel-missing"
             data["version"] = entry.version
@@ -47,7 +47,7 @@ def check_bls(ctx: TargetContext) -> Finding:
         initrds = [i for v in entry.initrd
                    for i in (env.get(v[1:], "").split() if v.startswith("$") else [v])]
         for initrd in initrds:
-            if not ctx.path(_on_boot(ctx, initrd)).is_file():
+            if not ctx.files.is_file(_on_boot(ctx, initrd)):
                 problems.append(f"{label}: its initramfs {printable(initrd)} does not exist")
                 finding = "initrd-missing" if finding == "ok" else finding
                 data["version"] = entry.version

@@ -8,7 +8,6 @@ import re
 
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.core.bootchain import module_dependencies
-from rescuetui.core.rootpath import read_bounded
 from rescuetui.core.text import from_disk
 
 CHECK = "boot-code"
@@ -70,9 +69,9 @@ def _missing_modules(ctx: TargetContext, directory: str, present: set[str]) -> l
     """The files of normal.mod and grub.cfg's insmods, with what they depend on (moddep.lst),
     that are not in the directory (`present`: module names there)."""
     wanted = ["normal"]
-    config = ctx.path(directory.rsplit("/", 1)[0] + "/grub.cfg")
-    if config.is_file():
-        wanted += INSMOD.findall(from_disk(read_bounded(config, 1 << 20)))
+    config = ctx.files.read(directory.rsplit("/", 1)[0] + "/grub.cfg", 1 << 20)
+    if config is not None:
+        wanted += INSMOD.findall(from_disk(config))
     deps = module_dependencies(ctx.root, directory)
     if not deps:
         return ["moddep.lst"]

@@ -11,7 +11,8 @@ MIN_FREE = 64 << 20  # more than any initramfs a distribution builds, with room 
 
 
 def free_bytes(ctx: TargetContext, path: str) -> int:
-    st = os.statvfs(ctx.path(path))
+    with ctx.files.fd(path, os.O_PATH) as fd:  # fstatfs takes an O_PATH descriptor
+        st = os.fstatvfs(fd)
     return st.f_bavail * st.f_frsize
 
 

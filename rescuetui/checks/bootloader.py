@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 
 from rescuetui.checks.base import Finding, TargetContext
-from rescuetui.core.rootpath import read_bounded
 from rescuetui.core.text import from_disk, printable
 
 CHECK = "bootloader"
@@ -45,13 +44,13 @@ def check_bootloader(ctx: TargetContext) -> Finding:
                            f"entries ({ctx.target.bootloader_config}).")
         return Finding(CHECK, True, "ok", "No GRUB installed on the target (no /boot/grub or "
                        "/boot/grub2): its boot loader is not one rescuetui checks.")
-    host = ctx.path(config)
-    if not host.is_file():
+    found = ctx.files.read(config, 4 << 20)
+    if found is None:  # missing, or no regular file (a FIFO, a link out of the target)
         return Finding(CHECK, False, "config-missing",
                        f"{config} does not exist: GRUB finds no menu and stops at its 'grub>' "
                        "prompt with nothing to boot.", evidence=[f"{config}: missing"],
                        data={"config": config})
-    text = from_disk(read_bounded(host, 4 << 20))
+    text = from_disk(found)
     entries = LINUX_LINE.findall(text)
     if not entries and not _is_bls_config(text):
         return Finding(CHECK, False, "no-entries",
@@ -73,13 +72,13 @@ def check_bootloader(ctx: TargetContext) -> Finding:
     boot_is_separate = any(r.entry.mountpoint == "/boot" for r in ctx.target.fstab)
     for path in entries[:1]:  # the default entry comes first
         kernel = ("/boot" + path[0]) if boot_is_separate else path[0]
-        if not ctx.path(kernel).is_file():
+        if not ctx.files.is_file(kernel):
             problems.append(f"the first entry's kernel {printable(kernel)} does not exist")
             finding = "kernel-missing"
     for initrd_args in INITRD_LINE.findall(text)[:1]:
         for path in initrd_args.split():
             initrd = ("/boot" + path) if boot_is_separate else path
-            if not ctx.path(initrd).is_file():
+            if not ctx.files.is_file(initrd):
                 problems.append(f"the first entry's initramfs {printable(initrd)} does not exist")
                 finding = "initramfs-missing" if finding == "ok" else finding
     if not problems:

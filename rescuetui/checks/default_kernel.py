@@ -14,7 +14,6 @@ from pathlib import PurePosixPath
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.core.bootchain import read_bls_entries, read_grubenv
 from rescuetui.core.grubmenu import MenuEntry, grub_menu_entries
-from rescuetui.core.rootpath import read_bounded
 from rescuetui.core.text import ascii_number, from_disk
 
 CHECK = "default-kernel"
@@ -63,9 +62,10 @@ def _bls_image(ctx: TargetContext, entry: str) -> str | None:
 def default_kernel(ctx: TargetContext) -> tuple[str | None, str]:
     """(kernel version GRUB boots by default, how that was found)."""
     cfg = ctx.target.bootloader_config
-    if not cfg or not ctx.path(cfg).is_file():
+    found = ctx.files.read(cfg, 4 << 20) if cfg else None
+    if cfg is None or found is None:
         return None, "no GRUB configuration"
-    text = from_disk(read_bounded(ctx.path(cfg), 4 << 20))
+    text = from_disk(found)
     env = read_grubenv(ctx.root, str(PurePosixPath(cfg).parent))  # read now, as above
     value = default_entry(text, env) or "0"
     entry = resolve(value, grub_menu_entries(text))

@@ -6,7 +6,6 @@ from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.core.fstab import parse_fstab
 from rescuetui.core.fstabtree import resolve_fstab
 from rescuetui.core.inventory import scan_inventory
-from rescuetui.core.rootpath import read_bounded
 from rescuetui.core.target import MAX_FSTAB_BYTES
 from rescuetui.core.text import from_disk, printable
 
@@ -15,7 +14,8 @@ CHECK = "fstab"
 
 def check_fstab(ctx: TargetContext) -> Finding:
     # Read afresh (a fix may have just changed it), resolved against the devices attached now.
-    fstab = parse_fstab(from_disk(read_bounded(ctx.path("/etc/fstab"), MAX_FSTAB_BYTES)))
+    found = ctx.files.read("/etc/fstab", MAX_FSTAB_BYTES)
+    fstab = parse_fstab(from_disk(found) if found is not None else "")
     inventory = scan_inventory()
     resolved = resolve_fstab(fstab, inventory, ctx.target.disk)
     missing = [r for r in resolved if r.status in ("missing", "ambiguous") and r.required

@@ -13,7 +13,6 @@ from rescuetui.checks.bootloader import main_config
 from rescuetui.checks.default_kernel import default_entry, resolve
 from rescuetui.core.cmdline import Offence, judge, split_cmdline
 from rescuetui.core.grubmenu import MenuEntry, grub_menu_entries
-from rescuetui.core.rootpath import read_bounded
 from rescuetui.core.target import DM_NAME
 from rescuetui.core.text import from_disk, printable
 
@@ -47,15 +46,16 @@ def default_grub_entry(ctx: TargetContext, text: str) -> MenuEntry | None:
 def command_line_sources(ctx: TargetContext) -> list[CmdlineSource]:
     sources: list[CmdlineSource] = []
     config = main_config(ctx)
-    if config and ctx.path(config).is_file():
-        text = from_disk(read_bounded(ctx.path(config), MAX_BYTES))
+    found = ctx.files.read(config, MAX_BYTES) if config else None
+    if config and found is not None:
+        text = from_disk(found)
         entry = default_grub_entry(ctx, text)
         if entry is not None:
             sources.append(CmdlineSource(config, f"default entry '{entry.title_path}'",
                                          entry.params))
-    host = ctx.path(DEFAULT_GRUB)
-    if host.is_file():
-        for match in ASSIGNMENT.finditer(from_disk(read_bounded(host, MAX_BYTES))):
+    defaults = ctx.files.read(DEFAULT_GRUB, MAX_BYTES)
+    if defaults is not None:
+        for match in ASSIGNMENT.finditer(from_disk(defaults)):
             value = next((g for g in match.groups()[3:] if g is not None), "")
             sources.append(CmdlineSource(DEFAULT_GRUB, match.group(2), value))
     chain = ctx.target.boot_chain
@@ -66,9 +66,9 @@ def command_line_sources(ctx: TargetContext) -> list[CmdlineSource]:
         if "kernelopts" in chain.grubenv and chain.grub_dir:
             sources.append(CmdlineSource(f"{chain.grub_dir}/grubenv", "kernelopts",
                                          chain.grubenv["kernelopts"]))
-    if ctx.path(KERNEL_CMDLINE).is_file():
-        sources.append(CmdlineSource(KERNEL_CMDLINE, "the whole file",
-                                     from_disk(read_bounded(ctx.path(KERNEL_CMDLINE), 65536))))
+    whole = ctx.files.read(KERNEL_CMDLINE, 65536)
+    if whole is not None:
+        sources.append(CmdlineSource(KERNEL_CMDLINE, "the whole file", from_disk(whole)))
     return sources
 
 
@@ -110,7 +110,7 @@ def check_kernel_cmdline(ctx: TargetContext) -> Finding:
     found: list[tuple[CmdlineSource, Offence]] = []
     for source in sources:
         params = split_cmdline(source.params)
-        inits = {p.value: ctx.path(p.value).exists() for p in params
+        inits = {p.value: ctx.files.exists(p.value) for p in params
                  if p.key == "init" and p.value and p.value.startswith("/")}
         for offence in judge(params, init_exists=inits, init_falls_back=falls_back,
                              root_drivers=drivers, volumes=volumes):

@@ -24,18 +24,17 @@ def check_kernel_image(ctx: TargetContext) -> Finding:
     path = next((k.image for k in ctx.target.kernels if k.version == ctx.kernel and k.image),
                 f"/boot/vmlinuz-{ctx.kernel}")
     data = {"path": path, "kernel": ctx.kernel}
-    host = ctx.path(path)
-    if not host.is_file():
+    st = ctx.files.stat(path)
+    header = ctx.files.read(path, 0x300)
+    if st is None or header is None:
         return Finding(CHECK, False, "kernel-missing", f"{path} does not exist.", data=data)
-    size = host.stat().st_size
-    with open(host, "rb") as f:
-        header = f.read(0x300)
+    size = st.st_size
     expected = expected_bzimage_size(header)
     if expected is not None and size < expected:
         return Finding(CHECK, False, "kernel-damaged", f"{path} is {size} bytes but its boot "
                        f"header says at least {expected}: the image is truncated.",
                        evidence=[f"size {size}", f"header needs {expected}"], data=data)
-    if not ctx.path(f"/lib/modules/{ctx.kernel}").is_dir():
+    if not ctx.files.is_dir(f"/lib/modules/{ctx.kernel}"):
         return Finding(CHECK, False, "modules-missing", f"/lib/modules/{ctx.kernel} is missing: "
                        "the kernel has no modules to load.", data=data)
     return Finding(CHECK, True, "ok", f"{path} ({size} bytes) is whole"

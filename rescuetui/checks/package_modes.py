@@ -19,11 +19,13 @@ import subprocess
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from rescuetui.checks.base import TargetContext
 from rescuetui.checks.package_digests import rpm_attribute_differences, rpm_records
 from rescuetui.checks.packages import cached_deb
+from rescuetui.core.confined import ConfinedRoot
+
+STATUS_LIMIT = 64 << 20  # dpkg's status of a large system is a few MiB
 
 # Beyond the Essential: yes packages: what boot and a remote login need.
 BOOT_PACKAGES = ("libc6", "systemd", "sudo", "openssh-server", "openssh-client")
@@ -45,21 +47,29 @@ class Member:
     link_target: str | None = None  # symbolic links
 
 
-def _deb_members(deb: Path) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo, str]]:
-    """(archive, member, installed path) for each member of a .deb's filesystem archive,
-    streamed from the host's dpkg-deb."""
-    with subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE,
-                          stderr=subprocess.DEVNULL) as proc:
+def _deb_members(files: ConfinedRoot, deb: str
+                 ) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo, str]]:
+    """(archive, member, installed path) for each member of a .deb's filesystem archive
+    (`deb`: a target path), streamed from the host's dpkg-deb, which is handed the archive's
+    descriptor (opened inside the target, a regular file), never a name to follow."""
+    fd = files.open_regular(deb)
+    try:
+        proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", f"/proc/self/fd/{fd}"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                pass_fds=(fd,))
+    finally:
+        os.close(fd)
+    with proc:
         assert proc.stdout is not None
         with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
             for member in archive:
                 yield archive, member, "/" + member.name.lstrip("./").rstrip("/")
 
 
-def archive_members(deb: Path) -> list[Member]:
-    """The files and links of a .deb with their content."""
+def archive_members(files: ConfinedRoot, deb: str) -> list[Member]:
+    """The files and links of a .deb (a target path) with their content."""
     members = []
-    for archive, member, path in _deb_members(deb):
+    for archive, member, path in _deb_members(files, deb):
         if member.issym():
             members.append(Member(path, 0o777, link_target=member.linkname))
         elif member.isfile():
@@ -72,18 +82,21 @@ def archive_members(deb: Path) -> list[Member]:
 _shipped_cache: dict[tuple[str, int, int], list[Shipped]] = {}
 
 
-def shipped_entries(deb: Path) -> list[Shipped]:
-    """Every file and directory a .deb installs, with mode and owner (links left out). Cached
-    by the archive's path, size and time: a repair re-runs its checks after every fix."""
-    st = deb.stat()
-    key = (str(deb), st.st_size, int(st.st_mtime))
+def shipped_entries(files: ConfinedRoot, deb: str) -> list[Shipped]:
+    """Every file and directory a .deb (a target path) installs, with mode and owner (links
+    left out). Cached by the archive's path, size and time: a repair re-runs its checks after
+    every fix."""
+    st = files.stat(deb)
+    if st is None:
+        return []
+    key = (f"{files.root}:{deb}", st.st_size, int(st.st_mtime))
     if key in _shipped_cache:
         return _shipped_cache[key]
     try:
         entries = [Shipped(path, member.mode & 0o7777, member.uid, member.gid)
-                   for _, member, path in _deb_members(deb)
+                   for _, member, path in _deb_members(files, deb)
                    if member.isfile() or member.isdir()]
-    except tarfile.TarError:
+    except (tarfile.TarError, OSError):
         entries = []  # a damaged archive in the cache: nothing to compare against
     _shipped_cache[key] = entries
     return entries
@@ -91,11 +104,11 @@ def shipped_entries(deb: Path) -> list[Shipped]:
 
 def essential_packages(ctx: TargetContext) -> list[str]:
     """Installed packages marked Essential, plus the boot packages that are installed."""
-    status = ctx.path("/var/lib/dpkg/status")
-    if not status.is_file():
+    status = ctx.files.read_text("/var/lib/dpkg/status", STATUS_LIMIT)
+    if status is None:
         return []
     essential, installed, package = [], set(), ""
-    for line in status.read_text(errors="replace").splitlines():
+    for line in status.splitlines():
         if line.startswith("Package: "):
             package = line[9:].strip()
         elif line == "Essential: yes":
@@ -108,11 +121,10 @@ def essential_packages(ctx: TargetContext) -> list[str]:
 
 def stat_overrides(ctx: TargetContext) -> set[str]:
     """Paths whose owner and mode the administrator set on purpose (dpkg-statoverride)."""
-    path = ctx.path("/var/lib/dpkg/statoverride")
-    if not path.is_file():
+    text = ctx.files.read_text("/var/lib/dpkg/statoverride", STATUS_LIMIT)
+    if text is None:
         return set()
-    return {fields[3] for line in path.read_text(errors="replace").splitlines()
-            if len(fields := line.split()) == 4}
+    return {fields[3] for line in text.splitlines() if len(fields := line.split()) == 4}
 
 
 def debian_mode_differences(ctx: TargetContext) -> tuple[list[dict[str, str]], list[str]]:
@@ -126,16 +138,17 @@ def debian_mode_differences(ctx: TargetContext) -> tuple[list[dict[str, str]], l
         if deb is None:
             without_archive.append(package)
             continue
-        for entry in shipped_entries(deb):
+        for entry in shipped_entries(ctx.files, deb):
             if entry.path in overrides or entry.path == "/":
                 continue
-            host = ctx.path(entry.path, follow_last=False)
-            real = "/" + str(host.relative_to(ctx.root)).removeprefix(".")
-            try:
-                st = host.lstat()
-            except OSError:
+            directory, _, name = entry.path.rpartition("/")
+            where = ctx.files.resolve(directory or "/")
+            st = ctx.files.lstat(entry.path)
+            parent = ctx.files.stat(directory or "/")
+            if where is None or st is None or parent is None:
                 continue  # missing files are package verification's business
-            if stat.S_ISLNK(st.st_mode) or real in seen or os.path.ismount(host):
+            real = where.rstrip("/") + "/" + name
+            if stat.S_ISLNK(st.st_mode) or real in seen or st.st_dev != parent.st_dev:
                 continue  # a mount point shows the mounted filesystem's mode, not its own
             seen.add(real)  # merged /usr: /bin/su and /usr/bin/su are one file
             mode = st.st_mode & 0o7777

@@ -4,17 +4,21 @@ through the host's rpm, pacman's local database. The family says which one it ke
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from rescuetui.checks.base import TargetContext
 from rescuetui.checks.pacmandb import pacman_owner
 from rescuetui.checks.rpmdb import rpm_database
-from rescuetui.core.rootpath import target_path
+from rescuetui.core.confined import MAX_SYMLINKS
 
 # The soname capability rpm records for a library of a 64-bit architecture.
 RPM_LIB64 = "()(64bit)"
+DPKG_INFO = "/var/lib/dpkg/info"
+APT_ARCHIVES = "/var/cache/apt/archives"
+MAX_LIST_BYTES = 16 << 20  # a package's file list (the kernel's: under 1 MiB)
 
 
 @dataclass(frozen=True)
@@ -34,20 +38,39 @@ def spellings(path: str) -> list[str]:
 def really_missing(ctx: TargetContext, path: str) -> str:
     """The path, in the target, of the file `path` leads to: its links followed inside the
     root (/sbin/init -> /lib/systemd/systemd), so that a dangling link names what is gone."""
-    return target_path(ctx.root, ctx.path(path))
+    found = ctx.files.resolve(path)
+    if found is not None:
+        return found
+    # Something on the way is missing: follow what the links say, as far as they lead.
+    parts = [p for p in path.split("/") if p and p != "."]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            resolved = resolved[:-1]
+            continue
+        link = ctx.files.readlink("/" + "/".join([*resolved, part]))
+        if link is not None and hops < MAX_SYMLINKS:
+            hops += 1
+            resolved = [] if link.startswith("/") else resolved
+            parts = [p for p in link.split("/") if p and p != "."] + parts
+            continue
+        resolved.append(part)
+    return "/" + "/".join(resolved)
 
 
 def debian_owner(ctx: TargetContext, name: str) -> tuple[str, str] | None:
     """(package, path) owning a file; `name` is a path or a bare file name. dpkg's file lists
     name paths as installed (/lib/... on merged-/usr systems too), so both forms are tried."""
-    info = ctx.path("/var/lib/dpkg/info")
-    if not info.is_dir():
-        return None
     wanted = set(spellings(name)) if name.startswith("/") else set()
-    for listing in sorted(info.glob("*.list")):
-        for line in listing.read_text(errors="replace").splitlines():
+    for listing in ctx.files.entries(DPKG_INFO):
+        if not listing.is_file or not listing.name.endswith(".list"):
+            continue
+        text = ctx.files.read(listing.path, MAX_LIST_BYTES)
+        for line in (text or b"").decode("utf-8", "replace").splitlines():
             if line in wanted or (not name.startswith("/") and line.endswith("/" + name)):
-                return listing.stem.split(":")[0], line
+                return listing.name.removesuffix(".list").split(":")[0], line
     return None
 
 
@@ -99,8 +122,15 @@ def kernel_package(ctx: TargetContext, version: str, image: str | None = None) -
                                      or None)
 
 
-def cached_deb(ctx: TargetContext, package: str) -> Path | None:
-    """The package's .deb in the target's apt cache, for the installed version if known."""
-    archives = ctx.path("/var/cache/apt/archives")
-    found = sorted(archives.glob(f"{package}_*.deb")) if archives.is_dir() else []
+def cached_deb_path(ctx: TargetContext, package: str) -> str | None:
+    """The target path of the package's .deb in the target's apt cache (a regular file, not a
+    link), the newest version by name."""
+    found = [e.path for e in ctx.files.entries(APT_ARCHIVES)
+             if e.is_file and fnmatch.fnmatchcase(e.name, f"{package}_*.deb")]
     return found[-1] if found else None
+
+
+def cached_deb(ctx: TargetContext, package: str) -> str | None:
+    """The target path of the package's .deb in the target's apt cache (a regular file, not a
+    link); read through its descriptor (checks/package_modes.py), never by a host name."""
+    return cached_deb_path(ctx, package)

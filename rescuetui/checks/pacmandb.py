@@ -4,12 +4,11 @@ chroot."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from rescuetui.checks.rpmdb import PACKAGE_NAME
-from rescuetui.core.rootpath import resolve_in_root
+from rescuetui.core.confined import ConfinedRoot
 
 LOCAL = "/var/lib/pacman/local"
 MAX_LIST_BYTES = 16 << 20
@@ -23,13 +22,9 @@ class PacmanOwner:
     path: str  # as the database names it, with the leading /
 
 
-def _read(path: Path) -> str:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return ""
-    with os.fdopen(fd, "rb") as f:
-        return f.read(MAX_LIST_BYTES).decode("utf-8", "replace")
+def _read(files: ConfinedRoot, path: str) -> str:
+    found = files.read(path, MAX_LIST_BYTES)
+    return found.decode("utf-8", "replace") if found is not None else ""
 
 
 def sections(text: str) -> dict[str, list[str]]:
@@ -49,18 +44,16 @@ def sections(text: str) -> dict[str, list[str]]:
 def pacman_owner(root: Path, wanted: set[str], basename: str | None = None) -> PacmanOwner | None:
     """The package whose %FILES% names one of `wanted` (absolute paths), or, given `basename`
     (a bare library name from ldd), a file of that name."""
-    local = resolve_in_root(root, LOCAL)
-    if not local.is_dir():
-        return None
-    for entry in sorted(local.iterdir())[:MAX_PACKAGES]:
-        if entry.is_symlink() or not entry.is_dir():
+    disk = ConfinedRoot(root)
+    for entry in disk.entries(LOCAL)[:MAX_PACKAGES]:
+        if not entry.is_dir:  # a link is no package's directory
             continue
-        files = sections(_read(entry / "files")).get("FILES", [])
+        files = sections(_read(disk, f"{entry.path}/files")).get("FILES", [])
         hit = next(("/" + f for f in files if "/" + f in wanted
                     or (basename and f.rsplit("/", 1)[-1] == basename)), None)
         if hit is None:
             continue
-        desc = sections(_read(entry / "desc"))
+        desc = sections(_read(disk, f"{entry.path}/desc"))
         name = (desc.get("NAME") or [""])[0]
         if PACKAGE_NAME.match(name):
             return PacmanOwner(name, (desc.get("VERSION") or [""])[0], hit)

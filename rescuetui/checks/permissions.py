@@ -9,6 +9,9 @@ apt cache; RPM: every package's records, read by the host's rpm). Nothing runs i
 
 from __future__ import annotations
 
+import fnmatch
+import stat
+
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.package_modes import debian_mode_differences, rpm_mode_differences
 
@@ -25,8 +28,7 @@ RPM_FAMILIES = ("rhel", "suse", "azurelinux")
 
 def _real(ctx: TargetContext, path: str) -> str | None:
     """The path, in the target, of the file `path` names (links followed), if it exists."""
-    host = ctx.path(path)
-    return "/" + str(host.relative_to(ctx.root)) if host.exists() else None
+    return ctx.files.resolve(path)
 
 
 def _executables(ctx: TargetContext) -> list[dict[str, str]]:
@@ -34,9 +36,10 @@ def _executables(ctx: TargetContext) -> list[dict[str, str]]:
     loader = LOADERS.get(ctx.target.arch or "", "")
     for path in filter(None, (loader, *EXECUTABLES)):
         real = _real(ctx, path)  # the file a link points to: its mode is what counts
-        if real is None:
+        st = ctx.files.lstat(real) if real is not None else None
+        if real is None or st is None:
             continue
-        mode = ctx.path(real).stat().st_mode & 0o7777
+        mode = st.st_mode & 0o7777
         if mode & 0o111 != 0o111:
             wrong.append({"path": real, "mode": f"{mode:04o}", "expected": f"{mode | 0o755:04o}",
                           "why": "not executable by all"})
@@ -46,10 +49,9 @@ def _executables(ctx: TargetContext) -> list[dict[str, str]]:
 def _directories(ctx: TargetContext) -> list[dict[str, str]]:
     wrong = []
     for path, (mode, uid) in EXPECTED.items():
-        host = ctx.path(path)
-        if not host.is_dir():
+        st = ctx.files.stat(path)
+        if st is None or not stat.S_ISDIR(st.st_mode):
             continue
-        st = host.stat()
         actual = st.st_mode & 0o7777
         if actual != mode or st.st_uid != uid:
             wrong.append({"path": path, "mode": f"{actual:04o}", "expected": f"{mode:04o}",
@@ -62,10 +64,10 @@ def _setuid(ctx: TargetContext) -> list[dict[str, str]]:
     wrong, seen = [], set()
     for path in SETUID_ROOT:
         real = _real(ctx, path)
-        if real is None or real in seen:
+        st = ctx.files.lstat(real) if real is not None else None
+        if real is None or st is None or real in seen:
             continue
         seen.add(real)
-        st = ctx.path(real).stat()
         mode = st.st_mode & 0o7777
         if not mode & 0o4000 or st.st_uid != 0:
             wrong.append({"path": real, "mode": f"{mode:04o}", "expected": f"{mode | 0o4000:04o}",
@@ -76,14 +78,11 @@ def _setuid(ctx: TargetContext) -> list[dict[str, str]]:
 
 def _ssh_host_keys(ctx: TargetContext) -> list[dict[str, str]]:
     """Private host keys: 0600 root (RHEL: 0640 with group ssh_keys is fine too)."""
-    ssh = ctx.path("/etc/ssh")
-    if not ssh.is_dir():
-        return []
     wrong = []
-    for key in sorted(ssh.glob("ssh_host_*_key")):
-        st = key.lstat()
-        if not key.is_file() or key.is_symlink():
-            continue
+    for key in ctx.files.entries("/etc/ssh"):
+        if not key.is_file or not fnmatch.fnmatchcase(key.name, "ssh_host_*_key"):
+            continue  # a link, a FIFO: no key file of sshd's
+        st = key.st
         mode = st.st_mode & 0o7777
         if mode & 0o037 or st.st_uid != 0:
             expected = 0o640 if mode & 0o040 and st.st_gid != 0 else 0o600

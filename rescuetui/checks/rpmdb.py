@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import stat
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from rescuetui.core.rootpath import resolve_in_root
+from rescuetui.core.confined import ConfinedRoot, write_all
 
 # Where rpm keeps its database: RHEL <= 9, SUSE, Azure Linux; Fedora 36+ and RHEL 10 (where
 # /var/lib/rpm is a link to it, resolved inside the target).
@@ -41,39 +40,47 @@ class RpmOwner:
     path: str  # the path as the database names it
 
 
-def database_dir(root: Path) -> Path | None:
+def database_dir(root: Path) -> str | None:
+    """The target path of the directory holding the target's RPM database (links followed
+    inside the target)."""
+    files = ConfinedRoot(root)
     for candidate in DB_DIRS:
-        found = resolve_in_root(root, candidate)
-        if found.is_dir() and (any(found.glob("rpmdb.sqlite")) or any(found.glob("Packages*"))):
-            return found
+        names = files.listdir(candidate)
+        if "rpmdb.sqlite" in names or any(n.startswith("Packages") for n in names):
+            return files.resolve(candidate)
     return None
 
 
-def _copy_database(source: Path, dest: Path) -> bool:
-    """The database files, copied without following links; False when there are none or they
-    are bigger than a database can sensibly be."""
+def _copy_database(files: ConfinedRoot, source: str, dest: Path) -> bool:
+    """The database files, copied without following links (regular files only, read inside
+    the target's root); False when there are none or they are bigger than a database can
+    sensibly be."""
     total = 0
     copied = False
-    for entry in sorted(source.iterdir()):
-        if entry.name.startswith("__db.") or entry.name.startswith(".") or entry.is_symlink():
-            continue  # Berkeley DB's environment and rpm's lock are not the data
+    for entry in files.entries(source):
+        if entry.name.startswith("__db.") or entry.name.startswith(".") or not entry.is_file:
+            continue  # Berkeley DB's environment and rpm's lock are not the data; nor a link
         try:
-            fd = os.open(entry, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            fd = files.open_regular(entry.path)
         except OSError:
             continue
-        with os.fdopen(fd, "rb") as src:
-            info = os.fstat(src.fileno())
-            if not stat.S_ISREG(info.st_mode):
-                continue
-            total += info.st_size
+        try:
+            size = os.fstat(fd).st_size
+            total += size
             if total > MAX_DB_BYTES:
                 return False
-            with open(dest / entry.name, "xb") as out:
-                left = info.st_size  # what was counted, not whatever the file grows to
-                while left > 0 and (chunk := src.read(min(left, 1 << 20))):
-                    out.write(chunk)
+            out = os.open(dest / entry.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                          | os.O_CLOEXEC, 0o600)
+            try:
+                left = size  # what was counted, not whatever the file grows to
+                while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+                    write_all(out, chunk)
                     left -= len(chunk)
+            finally:
+                os.close(out)
             copied = True
+        finally:
+            os.close(fd)
     return copied
 
 
@@ -132,4 +139,5 @@ def rpm_database(root: Path) -> Iterator[RpmDatabase | None]:
         yield None
         return
     with tempfile.TemporaryDirectory(prefix="rescuetui-rpmdb-") as tmp:
-        yield RpmDatabase(Path(tmp)) if _copy_database(source, Path(tmp)) else None
+        copied = _copy_database(ConfinedRoot(root), source, Path(tmp))
+        yield RpmDatabase(Path(tmp)) if copied else None

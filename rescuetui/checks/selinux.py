@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,12 +84,8 @@ def parse_config(raw: bytes) -> SelinuxConfig:
 
 def read_config(ctx: TargetContext) -> SelinuxConfig | None:
     """The target's SELinux config, or None when it has none (or it cannot be read)."""
-    host = ctx.path(CONFIG)
-    try:
-        with open(host, "rb") as f:
-            return parse_config(f.read(READ_LIMIT))
-    except OSError:
-        return None
+    found = ctx.files.read(CONFIG, READ_LIMIT)
+    return parse_config(found) if found is not None else None
 
 
 def policy_files(ctx: TargetContext, policy_type: str) -> list[str]:
@@ -96,15 +93,12 @@ def policy_files(ctx: TargetContext, policy_type: str) -> list[str]:
     if not POLICY_NAME.fullmatch(policy_type):
         return []
     directory = f"/etc/selinux/{policy_type}/policy"
-    host = ctx.path(directory)
-    try:
-        names = sorted(p.name for p in host.iterdir() if re.fullmatch(r"policy\.\d+", p.name))
-    except OSError:
-        return []
     found = []
-    for name in names:
-        path = ctx.path(f"{directory}/{name}")
-        if path.is_file() and path.stat().st_size > 0:
+    for name in ctx.files.listdir(directory):
+        if not re.fullmatch(r"policy\.\d+", name):
+            continue
+        st = ctx.files.stat(f"{directory}/{name}")
+        if st is not None and stat.S_ISREG(st.st_mode) and st.st_size > 0:
             found.append(f"{directory}/{name}")
     return found
 
@@ -120,13 +114,8 @@ def boot_command_lines(ctx: TargetContext) -> list[str]:
     found: list[str] = []
     for config in dict.fromkeys(filter(None, (ctx.target.bootloader_config,
                                                "/boot/loader/entries"))):
-        host = ctx.path(config)
-        if host.is_dir():
-            try:
-                names = sorted(p.name for p in host.iterdir() if p.name.endswith(".conf"))
-            except OSError:
-                continue
-            for name in names:
+        if ctx.files.is_dir(config):
+            for name in [n for n in ctx.files.listdir(config) if n.endswith(".conf")]:
                 for line in _read_text(ctx, f"{config}/{name}").splitlines():
                     words = line.split(None, 1)
                     if words[:1] == ["options"]:
@@ -138,11 +127,8 @@ def boot_command_lines(ctx: TargetContext) -> list[str]:
 
 
 def _read_text(ctx: TargetContext, path: str) -> str:
-    try:
-        with open(ctx.path(path), "rb") as f:
-            return from_disk(f.read(READ_LIMIT))
-    except OSError:
-        return ""
+    found = ctx.files.read(path, READ_LIMIT)
+    return from_disk(found) if found is not None else ""
 
 
 def unlabeled_files(ctx: TargetContext) -> list[str] | None:
@@ -150,11 +136,13 @@ def unlabeled_files(ctx: TargetContext) -> list[str] | None:
     filesystem cannot say (no extended attributes there)."""
     missing = []
     for path in LABELLED:
-        host = ctx.path(path)
-        if not host.exists():
-            continue
         try:
-            label = os.getxattr(host, XATTR, follow_symlinks=False)
+            # The file a link leads to, inside the target; its label read through the
+            # descriptor's /proc link (an O_PATH descriptor takes no fgetxattr).
+            with ctx.files.fd(path, os.O_PATH) as fd:
+                label = os.getxattr(f"/proc/self/fd/{fd}", XATTR)
+        except FileNotFoundError:
+            continue
         except OSError as exc:
             if exc.errno == errno.ENODATA:
                 missing.append(path)
@@ -168,7 +156,7 @@ def unlabeled_files(ctx: TargetContext) -> list[str] | None:
 
 
 def relabel_scheduled(ctx: TargetContext) -> bool:
-    return os.path.lexists(ctx.path(AUTORELABEL, follow_last=False))
+    return ctx.files.lstat(AUTORELABEL) is not None
 
 
 def needs_relabel(ctx: TargetContext) -> bool:
@@ -181,15 +169,13 @@ def needs_relabel(ctx: TargetContext) -> bool:
 
 
 def check_selinux(ctx: TargetContext) -> Finding:
-    host = ctx.path(CONFIG)
-    if not host.exists():
+    if not ctx.files.exists(CONFIG):
         return Finding(CHECK, True, "ok", f"No {CONFIG}: SELinux is not configured on this "
                        "system.", data={"config": CONFIG, "mode": None, "type": None})
-    try:
-        with open(host, "rb") as f:
-            config = parse_config(f.read(READ_LIMIT))
-    except OSError as exc:
-        return unchecked(CHECK, f"{CONFIG} could not be read: {exc.strerror}.")
+    found = ctx.files.read(CONFIG, READ_LIMIT)
+    if found is None:
+        return unchecked(CHECK, f"{CONFIG} could not be read: it is not a regular file.")
+    config = parse_config(found)
     overrides = sorted({m.group(0) for line in boot_command_lines(ctx)
                         for m in CMDLINE_OVERRIDES.finditer(line)})
     evidence = list(config.notes) + [

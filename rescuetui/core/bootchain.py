@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from rescuetui.core.confined import ConfinedRoot
 from rescuetui.core.diskbytes import DiskRegion, read_region
 from rescuetui.core.esp import EspContents, read_esp
 from rescuetui.core.inventory import BlockDevice, Inventory
-from rescuetui.core.rootpath import read_bounded, resolve_in_root
 from rescuetui.core.text import from_disk, printable
 
 SECTOR = 512
@@ -248,37 +248,31 @@ def _core_image_whole(head: bytes, sector: int, limit: int) -> tuple[bool, str]:
 
 
 def grub_dir(root: Path) -> str | None:
-    return next((d for d in GRUB_DIRS if resolve_in_root(root, d).is_dir()), None)
+    files = ConfinedRoot(root)
+    return next((d for d in GRUB_DIRS if files.is_dir(d)), None)
 
 
 def grub_platforms(root: Path, directory: str | None) -> list[GrubPlatform]:
     if directory is None:
         return []
+    files = ConfinedRoot(root)
     found = []
     for name in GRUB_PLATFORMS:
         where = f"{directory}/{name}"
-        host = resolve_in_root(root, where)
-        if not host.is_dir():
+        if not files.is_dir(where):
             continue
-        try:
-            modules = sorted(p.name.removesuffix(".mod") for p in host.iterdir()
-                             if p.name.endswith(".mod"))
-        except OSError:
-            modules = []
-        core = resolve_in_root(root, f"{where}/core.img").is_file() or resolve_in_root(
-            root, f"{where}/core.efi").is_file()
+        modules = sorted(n.removesuffix(".mod") for n in files.listdir(where)
+                         if n.endswith(".mod"))
+        core = files.is_file(f"{where}/core.img") or files.is_file(f"{where}/core.efi")
         found.append(GrubPlatform(name, where, modules, core))
     return found
 
 
 def module_dependencies(root: Path, platform_dir: str) -> dict[str, list[str]]:
     """moddep.lst of a platform directory: each module and the modules it needs."""
-    path = resolve_in_root(root, f"{platform_dir}/moddep.lst")
+    found = ConfinedRoot(root).read(f"{platform_dir}/moddep.lst", MAX_ENTRY_BYTES * 4)
+    text = from_disk(found) if found is not None else ""
     deps: dict[str, list[str]] = {}
-    try:
-        text = from_disk(read_bounded(path, MAX_ENTRY_BYTES * 4)) if path.is_file() else ""
-    except OSError:
-        text = ""
     for line in text.splitlines():
         name, _, needs = line.partition(":")
         if name.strip():
@@ -287,15 +281,17 @@ def module_dependencies(root: Path, platform_dir: str) -> dict[str, list[str]]:
 
 
 def read_bls_entries(root: Path) -> list[BlsEntry]:
-    directory = resolve_in_root(root, "/boot/loader/entries")
-    if not directory.is_dir():
-        return []
+    files = ConfinedRoot(root)
+    confs = [e for e in files.entries("/boot/loader/entries") if e.name.endswith(".conf")]
     entries = []
-    for conf in sorted(directory.glob("*.conf"))[:200]:
-        if not conf.is_file() or conf.is_symlink():
+    for conf in confs[:200]:
+        if not conf.is_file:  # a link, a FIFO, a directory: not an entry
+            continue
+        found = files.read(conf.path, MAX_ENTRY_BYTES)
+        if found is None:
             continue
         entry = BlsEntry(f"/boot/loader/entries/{conf.name}")
-        for line in from_disk(read_bounded(conf, MAX_ENTRY_BYTES)).splitlines():
+        for line in from_disk(found).splitlines():
             key, _, value = line.strip().partition(" ")
             value = value.strip()
             if key == "title":
@@ -316,11 +312,11 @@ def read_grubenv(root: Path, directory: str | None) -> dict[str, str]:
     """GRUB's environment block: a 1024-byte file of NAME=value lines padded with #."""
     if directory is None:
         return {}
-    path = resolve_in_root(root, f"{directory}/grubenv")
-    if not path.is_file():
+    found = ConfinedRoot(root).read(f"{directory}/grubenv", 4096)
+    if found is None:
         return {}
     values = {}
-    for line in from_disk(read_bounded(path, 4096)).splitlines():
+    for line in from_disk(found).splitlines():
         if line.startswith("#") or "=" not in line:
             continue
         name, _, value = line.partition("=")

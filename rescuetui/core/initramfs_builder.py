@@ -7,13 +7,12 @@ mkinitcpio), nor from leftover directories: a removed initramfs-tools leaves
 
 from __future__ import annotations
 
-import os
 import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from rescuetui.core.rootpath import resolve_in_root
+from rescuetui.core.confined import ConfinedRoot
 
 Argv = list[str]
 MAX_STATUS_BYTES = 64 << 20
@@ -72,10 +71,11 @@ _STANZA_STATUS = re.compile(r"^Status: (.*)$", re.M)
 
 def installed_builders(root: Path) -> list[InitramfsBuilder]:
     """The builders the target has installed and could run, in BUILDERS order."""
-    debian_installed = _dpkg_installed(root)
+    files = ConfinedRoot(root)
+    debian_installed = _dpkg_installed(files)
     found = []
     for builder in BUILDERS:
-        if not _executable(resolve_in_root(root, builder.program)):
+        if not _executable(files, builder.program):
             continue
         if debian_installed is not None and builder.debian_package \
                 and builder.debian_package not in debian_installed:
@@ -98,24 +98,17 @@ def target_builder(root: Path, family: str | None) -> InitramfsBuilder | None:
     return next((b for b in found if b.name == usual), found[0])
 
 
-def _executable(path: Path) -> bool:
-    try:
-        st = path.stat()
-    except OSError:
-        return False
-    return stat.S_ISREG(st.st_mode) and bool(st.st_mode & 0o111)
+def _executable(files: ConfinedRoot, path: str) -> bool:
+    st = files.stat(path)
+    return st is not None and stat.S_ISREG(st.st_mode) and bool(st.st_mode & 0o111)
 
 
-def _dpkg_installed(root: Path) -> set[str] | None:
+def _dpkg_installed(files: ConfinedRoot) -> set[str] | None:
     """Packages dpkg's status says are installed; None where the target has no dpkg database."""
-    status = resolve_in_root(root, "/var/lib/dpkg/status")
-    try:
-        if not stat.S_ISREG(os.stat(status).st_mode):
-            return None
-        with open(status, "rb") as f:
-            text = f.read(MAX_STATUS_BYTES).decode("utf-8", "replace")
-    except OSError:
+    found = files.read("/var/lib/dpkg/status", MAX_STATUS_BYTES)
+    if found is None:
         return None
+    text = found.decode("utf-8", "replace")
     installed = set()
     for stanza in text.split("\n\n"):
         package = _STANZA_PACKAGE.search(stanza)

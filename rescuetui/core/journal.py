@@ -2,34 +2,56 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
-import shutil
+import stat
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rescuetui.core.confined import ConfinedRoot, write_all
 from rescuetui.core.diskbytes import DiskRegion, read_region
 from rescuetui.core.errors import RescueError
-from rescuetui.core.rootpath import resolve_in_root
 
 DEFAULT_JOURNAL_BASE = Path("/var/log/rescuetui")
 JOURNAL_FILE = "journal.jsonl"
+TARGET_LOG_DIR = "/var/log/rescuetui"  # where the journal travels with the disk
+# The largest target file a change backs up (an initramfs, a kernel: tens of MiB). A bigger
+# one, or a sparse giant a hostile disk holds, is not copied, and so not changed either.
+MAX_BACKUP_BYTES = 2 << 30
 
 
-def digest_of(path: Path) -> str | None:
-    """sha256 of a regular file, or None when it does not exist."""
+@contextlib.contextmanager
+def _regular(files: ConfinedRoot, path: str) -> Iterator[int | None]:
+    """A read descriptor of the target's regular file `path` itself (a link at the last name
+    is not followed); None when it is missing, a link or anything but a regular file."""
+    try:
+        fd = files.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
+        yield None
+        return
+    try:
+        yield fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    finally:
+        os.close(fd)
+
+
+def digest_of(files: ConfinedRoot, path: str) -> str | None:
+    """sha256 of the target's regular file `path`, or None when there is none."""
     import hashlib  # only when a file changes: keeps it off the start-up path
 
-    if not path.is_file() or path.is_symlink():
-        return None
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
+    with _regular(files, path) as fd:
+        if fd is None:
+            return None
+        h = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 20):
             h.update(chunk)
-    return h.hexdigest()
+        return h.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -43,12 +65,13 @@ class FileState:
     gid: int | None = None
 
     @classmethod
-    def of(cls, path: Path) -> FileState:
-        try:
-            st = path.lstat()
-        except FileNotFoundError:
+    def of(cls, files: ConfinedRoot, path: str) -> FileState:
+        """The target's file `path` itself (a link as the last name is the link)."""
+        st = files.lstat(path)
+        if st is None:
             return cls(False)
-        return cls(True, digest_of(path), st.st_mode & 0o7777, st.st_uid, st.st_gid)
+        digest = digest_of(files, path) if stat.S_ISREG(st.st_mode) else None
+        return cls(True, digest, st.st_mode & 0o7777, st.st_uid, st.st_gid)
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> FileState:
@@ -166,34 +189,32 @@ class Journal:
     ) -> dict[str, Any]:
         """Replace the target file `path` (relative to `root`) with `new_content`.
 
-        The old file is copied into the journal's backups first, the new one is written to a
-        temporary file beside it and renamed over, and the record names both digests. Mode and
-        owner stay as they were, unless `owner` (a FileState) gives others; a new file gets `mode`.
+        The old file is copied into the journal's backups first (when it cannot be, nothing is
+        changed), the new one is written to a temporary file created beside it and renamed
+        over, all inside the target's root (core/confined.py), and the record names both
+        digests. Mode and owner stay as they were, unless `owner` (a FileState) gives others;
+        a new file gets `mode` (0644 without one).
         """
-        host_path = _in_root(root, path)
+        files = _confined(root, path)
+        _not_a_link(files, path)
         seq = self.next_seq()
-        before = FileState.of(host_path)
-        backup = self._backup(seq, host_path, path) if before.exists else None
-        tmp = host_path.with_name(f".{host_path.name}.rescuetui-{seq}")
+        before = FileState.of(files, path)
+        backup = self._backup(seq, files, path) if before.exists else None
+        keep = owner if owner is not None and owner.exists else before
         try:
-            with open(tmp, "wb") as f:
-                f.write(new_content)
-                f.flush()
-                os.fsync(f.fileno())
-            keep = owner if owner is not None and owner.exists else before
             if keep.exists:
-                os.chown(tmp, keep.uid or 0, keep.gid or 0)
-                os.chmod(tmp, keep.mode if keep.mode is not None else 0o644)
-            elif mode is not None:
-                os.chmod(tmp, mode)
-            os.replace(tmp, host_path)
+                files.write_atomic(path, new_content,
+                                   mode=keep.mode if keep.mode is not None else 0o644,
+                                   uid=keep.uid or 0, gid=keep.gid or 0)
+            else:
+                files.write_atomic(path, new_content, mode=0o644 if mode is None else mode,
+                                   uid=0, gid=0)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise RescueError(
                 f"Could not write {path} on the target: {exc.strerror}. The file is unchanged"
                 f"{'; its backup is ' + str(backup) if backup else ''}."
             ) from exc
-        return self._record_change(seq, path, reason, before, FileState.of(host_path), backup)
+        return self._record_change(seq, path, reason, before, FileState.of(files, path), backup)
 
     def change_mode(self, root: Path, path: str, mode: int, *, reason: str) -> dict[str, Any]:
         """chmod a target file or directory."""
@@ -206,49 +227,62 @@ class Journal:
         """chown and/or chmod a target file or directory (its content is not touched, so the
         record of its old mode and owner is the whole backup; undo sets them back). chown comes
         first: it clears setuid bits, which the chmod then sets."""
-        host_path = _in_root(root, path)
+        files = _confined(root, path)
+        _not_a_link(files, path)
         seq = self.next_seq()
-        before = FileState.of(host_path)
+        before = FileState.of(files, path)
         if not before.exists:
             raise RescueError(f"{path} does not exist on the target; its mode cannot change.")
         try:
             if uid is not None or gid is not None:
-                os.lchown(host_path, -1 if uid is None else uid, -1 if gid is None else gid)
+                files.chown(path, -1 if uid is None else uid, -1 if gid is None else gid)
             if mode is not None or uid is not None or gid is not None:
                 keep = before.mode if mode is None else mode
-                if not host_path.is_symlink() and keep is not None:
-                    os.chmod(host_path, keep)
+                if not files.is_symlink(path) and keep is not None:
+                    files.chmod(path, keep)
         except OSError as exc:
             raise RescueError(f"Could not change the mode or owner of {path}: {exc.strerror}. "
                               "Is the target mounted read-only?") from exc
         return self.append(
             "file-change", seq=seq, path=path, reason=reason, attributes_only=True,
-            before=before.as_record(), after=FileState.of(host_path).as_record(), backup=None)
+            before=before.as_record(), after=FileState.of(files, path).as_record(), backup=None)
 
     def create_symlink(self, root: Path, path: str, link_target: str, *, reason: str
                        ) -> dict[str, Any]:
         """Create a missing symbolic link in the target (undo removes it)."""
-        host_path = _in_root(root, path)
+        files = _confined(root, path)
         seq = self.next_seq()
-        before = FileState.of(host_path)
+        before = FileState.of(files, path)
         if before.exists:
             raise RescueError(f"{path} exists on the target; rescuetui does not replace it "
                               "with a link.")
         try:
-            os.symlink(link_target, host_path)
+            files.symlink(link_target, path)
         except OSError as exc:
             raise RescueError(f"Could not create the link {path}: {exc.strerror}.") from exc
         return self.append("file-change", seq=seq, path=path, reason=reason,
                            link_target=link_target, before=before.as_record(),
-                           after=FileState.of(host_path).as_record(), backup=None)
+                           after=FileState.of(files, path).as_record(), backup=None)
 
     def remove_file(self, root: Path, path: str, *, reason: str) -> dict[str, Any]:
-        """Delete a target file, after copying it into the backups."""
-        host_path = _in_root(root, path)
+        """Delete a target file, after copying it into the backups (a link: what it says is
+        recorded, so undo can make it again)."""
+        files = _confined(root, path)
         seq = self.next_seq()
-        before = FileState.of(host_path)
-        backup = self._backup(seq, host_path, path) if before.exists else None
-        host_path.unlink(missing_ok=True)
+        before = FileState.of(files, path)
+        link = files.readlink(path)
+        backup = self._backup(seq, files, path) if before.exists and link is None else None
+        try:
+            files.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise RescueError(f"Could not remove {path} from the target: {exc.strerror}. "
+                              "Is the target mounted read-only?") from exc
+        if link is not None:
+            return self.append("file-change", seq=seq, path=path, reason=reason,
+                               link_target=link, before=before.as_record(),
+                               after=FileState(False).as_record(), backup=None)
         return self._record_change(seq, path, reason, before, FileState(False), backup)
 
     def _record_change(
@@ -265,25 +299,54 @@ class Journal:
             backup=str(backup) if backup else None,
         )
 
-    def _backup(self, seq: int, host_path: Path, path: str) -> Path:
+    def _backup(self, seq: int, files: ConfinedRoot, path: str) -> Path:
+        """Copy the target's file `path` into the backups: a regular file only (a link, a FIFO,
+        a device node or a directory has no content to keep, and is then not changed), read
+        through the target's root, at most MAX_BACKUP_BYTES."""
         dest = self.directory / "backups" / f"{seq:05d}" / path.lstrip("/")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(host_path, dest, follow_symlinks=False)
-        with open(dest, "rb") as f:
-            os.fsync(f.fileno())
+        with _regular(files, path) as fd:
+            if fd is None:
+                raise RescueError(
+                    f"{path} on the target cannot be backed up: it is not a regular file (a "
+                    "link, a directory, a FIFO or a device node). rescuetui leaves it unchanged; "
+                    "look at it by hand (`rescuetui shell`).")
+            size = os.fstat(fd).st_size
+            if size > MAX_BACKUP_BYTES:
+                raise RescueError(
+                    f"{path} on the target cannot be backed up: it is {size} bytes, more than "
+                    f"the {MAX_BACKUP_BYTES} rescuetui copies. It is left unchanged.")
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                              | os.O_CLOEXEC, 0o600)
+                try:
+                    left = MAX_BACKUP_BYTES
+                    while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+                        write_all(out, chunk)
+                        left -= len(chunk)
+                    if left <= 0 and os.read(fd, 1):
+                        raise OSError(errno.EFBIG, f"{path} grew past {MAX_BACKUP_BYTES} bytes")
+                    os.fchmod(out, stat.S_IMODE(os.fstat(fd).st_mode))
+                    os.fsync(out)
+                finally:
+                    os.close(out)
+            except OSError as exc:
+                raise RescueError(
+                    f"{path} on the target could not be backed up to {dest}: {exc.strerror}. "
+                    "It is left unchanged; free space under the journal (--journal DIR).") from exc
         return dest
 
     def make_directories(self, root: Path, path: str, *, reason: str) -> list[str]:
         """Create the missing directories of target path `path` (0755), each one journaled."""
+        files = _confined(root, path)
         made: list[str] = []
         current = ""
         for part in [p for p in path.split("/") if p]:
             current += "/" + part
-            host = _in_root(root, current)
-            if host.is_dir():
+            if files.is_dir(current):
                 continue
             try:
-                host.mkdir(mode=0o755)
+                files.mkdir(current, 0o755)
             except OSError as exc:
                 raise RescueError(f"Could not create the directory {current} on the target: "
                                   f"{exc.strerror}.") from exc
@@ -316,16 +379,20 @@ class Journal:
         data = read_region(record["disk"], record["offset"], record["length"])
         return self.append("disk-region-after", region=record["seq"], after=bytes_digest(data))
 
-    def copy_into(self, root: Path) -> Path | None:
+    def copy_into(self, root: Path) -> str | None:
         """Copy the whole session directory into the target, so the record travels with the disk.
 
-        Returns where it went, or None when the target is not writable (said in the journal).
+        Every directory is made and every file created inside the target's root: a planted
+        `/var/log` link (to the host, or to this very journal's directory) leads nowhere out.
+        Returns the target path it went to, or None when it could not be copied (said in the
+        journal).
         """
-        dest = root / "var/log/rescuetui" / self.directory.name
+        files = ConfinedRoot(root)
+        dest = f"{TARGET_LOG_DIR}/{self.directory.name}"
         try:
-            if dest.exists():
-                shutil.rmtree(dest)
-            shutil.copytree(self.directory, dest, symlinks=True)
+            files.makedirs(TARGET_LOG_DIR, 0o755)
+            files.remove_tree(dest)
+            files.copy_in(self.directory, dest)
         except OSError as exc:
             self.append("note", text=f"journal not copied into the target: {exc.strerror}")
             return None
@@ -338,16 +405,16 @@ def bytes_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _in_root(root: Path, path: str) -> Path:
-    """Host path of a target file: its directories resolved inside the target, never outside.
-
-    A symbolic link as the file itself is refused: the caller names the file the link points to.
-    """
-    if not path.startswith("/") or "\0" in path:
-        raise RescueError(f"Refusing the target path {path!r}: it must be absolute.")
-    host_path = resolve_in_root(root, path, follow_last=False)
-    if host_path.is_symlink():
+def _not_a_link(files: ConfinedRoot, path: str) -> None:
+    if files.is_symlink(path):
         raise RescueError(
-            f"{path} on the target is a symbolic link; change the file it points to instead."
-        )
-    return host_path
+            f"{path} on the target is a symbolic link; change the file it points to instead.")
+
+
+def _confined(root: Path, path: str) -> ConfinedRoot:
+    """The target's root, for a change to the absolute target path `path` (never a `..`: the
+    backup keeps the same path below the journal's backups)."""
+    parts = path.split("/")
+    if not path.startswith("/") or "\0" in path or ".." in parts:
+        raise RescueError(f"Refusing the target path {path!r}: it must be absolute, without '..'.")
+    return ConfinedRoot(root)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from rescuetui.core.confined import ConfinedRoot
 
 # The whole target: package scripts write logs, caches and temporary files anywhere.
 DEFAULT_SCOPE = ("/",)
@@ -30,35 +31,26 @@ class ManifestDiff:
 
 
 def snapshot(root: Path, scope: tuple[str, ...] = DEFAULT_SCOPE) -> dict[str, Signature]:
-    """stat of every entry below the scope paths, keyed by target path. Symbolic links are not
-    followed (a merged /usr is walked once, through /usr), mount points of other filesystems
-    inside the tree are walked like the rest (a separate /boot is part of the target)."""
+    """stat of every entry below the scope paths, keyed by target path, walked inside the
+    target's root (core/confined.py). Symbolic links are not followed (a merged /usr is walked
+    once, through /usr), mount points of other filesystems inside the tree are walked like the
+    rest (a separate /boot is part of the target)."""
+    files = ConfinedRoot(root)
     seen: dict[str, Signature] = {}
-    root_str = str(root)
     for top in scope:
-        start = root / top.lstrip("/")
-        if start.is_symlink() or not start.is_dir():
+        if files.is_symlink(top) or not files.is_dir(top):
             continue
-        stack = [start]
+        stack = [top]
         while stack:
-            directory = stack.pop()
-            try:
-                entries = list(os.scandir(directory))
-            except OSError:
-                continue
-            for entry in entries:
-                path = entry.path[len(root_str):]
-                if path in EXCLUDED:
+            for entry in files.entries(stack.pop()):
+                if entry.path in EXCLUDED:
                     continue
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                seen[path] = (
+                st = entry.st
+                seen[entry.path] = (
                     st.st_mode, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns, st.st_ino
                 )
-                if stat.S_ISDIR(st.st_mode):
-                    stack.append(Path(entry.path))
+                if entry.is_dir:
+                    stack.append(entry.path)
     return seen
 
 

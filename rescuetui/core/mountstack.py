@@ -71,11 +71,18 @@ class MountStack:
         fstype: str | None = None,
         options: list[str] | None = None,
         kind: str,
+        via: str | None = None,
+        source_via: str | None = None,
     ) -> MountRecord:
+        """Mount `source` at `target`. With `via` (a `/proc/self/fd/N` of the mount point's
+        directory, opened inside a target's root: core/mountpoint.py) the mount goes onto that
+        very directory and `target` is only where it is recorded (its host path, for
+        teardown); `source_via` is the same for a bind mount's source."""
         options = list(options or [])
         if fstype == "xfs" and "nouuid" not in options and _xfs_uuid_in_use(source):
             options.append("nouuid")
-        syscalls.mount(source, str(target), fstype, options)
+        syscalls.mount(source_via or source, via or str(target), fstype, options,
+                       shown_at=str(target) if via else None)
         record = MountRecord(source, str(target), fstype, options, kind)
         self.state.mounts.append(record)
         self.state.save()

@@ -70,8 +70,8 @@ class CommandRunner:
     """Runs argv lists, never a shell string.
 
     Output (stdout and stderr together) is streamed line by line to a callback and to an output
-    file in the journal. stdin is /dev/null. Each command gets its own process group, so a
-    timeout or a cancellation stops everything it started. A command inside the target
+    file in the journal. stdin is /dev/null unless a descriptor is given. Each command gets its
+    own process group, so a timeout or a cancellation stops everything it started. A command inside the target
     (`in_chroot`) runs in the target's sandbox (core/sandbox.py), never a bare chroot. With
     `dry_run`, the exact argv is reported through the callback and nothing runs.
     """
@@ -118,6 +118,7 @@ class CommandRunner:
         on_line: LineCallback | None = None,
         cancel: asyncio.Event | None = None,
         nvram: bool = False,
+        stdin: int | None = None,
     ) -> CommandResult:
         where = self.where(in_chroot)
         started = time.time()
@@ -139,7 +140,7 @@ class CommandRunner:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *full,
-                stdin=asyncio.subprocess.DEVNULL,
+                stdin=asyncio.subprocess.DEVNULL if stdin is None else stdin,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 start_new_session=True,

@@ -15,8 +15,8 @@ from rescuetui.core.inventory import Inventory, scan_inventory
 from rescuetui.core.journal import Journal
 from rescuetui.core.lvm import open_volume_group, physical_volume, volume_groups
 from rescuetui.core.mountinfo import mounts_below
+from rescuetui.core.mountpoint import held_inside
 from rescuetui.core.mountstack import NO_WRITE_OPTIONS, MountStack
-from rescuetui.core.rootpath import resolve_in_root
 from rescuetui.core.runner import CommandRunner
 from rescuetui.core.sandbox import MOUNT_POINTS, Sandbox, check_sandbox_tools
 from rescuetui.core.state import SessionState
@@ -352,7 +352,7 @@ class RescueSession:
                     resolved, "esp", f"{name}: the ESP {unreadable_esp} holds no filesystem "
                     "libblkid can read; the esp check looks at it (never mounted)"))
                 if not no_write:
-                    self._esp_placeholder(resolve_in_root(root, entry.mountpoint))
+                    self._esp_placeholder(root, entry.mountpoint)
                 continue
             if resolved.status == "elsewhere" and (not resolved.required
                                                    or entry.mountpoint not in SYSTEM_MOUNTS):
@@ -373,36 +373,41 @@ class RescueSession:
                         resolved, "skipped",
                         f"{name} skipped: {resolved.note or resolved.status} (nofail)"))
                 continue
-            mountpoint = resolve_in_root(root, entry.mountpoint)
             if entry.mountpoint in ESP_MOUNTPOINTS and entry.fstype in ESP_FSTYPES:
                 outcomes.append(MountOutcome(
                     resolved, "esp", f"{name}: the ESP {resolved.device}, read and written with "
                     "mtools, never mounted on the rescue host"))
                 if not no_write:
-                    self._esp_placeholder(mountpoint)
-                continue
-            if not mountpoint.is_dir():
-                outcomes.append(MountOutcome(
-                    resolved, "failed",
-                    f"{name}: the mount point does not exist on the target root; create it "
-                    f"(`rescuetui shell --rw`, then `mkdir -p {name}`) or fix fstab line "
-                    f"{entry.line_number}"))
+                    self._esp_placeholder(root, entry.mountpoint)
                 continue
             try:
-                if entry.kind == "bind":
-                    source = resolve_in_root(root, entry.spec)
-                    self.stack.mount(str(source), mountpoint, options=["bind"], kind="fstab")
-                else:
-                    assert resolved.device is not None
-                    options = (["ro", *TARGET_FLAGS]
-                               + [o for o in entry.options if o.startswith(KEPT_OPTIONS)])
-                    fstype = entry.fstype if entry.fstype not in ("auto", "") else None
-                    if no_write:
-                        options += NO_WRITE_OPTIONS.get(fstype or "", [])
-                    self.stack.mount(resolved.device, mountpoint, fstype=fstype,
-                                     options=sorted(set(options), key=options.index),
-                                     kind="fstab")
+                # The mount point resolved inside the target and held open: a link planted
+                # there (to a host directory) leads the mount nowhere out of the target.
+                with held_inside(root, entry.mountpoint) as mountpoint:
+                    if entry.kind == "bind":
+                        with held_inside(root, entry.spec, directory=False) as source:
+                            self.stack.mount(str(source.host), mountpoint.host,
+                                             options=["bind"], kind="fstab",
+                                             via=mountpoint.via, source_via=source.via)
+                    else:
+                        assert resolved.device is not None
+                        options = (["ro", *TARGET_FLAGS]
+                                   + [o for o in entry.options if o.startswith(KEPT_OPTIONS)])
+                        fstype = entry.fstype if entry.fstype not in ("auto", "") else None
+                        if no_write:
+                            options += NO_WRITE_OPTIONS.get(fstype or "", [])
+                        self.stack.mount(resolved.device, mountpoint.host, fstype=fstype,
+                                         options=sorted(set(options), key=options.index),
+                                         kind="fstab", via=mountpoint.via)
                 outcomes.append(MountOutcome(resolved, "mounted", f"{name} from {resolved.device}"))
+            except OSError as exc:
+                where = (f"the bind source {printable(entry.spec)} or the mount point"
+                         if entry.kind == "bind" else "the mount point")
+                outcomes.append(MountOutcome(
+                    resolved, "failed",
+                    f"{name}: {where} does not exist as a directory on the target root "
+                    f"({exc.strerror}); create it (`rescuetui shell --rw`, then `mkdir -p "
+                    f"{name}`) or fix fstab line {entry.line_number}"))
             except ToolError as exc:
                 hint = ""
                 if entry.fstype not in known and entry.fstype not in ("auto", "none"):
@@ -413,16 +418,20 @@ class RescueSession:
                     resolved, "failed", f"{name} from {resolved.device}: {exc.stderr}{hint}"))
         return outcomes
 
-    def _esp_placeholder(self, mountpoint: Path) -> None:
-        """An empty read-only tmpfs over the ESP's mount point, with the directory's own mode
-        and owner (so that it looks, and compares in change manifests, like the directory)."""
-        if not mountpoint.is_dir() or mountpoint.is_symlink():
-            return
-        st = mountpoint.stat()
-        self.stack.mount("tmpfs", mountpoint, fstype="tmpfs",
-                         options=["ro", "nosuid", "nodev", "noexec", "size=64k",
-                                  f"mode={st.st_mode & 0o7777:04o}", f"uid={st.st_uid}",
-                                  f"gid={st.st_gid}"], kind="placeholder")
+    def _esp_placeholder(self, root: Path, path: str) -> None:
+        """An empty read-only tmpfs over the ESP's mount point `path` (resolved inside the
+        target, see `_mount_tree`), with the directory's own mode and owner (so that it looks,
+        and compares in change manifests, like the directory)."""
+        try:
+            with held_inside(root, path) as mountpoint:
+                st = mountpoint.st
+                self.stack.mount("tmpfs", mountpoint.host, fstype="tmpfs",
+                                 options=["ro", "nosuid", "nodev", "noexec", "size=64k",
+                                          f"mode={st.st_mode & 0o7777:04o}", f"uid={st.st_uid}",
+                                          f"gid={st.st_gid}"], kind="placeholder",
+                                 via=mountpoint.via)
+        except OSError:
+            return  # no directory there: nothing to cover
 
     def _prepare_sandbox(self) -> None:
         """Get commands inside the target ready to run in their sandbox (core/sandbox.py):

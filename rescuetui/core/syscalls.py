@@ -84,17 +84,22 @@ def _fail(argv: list[str], err: int) -> SyscallError:
     return SyscallError(argv, err)
 
 
-def mount(source: str, target: str, fstype: str | None, options: list[str]) -> None:
+def mount(source: str, target: str, fstype: str | None, options: list[str], *,
+          shown_at: str | None = None) -> None:
+    """mount(2). `target` may be a directory descriptor's `/proc/self/fd/N` (a mount point
+    opened inside a target's root, so that no link swapped in can move the mount elsewhere);
+    `shown_at` is then the path the new mount is seen at, for the remount a read-only bind
+    needs (the descriptor's path keeps naming the directory beneath the mount)."""
     flags, data = split_options(options)
     argv = ["mount", *(["-t", fstype] if fstype else []),
-            *(["-o", ",".join(options)] if options else []), source, target]
+            *(["-o", ",".join(options)] if options else []), source, shown_at or target]
     fs = None if flags & MS_BIND else (fstype or "").encode() or None
     if _libc.mount(os.fsencode(source), os.fsencode(target), fs, flags,
                    data.encode() if data and not flags & MS_BIND else None) != 0:
         raise _fail(argv, ctypes.get_errno())
     if flags & MS_BIND and flags & MS_RDONLY:
         # The kernel ignores read-only on the first bind call; it takes a remount to apply it.
-        remount(target, options)
+        remount(shown_at or target, options)
 
 
 def remount(target: str, options: list[str]) -> None:

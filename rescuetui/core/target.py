@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rescuetui.core.bootchain import BootChain, describe_boot_chain
+from rescuetui.core.confined import ConfinedRoot
 from rescuetui.core.distros import FAMILIES, family_for
 from rescuetui.core.errors import RescueError
 from rescuetui.core.fstab import Fstab, FstabProblem, parse_fstab
@@ -16,9 +18,9 @@ from rescuetui.core.fstabtree import ResolvedEntry, resolve_fstab
 from rescuetui.core.initramfs_builder import target_builder
 from rescuetui.core.inventory import BlockDevice, Inventory
 from rescuetui.core.lvm import LVM_COPY_PREFIX
+from rescuetui.core.mountpoint import held_inside
 from rescuetui.core.mountstack import NO_WRITE_OPTIONS, MountStack
 from rescuetui.core.osrelease import parse_os_release, parse_redhat_release
-from rescuetui.core.rootpath import read_in_root, resolve_in_root
 from rescuetui.core.text import ascii_number, from_disk, printable
 from rescuetui.core.tools import ToolError
 
@@ -116,22 +118,38 @@ class TargetSystem:
 
 def read_release(root: Path) -> dict[str, str] | None:
     """os-release (or redhat-release) of the system whose root is mounted at `root`."""
+    files = ConfinedRoot(root)
     for name, parse in (("/etc/os-release", parse_os_release),
                         ("/usr/lib/os-release", parse_os_release),
                         ("/etc/redhat-release", parse_redhat_release)):
-        found = read_in_root(root, name, 65536)
+        found = files.read(name, 65536)
         if found is not None:
             return parse(from_disk(found))
     return None
 
 
-def _root_dir(mounted: Path, fstype: str | None) -> str | None:
+def _root_dir(mounted: Path, fstype: str | None) -> tuple[str, Path] | None:
+    """The subdirectory of the filesystem mounted at `mounted` that holds a system's root ("" or
+    a btrfs subvolume), with its host path."""
     subdirs = ("",) + (BTRFS_ROOT_SUBVOLS if fstype == "btrfs" else ())
     for sub in subdirs:
-        root = mounted / sub if sub else mounted
-        if resolve_in_root(root, "/etc/fstab").is_file() and read_release(root) is not None:
-            return sub
+        root = _subvolume(mounted, sub) if sub else mounted
+        if (root is not None and ConfinedRoot(root).is_file("/etc/fstab")
+                and read_release(root) is not None):
+            return sub, root
     return None
+
+
+def _subvolume(mounted: Path, sub: str) -> Path | None:
+    """The host path of the directory `sub` at the top of `mounted` (a link there is no
+    subvolume, and is not taken)."""
+    if ConfinedRoot(mounted).is_symlink(sub):
+        return None
+    try:
+        with held_inside(mounted, sub) as held:
+            return held.host
+    except OSError:
+        return None
 
 
 def find_candidates(
@@ -159,10 +177,10 @@ def find_candidates(
                 mounted.rmdir()
                 continue
         try:
-            sub = _root_dir(mounted, dev.fstype)
-            if sub is not None:
-                release = read_release(mounted / sub if sub else mounted) or {}
-                candidates.append(Candidate(dev, sub, release))
+            found = _root_dir(mounted, dev.fstype)
+            if found is not None:
+                sub, root = found
+                candidates.append(Candidate(dev, sub, read_release(root) or {}))
         finally:
             if ours:
                 stack.unmount_last()
@@ -193,7 +211,7 @@ MAX_FSTAB_BYTES = 1 << 20
 
 
 def read_fstab(root: Path) -> Fstab:
-    found = read_in_root(root, "/etc/fstab", MAX_FSTAB_BYTES)
+    found = ConfinedRoot(root).read("/etc/fstab", MAX_FSTAB_BYTES)
     return parse_fstab(from_disk(found) if found is not None else "")
 
 
@@ -287,49 +305,44 @@ KERNEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+_~-]{0,127}")
 
 def list_kernels(root: Path, initramfs_name: Any = None) -> list[Kernel]:
     """Kernels found in /boot and /lib/modules, newest version first."""
-    boot = resolve_in_root(root, "/boot")
-    modules = resolve_in_root(root, "/lib/modules")
+    files = ConfinedRoot(root)
     versions: dict[str, str | None] = {}  # version -> package base name (Arch) or None
-    if boot.is_dir():
-        for image in boot.glob("vmlinuz-*"):
-            version = image.name.removeprefix("vmlinuz-")
-            if KERNEL_NAME.fullmatch(version):
-                versions.setdefault(version, None)
-    if modules.is_dir():
-        for mod in modules.iterdir():
-            if not KERNEL_NAME.fullmatch(mod.name):
-                continue  # not a kernel's name: never passed to a command or shown as one
-            found = read_in_root(root, f"/lib/modules/{mod.name}/pkgbase", 256)
-            base = from_disk(found).strip() if found else None
-            if base and not KERNEL_NAME.fullmatch(base):
-                base = None
-            if base:
-                versions.pop(base, None)
-            versions[mod.name] = base
+    for image in files.listdir("/boot"):
+        version = image.removeprefix("vmlinuz-")
+        if image.startswith("vmlinuz-") and KERNEL_NAME.fullmatch(version):
+            versions.setdefault(version, None)
+    for name in files.listdir("/lib/modules"):
+        if not KERNEL_NAME.fullmatch(name):
+            continue  # not a kernel's name: never passed to a command or shown as one
+        found = files.read(f"/lib/modules/{name}/pkgbase", 256)
+        base = from_disk(found).strip() if found else None
+        if base and not KERNEL_NAME.fullmatch(base):
+            base = None
+        if base:
+            versions.pop(base, None)
+        versions[name] = base
     kernels = []
     for version, base in versions.items():
         name = base or version
-        image = boot / f"vmlinuz-{name}"
+        image = f"/boot/vmlinuz-{name}"
         initrd_name = initramfs_name(name) if initramfs_name else f"initrd.img-{name}"
-        initrd = boot / initrd_name
         kernels.append(
             Kernel(
                 version=version,
-                image=f"/boot/vmlinuz-{name}" if image.exists() else None,
-                image_size=_size(image),
-                modules=f"/lib/modules/{version}" if (modules / version).is_dir() else None,
+                image=image if files.exists(image) else None,
+                image_size=_size(files, image),
+                modules=(f"/lib/modules/{version}"
+                         if files.is_dir(f"/lib/modules/{version}") else None),
                 initramfs=f"/boot/{initrd_name}",
-                initramfs_size=_size(initrd),
+                initramfs_size=_size(files, f"/boot/{initrd_name}"),
             )
         )
     return sorted(kernels, key=lambda k: _version_key(k.version), reverse=True)
 
 
-def _size(path: Path) -> int | None:
-    try:
-        return path.stat().st_size if path.is_file() else None
-    except OSError:
-        return None
+def _size(files: ConfinedRoot, path: str) -> int | None:
+    st = files.stat(path)
+    return st.st_size if st is not None and stat.S_ISREG(st.st_mode) else None
 
 
 def _version_key(version: str) -> list[tuple[int, str]]:
@@ -338,12 +351,10 @@ def _version_key(version: str) -> list[tuple[int, str]]:
 
 
 def _architecture(root: Path) -> str | None:
+    files = ConfinedRoot(root)
     for candidate in ("/bin/sh", "/sbin/init", "/usr/bin/env"):
-        path = resolve_in_root(root, candidate)
-        try:
-            with open(path, "rb") as f:
-                header = f.read(20)
-        except OSError:
+        header = files.read(candidate, 20)
+        if header is None:
             continue
         if header[:4] != b"\x7fELF" or len(header) < 20:
             continue
@@ -362,8 +373,9 @@ def _bootloader_config(root: Path, release: dict[str, str]) -> str | None:
         p for f in FAMILIES for p in f.bootloader_configs
     )
     ident = release.get("ID", "")
+    files = ConfinedRoot(root)
     for path in paths:
         target = path.format(id=ident)
-        if resolve_in_root(root, target).exists():
+        if files.exists(target):
             return target
     return None

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rescuetui.core.confined import ConfinedRoot
 from rescuetui.core.diskbytes import DiskRegion, read_region, write_region
 from rescuetui.core.errors import RescueError
 from rescuetui.core.inventory import in_use, scan_inventory
 from rescuetui.core.journal import FileState, Journal, bytes_digest
-from rescuetui.core.rootpath import resolve_in_root
 
 
 @dataclass
@@ -75,6 +75,7 @@ def undo_session(
         if not changes:
             raise RescueError(f"Change {which} is not in {journal.directory} or is already undone.")
     report = UndoReport()
+    files = ConfinedRoot(root)
     for record in changes:
         if record.get("kind") == "disk-region":
             if record.get("filesystem") and not filesystem_regions:
@@ -85,7 +86,7 @@ def undo_session(
         path = record["path"]
         before = FileState.from_record(record["before"])
         after = FileState.from_record(record["after"])
-        now = FileState.of(resolve_in_root(root, path, follow_last=False))
+        now = FileState.of(files, path)
         if record.get("attributes_only"):
             changed = (now.mode, now.uid, now.gid) != (after.mode, after.uid, after.gid)
             if changed and not force:
@@ -106,8 +107,10 @@ def undo_session(
             )
             continue
         reason = f"undo of #{record['seq']} from {journal.directory.name}"
-        if before.exists:
-            backup_path = Path(record["backup"])
+        if before.exists and record.get("link_target") and not record.get("backup"):
+            recorder.create_symlink(root, path, record["link_target"], reason=reason)
+        elif before.exists:
+            backup_path = Path(record["backup"])  # in the journal's own directory, on the host
             recorder.change_file(root, path, backup_path.read_bytes(), reason=reason, owner=before)
         else:
             recorder.remove_file(root, path, reason=reason)

@@ -205,7 +205,7 @@ def diagnose_file(path: Path, name: str | None = None) -> Diagnosis:
         with open_evidence(path) as stream:
             return diagnose_stream(stream, name or str(path))
     except OSError as exc:
-        raise RescueError(f"Cannot read the log {path}: {exc.strerror}.") from exc
+        raise RescueError(f"Cannot read the log {name or path}: {exc.strerror}.") from exc
 
 
 def primary(diagnoses: list[Diagnosis]) -> Diagnosis | None:

@@ -4,17 +4,40 @@ applied through the runner and the journal, and verified by its check."""
 from __future__ import annotations
 
 import difflib
+import os
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rescuetui.core.confined import ConfinedRoot
 from rescuetui.core.diskbytes import DiskRegion
 from rescuetui.core.errors import RescueError
 from rescuetui.core.journal import Journal
 from rescuetui.core.manifest import compare, snapshot
 from rescuetui.core.runner import CommandResult, CommandRunner
+
+# The largest target file a fix edits in place: it is read whole and written back whole, and a
+# read cut short would lose the rest of the file.
+MAX_EDIT_BYTES = 16 << 20
+
+
+def read_for_edit(files: ConfinedRoot, path: str) -> bytes | None:
+    """The whole of the target's regular file `path`, read inside its root, to edit; None when
+    it is missing or not a regular file (a FIFO, a link leading nowhere in the target)."""
+    data = files.read(path, MAX_EDIT_BYTES + 1)
+    if data is not None and len(data) > MAX_EDIT_BYTES:
+        raise RescueError(f"{path} on the target is larger than {MAX_EDIT_BYTES >> 20} MiB, "
+                          "more than a file rescuetui edits; change it by hand "
+                          "(`rescuetui shell --rw`).")
+    return data
+
+
+def not_editable(path: str) -> str:
+    """Why a plan is blocked when the file it edits cannot be read."""
+    return (f"{path} is missing on the target or is not a regular file (a link that leads "
+            "nowhere inside the target, a FIFO, a device node): nothing to edit.")
 
 
 @dataclass
@@ -26,6 +49,9 @@ class Step:
     # Whether the step writes the firmware's NVRAM (efivarfs inside its sandbox): said in the
     # plan; no step of today's needs it (a repaired disk boots on the fallback path).
     nvram: bool = False
+    # A target file given to the command as its standard input (opened inside the target when
+    # the step runs: a host tool reads it through that descriptor, never by a name).
+    stdin_path: str | None = None
 
 
 @dataclass
@@ -69,7 +95,8 @@ class FixPlan:
             where = ("in the chroot" + (", with write access to the firmware's NVRAM"
                                         if step.nvram else "")
                      if step.in_chroot else "on the rescue host")
-            lines.append(f"  {number}. {shlex.join(step.argv)}   ({where})")
+            feed = f" < {step.stdin_path} (read inside the target)" if step.stdin_path else ""
+            lines.append(f"  {number}. {shlex.join(step.argv)}{feed}   ({where})")
         for edit in self.edits:
             what = "new content" if edit.content is not None else ""
             if edit.link_target is not None:
@@ -136,8 +163,15 @@ def apply_plan(plan: FixPlan, root: Path, runner: CommandRunner, journal: Journa
             return Applied(plan, False, message=str(exc))
     for step in plan.steps:
         before = snapshot(root) if step.in_chroot and journal and not runner.dry_run else None
-        result = runner.run_blocking(step.argv, in_chroot=step.in_chroot, timeout=step.timeout,
-                                     on_line=on_line, nvram=step.nvram)
+        stdin = (ConfinedRoot(root).open_regular(step.stdin_path)
+                 if step.stdin_path and not runner.dry_run else None)
+        try:
+            result = runner.run_blocking(step.argv, in_chroot=step.in_chroot,
+                                         timeout=step.timeout, on_line=on_line,
+                                         nvram=step.nvram, stdin=stdin)
+        finally:
+            if stdin is not None:
+                os.close(stdin)
         applied.results.append(result)
         if before is not None and journal is not None:
             diff = compare(before, snapshot(root))

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.core.bootchain import grubenv_bytes
-from rescuetui.fixes.base import FileEdit, FixPlan, unified_diff
+from rescuetui.fixes.base import FileEdit, FixPlan, read_for_edit, unified_diff
 from rescuetui.fixes.initramfs import plan_initramfs_rebuild
 from rescuetui.fixes.packages import plan_kernel_reinstall
 
@@ -41,8 +41,9 @@ def plan_bls(ctx: TargetContext, finding: Finding) -> FixPlan:
     diffs = []
     grubenv_bad: list[str] = []
     for path, bad in sorted(bad_roots.items()):
-        host = ctx.path(path)
-        before = host.read_bytes()
+        before = read_for_edit(ctx.files, path)
+        if before is None:
+            continue
         text = before.decode("utf-8", "surrogateescape")
         if "$kernelopts" in text and not any(f"root={b}" in text for b in bad):
             grubenv_bad += bad
@@ -52,9 +53,10 @@ def plan_bls(ctx: TargetContext, finding: Finding) -> FixPlan:
             plan.edits.append(FileEdit(path, f"root= to {good}", content=after))
             plan.files.append(path)
             diffs.append(unified_diff(path, before, after))
-    if grubenv_bad and chain and chain.grub_dir:
-        path = f"{chain.grub_dir}/grubenv"
-        before = ctx.path(path).read_bytes()
+    grubenv = f"{chain.grub_dir}/grubenv" if chain and chain.grub_dir else None
+    before = read_for_edit(ctx.files, grubenv) if grubenv_bad and grubenv else None
+    if grubenv is not None and before is not None:
+        path = grubenv
         text = _replace_roots(before.decode("utf-8", "surrogateescape"), grubenv_bad, good,
                               after=r"(?:(?<=^kernelopts=)|(?<=\s))")
         block = grubenv_bytes(text.rstrip("#"))

@@ -9,7 +9,7 @@ import re
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.bootloader import LINUX_LINE, ROOT_ARG, main_config, root_is_named
 from rescuetui.core.errors import RescueError
-from rescuetui.fixes.base import FileEdit, FixPlan, Step, unified_diff
+from rescuetui.fixes.base import FileEdit, FixPlan, Step, not_editable, read_for_edit, unified_diff
 
 FIX = "bootloader-root"
 REGENERATE = "bootloader-regenerate"
@@ -37,7 +37,10 @@ def plan_bootloader(ctx: TargetContext, finding: Finding) -> FixPlan:
     plan = FixPlan(FIX, why=finding.summary,
                    risk="Low: only the boot loader config changes; its old text is backed up.",
                    files=[config], undo="rescuetui undo restores the file.")
-    before = ctx.path(config).read_bytes()
+    before = read_for_edit(ctx.files, config)
+    if before is None:
+        plan.blocked = not_editable(config)
+        return plan
     text = before.decode("utf-8", "surrogateescape")
     after = corrected_config(ctx, text, finding.data.get("bad_roots", [])).encode(
         "utf-8", "surrogateescape")
@@ -71,10 +74,9 @@ def _plan_regenerate(ctx: TargetContext, finding: Finding, config: str) -> FixPl
                              "(it sees the rescue host's, without udev)")
 
     def fix_roots() -> list[FileEdit]:
-        host = ctx.path(config)
-        if not host.is_file():
+        before = read_for_edit(ctx.files, config)
+        if before is None:
             raise RescueError(f"The generator ran but {config} does not exist.")
-        before = host.read_bytes()
         after = corrected_config(ctx, before.decode("utf-8", "surrogateescape")).encode(
             "utf-8", "surrogateescape")
         if after == before:

@@ -9,7 +9,7 @@ import re
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.core.session import ESP_MOUNTPOINTS
 from rescuetui.core.session import SYSTEM_MOUNTS as session_system_mounts
-from rescuetui.fixes.base import FileEdit, FixPlan, unified_diff
+from rescuetui.fixes.base import FileEdit, FixPlan, read_for_edit, unified_diff
 
 FIX = "fstab-nofail"
 # Without these the system is not whole: nofail would hide the fault, not fix it. The ESP is
@@ -40,7 +40,7 @@ def correct_uuids(text: bytes, corrections: dict[int, str]) -> bytes:
 
 
 def plan_fstab_nofail(ctx: TargetContext, finding: Finding) -> FixPlan:
-    before = ctx.path("/etc/fstab").read_bytes()
+    before = read_for_edit(ctx.files, "/etc/fstab") or b""
     lines = finding.data.get("lines", [])
     mountpoints = finding.data.get("mountpoints", {})
     candidates = {int(k): v for k, v in finding.data.get("candidates", {}).items()}

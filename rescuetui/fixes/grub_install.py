@@ -57,7 +57,7 @@ def plan_grub_reinstall(ctx: TargetContext, finding: Finding) -> FixPlan:
     plan.regions = [DiskRegion(0, BOOT_CODE_BYTES, "the MBR boot code"), space]
     boot_dir = (chain.grub_dir or "/boot/grub").rsplit("/", 1)[0] or "/boot"
     source = f"/usr/lib/grub/{PLATFORM}"
-    if not ctx.path(f"{source}/modinfo.sh").is_file():
+    if not ctx.files.is_file(f"{source}/modinfo.sh"):
         package = family.grub_package(PLATFORM)
         if package is None:
             plan.blocked = (f"{source} is missing on the target and the package that ships it "
@@ -132,8 +132,7 @@ def plan_grub_reinstall_uefi(ctx: TargetContext, finding: Finding) -> FixPlan:
         return plan
     plan.disk, plan.regions = chain.disk, [DiskRegion(span.region.offset, span.region.length,
                                                        f"the ESP ({device})")]
-    host_source = ctx.path(source)
-    if not (host_source / "modinfo.sh").is_file():
+    if not ctx.files.is_file(f"{source}/modinfo.sh"):
         package = family.grub_package(platform)
         if package is None:
             plan.blocked = f"{source} is missing and the package that ships it is not known."
@@ -151,14 +150,16 @@ def plan_grub_reinstall_uefi(ctx: TargetContext, finding: Finding) -> FixPlan:
                             "--config", load_cfg, "--output", image, "--format", platform,
                             "--compression", "auto", FS_MODULES.get(boot_fstype, "ext2"),
                             "part_gpt", "part_msdos", "search_fs_uuid"]))
-    host_image = str(ctx.path(image))
     dirs = ["::/EFI", "::/EFI/BOOT"] + ([f"::/EFI/{distro_dir}"] if distro_dir else [])
     plan.steps.append(Step(["mmd", "-i", device, *dirs], in_chroot=False, ok_codes=(0, 1)))
     if distro_dir:
-        plan.steps.append(Step(["mcopy", "-o", "-i", device, host_image,
-                                f"::/EFI/{distro_dir}/{loader}"], in_chroot=False))
-    plan.steps.append(Step(["mcopy", "-o", "-i", device, host_image, f"::/EFI/BOOT/{fallback}"],
-                           in_chroot=False))
+        plan.steps.append(Step(["mcopy", "-o", "-i", device, "-",
+                                f"::/EFI/{distro_dir}/{loader}"], in_chroot=False,
+                               stdin_path=image))
+    # The image reaches the host's mcopy as its standard input, opened inside the target
+    # (a regular file): what the target's grub-mkimage left there is never a name to follow.
+    plan.steps.append(Step(["mcopy", "-o", "-i", device, "-", f"::/EFI/BOOT/{fallback}"],
+                           in_chroot=False, stdin_path=image))
     plan.files = [f"{device}: /EFI/{distro_dir or 'BOOT'}/{loader}, /EFI/BOOT/{fallback}",
                   target_dir]
     return plan

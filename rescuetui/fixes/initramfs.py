@@ -6,14 +6,14 @@ from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.boot_space import MIN_FREE, free_bytes
 from rescuetui.checks.initramfs import MODULES_DEP, config_files
 from rescuetui.core.initramfs_builder import DRACUT, INITRAMFS_TOOLS, InitramfsBuilder
-from rescuetui.fixes.base import FileEdit, FixPlan, Step, unified_diff
+from rescuetui.fixes.base import FileEdit, FixPlan, Step, read_for_edit, unified_diff
 
 FIX = "initramfs-rebuild"
 
 
 def plan_initramfs_rebuild(ctx: TargetContext, finding: Finding) -> FixPlan:
     path = finding.data.get("path") or f"/boot/initrd.img-{ctx.kernel}"
-    exists = ctx.path(path).is_file()
+    exists = ctx.files.is_file(path)
     plan = FixPlan(
         FIX,
         why=finding.summary,
@@ -37,7 +37,7 @@ def plan_initramfs_rebuild(ctx: TargetContext, finding: Finding) -> FixPlan:
                         "first; rescuetui does not delete files to make room.")
         return plan
     if finding.finding == "lacks-lvm" and not any(
-            ctx.path(tool).exists() for tool in ("/usr/sbin/lvm", "/sbin/lvm")):
+            ctx.files.exists(tool) for tool in ("/usr/sbin/lvm", "/sbin/lvm")):
         # The builder copies the system's own lvm into the image: without it no rebuild helps.
         plan.blocked = ("Root is on a logical volume, but the system has no lvm tool (lvm2 is "
                         "not installed), so no rebuilt initramfs could activate it. Install "
@@ -66,8 +66,7 @@ def _add_modules(ctx: TargetContext, plan: FixPlan, builder: InitramfsBuilder,
     """The missing drivers go into the builder's own list, so every later rebuild (a kernel
     update) keeps them too."""
     path, template = FORCED_MODULES[builder.name]
-    host = ctx.path(path)
-    before = host.read_bytes() if host.is_file() else b""
+    before = read_for_edit(ctx.files, path) or b""
     text = before.decode("utf-8", "surrogateescape")
     lines = set(text.splitlines())
     added = "".join(template.format(name=m) for m in modules
@@ -93,7 +92,9 @@ def _not_host_only(ctx: TargetContext, plan: FixPlan, builder: InitramfsBuilder)
     rebuild here is generic whatever the setting; this is for the system's own later ones)."""
     if builder is INITRAMFS_TOOLS:
         for name in config_files(ctx, builder.config):
-            before = ctx.path(name).read_bytes()
+            before = read_for_edit(ctx.files, name)
+            if before is None:
+                continue
             text = before.decode("utf-8", "surrogateescape")
             if not MODULES_DEP.search(text):
                 continue

@@ -14,7 +14,7 @@ from rescuetui.core.bootchain import grubenv_bytes
 from rescuetui.core.cmdline import without
 from rescuetui.core.grubmenu import grub_menu_entries
 from rescuetui.core.text import printable
-from rescuetui.fixes.base import FileEdit, FixPlan, unified_diff
+from rescuetui.fixes.base import FileEdit, FixPlan, read_for_edit, unified_diff
 
 FIX = "kernel-cmdline"
 
@@ -32,10 +32,9 @@ def plan_kernel_cmdline(ctx: TargetContext, finding: Finding) -> FixPlan:
                    undo="rescuetui undo restores each file.")
     diffs = []
     for path in sorted(set(drop_by_file) | _regenerators(ctx)):
-        host = ctx.path(path)
-        if not host.is_file():
+        before = read_for_edit(ctx.files, path)
+        if before is None:
             continue
-        before = host.read_bytes()
         after = _edited(path, before, every)
         if after is None or after == before:
             continue
@@ -53,7 +52,7 @@ def plan_kernel_cmdline(ctx: TargetContext, finding: Finding) -> FixPlan:
 
 def _regenerators(ctx: TargetContext) -> set[str]:
     """The files that regenerate the entries, even where they did not carry the parameter."""
-    return {p for p in ("/etc/default/grub", "/etc/kernel/cmdline") if ctx.path(p).is_file()}
+    return {p for p in ("/etc/default/grub", "/etc/kernel/cmdline") if ctx.files.is_file(p)}
 
 
 def _edited(path: str, data: bytes, drop: set[str]) -> bytes | None:

@@ -20,7 +20,7 @@ from rescuetui.core.initramfs_builder import DRACUT
 from rescuetui.core.initramfs_image import list_initramfs
 from rescuetui.core.session import SYSTEM_MOUNTS
 from rescuetui.core.text import from_disk, printable
-from rescuetui.fixes.base import FileEdit, FixPlan, Step, unified_diff
+from rescuetui.fixes.base import FileEdit, FixPlan, Step, read_for_edit, unified_diff
 
 FIX = "module-blacklist"
 CONF = "/etc/modprobe.d/rescuetui-blacklist.conf"
@@ -90,10 +90,10 @@ def add_blacklist(text: bytes, module: str, why: str) -> bytes:
 
 def builtin_modules(ctx: TargetContext, kernel: str) -> set[str]:
     """Modules compiled into `kernel`: no modprobe configuration can keep them out."""
-    path = ctx.path(f"/lib/modules/{kernel}/modules.builtin")
-    if not path.is_file():
+    found = ctx.files.read(f"/lib/modules/{kernel}/modules.builtin", MAX_DEP_BYTES)
+    if found is None:
         return set()
-    names = (line.rsplit("/", 1)[-1].removesuffix(".ko") for line in from_disk(path.read_bytes()).split())
+    names = (line.rsplit("/", 1)[-1].removesuffix(".ko") for line in from_disk(found).split())
     return {canonical(n) for n in names}
 
 
@@ -135,15 +135,13 @@ def plan_module_blacklist(ctx: TargetContext, finding: Finding) -> FixPlan:
                         "blacklist cannot keep it out. Boot the previous kernel instead (fix "
                         "previous-kernel).")
         return plan
-    conf = ctx.path(CONF)
-    before = conf.read_bytes() if conf.is_file() else b""
+    before = read_for_edit(ctx.files, CONF) or b""
     after = add_blacklist(before, module, f"blamed for the crash of kernel {kernel.version}")
     if after != before:
         plan.edits.append(FileEdit(CONF, f"blacklist kernel module {module}", content=after))
         plan.diff = unified_diff(CONF, before, after)
-    listed = ctx.path(INITRAMFS_TOOLS_MODULES)
-    if listed.is_file():
-        text = listed.read_bytes()[:MAX_LIST_BYTES]
+    text = read_for_edit(ctx.files, INITRAMFS_TOOLS_MODULES)
+    if text is not None:
         kept_out = comment_out(text, module, f"rescuetui: blamed for the crash of kernel "
                                              f"{kernel.version}")
         if kept_out != text:
@@ -165,8 +163,7 @@ def _omit_from_dracut(ctx: TargetContext, plan: FixPlan, module: str, kernel: st
     """A generic dracut image carries every module of the kernel: omit_drivers keeps this one
     out of it (and of every later rebuild)."""
     line = f'omit_drivers+=" {module} "'
-    host = ctx.path(DRACUT_OMIT)
-    before = host.read_bytes()[:MAX_LIST_BYTES] if host.is_file() else b""
+    before = read_for_edit(ctx.files, DRACUT_OMIT) or b""
     text = from_disk(before)
     if line in text.splitlines():
         return
@@ -180,11 +177,8 @@ def _omit_from_dracut(ctx: TargetContext, plan: FixPlan, module: str, kernel: st
 
 
 def _read(ctx: TargetContext, path: str, limit: int) -> str:
-    host = ctx.path(path)
-    if not host.is_file():
-        return ""
-    with host.open("rb") as f:
-        return from_disk(f.read(limit))
+    found = ctx.files.read(path, limit)
+    return from_disk(found) if found is not None else ""
 
 
 def _names(text: str) -> list[tuple[int, str]]:
@@ -217,10 +211,7 @@ def boot_loaders(ctx: TargetContext, module: str) -> list[str]:
     """The files that have boot load `module` by name."""
     files = list(LOAD_FILES)
     for directory in LOAD_DIRS:
-        host = ctx.path(directory)
-        if host.is_dir():
-            files += sorted(f"{directory}/{p.name}" for p in host.iterdir()
-                            if p.name.endswith(".conf"))
+        files += ctx.files.glob(directory, "*.conf")
     listed = [f for f in dict.fromkeys(files)
               if any(name == module for _, name in _names(_read(ctx, f, MAX_LIST_BYTES)))]
     return listed + _enabled_units_loading(ctx, module)
@@ -229,14 +220,12 @@ def boot_loaders(ctx: TargetContext, module: str) -> list[str]:
 def _enabled_units_loading(ctx: TargetContext, module: str) -> list[str]:
     """Enabled services (linked from /etc/systemd/system/*.wants/) whose Exec lines run
     modprobe or insmod on `module`: vendor agents load their module that way."""
-    wants = ctx.path(UNITS)
-    if not wants.is_dir():
-        return []
-    enabled = sorted({p.name for d in wants.iterdir() if d.name.endswith(".wants") and d.is_dir()
-                      and not d.is_symlink() for p in d.iterdir() if p.name.endswith(".service")})
+    enabled = sorted({name for d in ctx.files.entries(UNITS)
+                      if d.name.endswith(".wants") and d.is_dir  # lstat's: not a link
+                      for name in ctx.files.listdir(d.path) if name.endswith(".service")})
     found = []
     for name in enabled:
-        unit = next((f"{d}/{name}" for d in UNIT_DIRS if ctx.path(f"{d}/{name}").is_file()), None)
+        unit = next((f"{d}/{name}" for d in UNIT_DIRS if ctx.files.is_file(f"{d}/{name}")), None)
         if unit and any(_execs_loader(line, module) for line in
                         _read(ctx, unit, MAX_LIST_BYTES).splitlines()):
             found.append(unit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rescuetui.checks.base import Finding, TargetContext
 from rescuetui.checks.package_modes import archive_members
-from rescuetui.checks.packages import cached_deb, kernel_package
+from rescuetui.checks.packages import cached_deb, cached_deb_path, kernel_package
 from rescuetui.fixes.base import FileEdit, FixPlan, Step
 
 REINSTALL = "package-reinstall"
@@ -20,10 +20,9 @@ def _steps(ctx: TargetContext, packages: list[str]) -> list[Step]:
     family = ctx.family
     assert family is not None
     if family.name == "debian":
-        debs = [cached_deb(ctx, p) for p in packages]
+        debs = [cached_deb_path(ctx, p) for p in packages]
         if all(debs):
-            paths = ["/" + str(d.relative_to(ctx.root)) for d in debs if d]
-            return [Step(["dpkg", "-i", *paths])]
+            return [Step(["dpkg", "-i", *[d for d in debs if d]])]
     return [Step(argv) for argv in family.reinstall(packages)]
 
 
@@ -55,10 +54,10 @@ def _restore_from_host(ctx: TargetContext, plan: FixPlan, package: str, files: l
                         "extract it there by hand (dpkg-deb -x / rpm2cpio), then run again.")
         return
     wanted = set(files)
-    for entry in archive_members(deb):
+    for entry in archive_members(ctx.files, deb):
         if entry.path not in wanted:
             continue
-        how = f"from {deb.name}, on the host side"
+        how = f"from {deb.rsplit('/', 1)[-1]}, on the host side"
         if entry.link_target is not None:
             plan.edits.append(FileEdit(entry.path, f"restore link {how}",
                                        link_target=entry.link_target))
@@ -68,8 +67,7 @@ def _restore_from_host(ctx: TargetContext, plan: FixPlan, package: str, files: l
     plan.risk = ("Low for the files written (each is new: undo removes it); then the package is "
                  "installed again inside the chroot, whose scripts may change more.")
     plan.undo = ("rescuetui undo removes the restored files. " + UNDO)
-    target_deb = "/" + str(deb.relative_to(ctx.root))
-    plan.steps = [Step(["dpkg", "-i", target_deb])]
+    plan.steps = [Step(["dpkg", "-i", deb])]
 
 
 

@@ -24,7 +24,7 @@ def packaged_mode(ctx: TargetContext, path: str) -> int | None:
     if owner is None or deb is None:
         return None
     wanted = {owner[1], path}
-    return next((e.mode for e in shipped_entries(deb) if e.path in wanted), None)
+    return next((e.mode for e in shipped_entries(ctx.files, deb) if e.path in wanted), None)
 
 
 def plan_permissions_restore(ctx: TargetContext, finding: Finding) -> FixPlan:

@@ -9,7 +9,6 @@ bytes. An assignment that spans lines or holds quotes or escapes is refused, not
 
 from __future__ import annotations
 
-import os
 import re
 
 from rescuetui.checks.base import Finding, TargetContext
@@ -149,17 +148,15 @@ def serial_console_grub(raw: bytes) -> bytes:
 
 def _read(ctx: TargetContext, path: str) -> bytes | None:
     """A config file's bytes, None when it is absent; CannotEdit when it must not be edited."""
-    if ctx.path(path, follow_last=False).is_symlink():
+    if ctx.files.is_symlink(path):
         raise CannotEdit(f"{path} is a symbolic link; rescuetui edits only regular files. Edit "
                          "the file it points to by hand.")
-    host = ctx.path(path)
-    if not host.exists():
+    if ctx.files.lstat(path) is None:
         return None
-    try:
-        with open(host, "rb") as f:
-            raw = f.read(READ_LIMIT + 1)
-    except OSError as exc:
-        raise CannotEdit(f"{path} could not be read ({exc.strerror}); check it by hand.") from exc
+    raw = ctx.files.read(path, READ_LIMIT + 1)
+    if raw is None:
+        raise CannotEdit(f"{path} is not a regular file (a FIFO, a device node, a directory); "
+                         "check it by hand.")
     if len(raw) > READ_LIMIT:
         raise CannotEdit(f"{path} is larger than 1 MiB, which no such config is; look at it.")
     if b"\0" in raw:
@@ -177,16 +174,11 @@ def _on_every_entry(ctx: TargetContext, prefix: str) -> bool:
 def _grub_sets_crashkernel(ctx: TargetContext, raw: bytes) -> bool:
     values = [shell_value(raw, name) or ""
               for name in ("GRUB_CMDLINE_LINUX", "GRUB_CMDLINE_LINUX_DEFAULT")]
-    try:
-        names = sorted(p.name for p in ctx.path(GRUB_DROPINS).iterdir() if p.name.endswith(".cfg"))
-    except OSError:  # no drop-in directory
-        names = []
-    for name in names:
-        try:
-            with open(ctx.path(f"{GRUB_DROPINS}/{name}"), "rb") as f:
-                values.append(from_disk(f.read(READ_LIMIT)))
-        except OSError:
-            continue
+    for name in ctx.files.listdir(GRUB_DROPINS):  # none: no drop-in directory
+        found = ctx.files.read(f"{GRUB_DROPINS}/{name}", READ_LIMIT) \
+            if name.endswith(".cfg") else None
+        if found is not None:
+            values.append(from_disk(found))
     return any(re.search(r"(?<!\S)crashkernel=", v) for v in values)
 
 
@@ -272,7 +264,7 @@ def plan_kdump(ctx: TargetContext, finding: Finding) -> FixPlan:
                         "by hand (kexec-tools, crashkernel= and a unit that runs kexec -p; see "
                         "the distribution's wiki on kdump).")
         return plan
-    installed = any(ctx.path(p).exists() for p in KDUMP_INSTALLED[family.name])
+    installed = any(ctx.files.exists(p) for p in KDUMP_INSTALLED[family.name])
     if not installed:
         install = KDUMP_INSTALL[family.name]
         plan.steps.append(Step(install))
@@ -317,7 +309,7 @@ def _kdump_debian(ctx: TargetContext, plan: FixPlan, family: DistroFamily,
 
 def _kdump_grubby(ctx: TargetContext, plan: FixPlan, family: DistroFamily,
                   installed: bool) -> None:
-    if not installed or not os.path.lexists(ctx.path(KDUMP_ENABLED, follow_last=False)):
+    if not installed or not ctx.files.lstat(KDUMP_ENABLED) is not None:
         plan.steps.append(Step(["systemctl", "enable", "kdump.service"]))
     if not _on_every_entry(ctx, "crashkernel="):
         plan.steps.append(Step(["grubby", "--update-kernel=ALL",
@@ -329,7 +321,7 @@ def _kdump_grub_defaults(ctx: TargetContext, plan: FixPlan, family: DistroFamily
                          installed: bool) -> None:
     """crashkernel= through /etc/default/grub and a regenerated GRUB config (Debian, SUSE)."""
     if family.name != "debian" and (
-            not installed or not os.path.lexists(ctx.path(KDUMP_ENABLED, follow_last=False))):
+            not installed or not ctx.files.lstat(KDUMP_ENABLED) is not None):
         plan.steps.append(Step(["systemctl", "enable", "kdump.service"]))
     grub = _read(ctx, DEFAULT_GRUB)
     if grub is None:

@@ -19,7 +19,7 @@ from rescuetui.core.distros import DistroFamily
 from rescuetui.core.grubmenu import MenuEntry, entry_for, grub_menu_entries
 from rescuetui.core.target import Kernel
 from rescuetui.core.text import from_disk, printable
-from rescuetui.fixes.base import FileEdit, FixPlan, Step, unified_diff
+from rescuetui.fixes.base import FileEdit, FixPlan, Step, read_for_edit, unified_diff
 
 FIX = "previous-kernel"
 DEFAULT_GRUB = "/etc/default/grub"
@@ -115,7 +115,7 @@ def _no_previous_kernel(ctx: TargetContext, failing: str) -> str:
 
 def _plan_rhel(ctx: TargetContext, family: DistroFamily, plan: FixPlan, image: str,
                failing_image: str) -> None:
-    if any(ctx.path(p).is_file() for p in GRUBBY):
+    if any(ctx.files.is_file(p) for p in GRUBBY):
         plan.steps.append(Step(["grubby", "--set-default", image]))
         plan.files.append(GRUBENV)
         back = printable(shlex.join(["grubby", "--set-default", failing_image]))
@@ -202,14 +202,12 @@ def _edit_default_grub(ctx: TargetContext, family: DistroFamily, plan: FixPlan, 
 def _grub_default_source(ctx: TargetContext, family: DistroFamily) -> tuple[str, bytes | None]:
     """The file whose GRUB_DEFAULT takes effect, and its content (None: it does not exist).
     Debian's grub-mkconfig sources /etc/default/grub.d/*.cfg after /etc/default/grub."""
-    main = ctx.path(DEFAULT_GRUB)
-    source = (DEFAULT_GRUB, main.read_bytes() if main.is_file() else None)
-    drop_ins = ctx.path("/etc/default/grub.d")
-    if family.name == "debian" and drop_ins.is_dir():
-        for conf in sorted(drop_ins.glob("*.cfg")):
-            content = conf.read_bytes() if conf.is_file() else b""
+    source = (DEFAULT_GRUB, read_for_edit(ctx.files, DEFAULT_GRUB))
+    if family.name == "debian":
+        for conf in ctx.files.glob("/etc/default/grub.d", "*.cfg"):
+            content = read_for_edit(ctx.files, conf) or b""
             if grub_default(from_disk(content)) is not None:
-                source = (f"/etc/default/grub.d/{conf.name}", content)
+                source = (conf, content)
     return source
 
 
@@ -217,14 +215,15 @@ def _grub_cfg(ctx: TargetContext, family: DistroFamily) -> str | None:
     ident = ctx.target.os_release.get("ID", "")
     for template in family.bootloader_configs:
         name = template.format(id=ident)
-        if ctx.path(name).is_file():
+        if ctx.files.is_file(name):
             return name
     return None
 
 
 def _grub_cfg_entries(ctx: TargetContext, family: DistroFamily) -> list[MenuEntry]:
     cfg = _grub_cfg(ctx, family)
-    return grub_menu_entries(from_disk(ctx.path(cfg).read_bytes())) if cfg else []
+    found = ctx.files.read(cfg) if cfg else None
+    return grub_menu_entries(from_disk(found)) if found is not None else []
 
 
 def _bls_id(ctx: TargetContext, image: str) -> str | None:

@@ -40,17 +40,14 @@ def set_mode(raw: bytes, mode: str) -> bytes | None:
 
 def _read_config(ctx: TargetContext) -> tuple[bytes, SelinuxConfig] | str:
     """The config's bytes and meaning, or why there is nothing to edit."""
-    host = ctx.path(CONFIG)
-    if ctx.path(CONFIG, follow_last=False).is_symlink():
+    if ctx.files.is_symlink(CONFIG):
         return (f"{CONFIG} is a symbolic link; rescuetui edits only regular files. Edit the file "
                 "it points to by hand.")
-    if not host.exists():
+    if ctx.files.lstat(CONFIG) is None:
         return f"There is no {CONFIG} on the target, so there is no SELinux mode to change."
-    try:
-        with open(host, "rb") as f:
-            raw = f.read(READ_LIMIT + 1)
-    except OSError as exc:
-        return f"{CONFIG} could not be read ({exc.strerror}); check it by hand."
+    raw = ctx.files.read(CONFIG, READ_LIMIT + 1)
+    if raw is None:
+        return f"{CONFIG} is not a regular file (a FIFO, a device node); check it by hand."
     if len(raw) > READ_LIMIT:
         return f"{CONFIG} is larger than 1 MiB, which no SELinux config is; look at it by hand."
     return raw, parse_config(raw)
