@@ -8,17 +8,16 @@ widget that would show text some other way."""
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
 import unicodedata
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import REPO, rescuetui_exe
 from rich.text import Text
+from test_hostile_disk import _root_of as _mounted
 from textual.app import App, ComposeResult
 from textual.screen import Screen
 
@@ -156,24 +155,6 @@ def test_no_widget_of_the_tui_shows_text_but_through_shown() -> None:
 
 
 # -- the TUI on a hostile disk ------------------------------------------------------------------
-
-
-@contextmanager
-def _mounted(image: Path, where: Path, index: int) -> Iterator[Path]:
-    """One filesystem of the image mounted read-write, for planting."""
-    loop = subprocess.run(["losetup", "--find", "--show", "--partscan", str(image)],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    try:
-        subprocess.run(["partx", "-u", loop], check=True)
-        parts = sorted(p for p in os.listdir("/dev") if p.startswith(loop[5:] + "p"))
-        where.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["mount", f"/dev/{parts[index]}", str(where)], check=True)
-        try:
-            yield where
-        finally:
-            subprocess.run(["umount", str(where)], check=True)
-    finally:
-        subprocess.run(["losetup", "-d", loop], check=True)
 
 
 def _hostile_disk(make_disk: Callable[..., BuiltDisk], tmp_path: Path) -> BuiltDisk:

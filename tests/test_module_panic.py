@@ -108,16 +108,16 @@ def test_module_panic_repair_blacklists_and_empties_the_initramfs(tmp_path: Path
     with RescueSession(journal_base=tmp_path / "j2") as session:
         target = session.open_target(str(image))
         ctx = TargetContext(session.root, target, session.runner, KERNEL_61)
-        conf = ctx.path(CONF).read_text()
+        conf = ctx.files.read_text(CONF)
         assert f"blacklist {NAME}\ninstall {NAME} /bin/false\n" in conf
-        listed = ctx.path(INITRAMFS_TOOLS_MODULES).read_text()
+        listed = ctx.files.read_text(INITRAMFS_TOOLS_MODULES)
         assert f"# rescuetui: blamed for the crash of kernel {KERNEL_61}: {NAME}" in listed
         listing = _initramfs_listing(ctx, KERNEL_61)
         assert listing and not any(NAME in line for line in listing)
         # The module stays installed, and modules-load.d still names it: the blacklist is what
         # systemd-modules-load honours (the boot in `lab verify module-panic` shows it).
-        assert ctx.path(f"/lib/modules/{KERNEL_61}/updates/{NAME}.ko").is_file()
-        assert ctx.path(LOAD_CONF).read_text().endswith(f"{NAME}\n")
+        assert ctx.files.is_file(f"/lib/modules/{KERNEL_61}/updates/{NAME}.ko")
+        assert (ctx.files.read_text(LOAD_CONF) or "").endswith(f"{NAME}\n")
 
 
 @pytest.mark.root
@@ -142,8 +142,8 @@ def test_newest_kernel_panics_repair_boots_the_previous_kernel_and_says_why(tmp_
     with RescueSession(journal_base=tmp_path / "j2") as session:
         target = session.open_target(str(image))
         ctx = TargetContext(session.root, target, session.runner, KERNEL_612)
-        assert not ctx.path(CONF).exists()  # the way not taken left nothing behind
-        assert ctx.path(f"/lib/modules/{KERNEL_612}/updates/{NAME}.ko").is_file()
+        assert not ctx.files.exists(CONF)  # the way not taken left nothing behind
+        assert ctx.files.is_file(f"/lib/modules/{KERNEL_612}/updates/{NAME}.ko")
 
 
 # The dmesg kdump-tools saved (makedumpfile --dump-dmesg) after the module's oops on a real

@@ -42,8 +42,7 @@ def test_init_behind_a_link_is_owned_by_systemd_not_systemd_sysv(tmp_path: Path)
         assert session.target is not None
         ctx = TargetContext(session.root, session.target, session.runner, "")
         ctx.kernel = session.target.kernels[0].version
-        link = ctx.path("/sbin/init", follow_last=False)
-        assert link.is_symlink() and not ctx.path("/sbin/init").exists()
+        assert ctx.files.is_symlink("/sbin/init") and not ctx.files.exists("/sbin/init")
         assert debian_owner(ctx, "/sbin/init") == ("systemd-sysv", "/sbin/init")
         finding = check_libraries(ctx)
         assert not finding.ok and finding.finding == "missing"
