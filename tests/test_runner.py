@@ -61,6 +61,24 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert not _alive(grandchild), "the background child survived the timeout"
 
 
+async def test_a_process_outside_the_group_holding_the_output_does_not_hang_the_run(
+        tmp_path: Path) -> None:
+    """What escapes the group kill (a sandbox whose --die-with-parent was not set yet, a
+    daemon in a session of its own) keeps our pipe open: the run still ends, with what was
+    written before, and does not wait for that pipe to close."""
+    pidfile = tmp_path / "escaped.pid"
+    started = time.monotonic()
+    result = await CommandRunner().run(
+        ["sh", "-c", f"echo before; setsid sleep 60 & echo $! > {pidfile}; wait"], timeout=0.5
+    )
+    escaped = int(pidfile.read_text())
+    try:
+        assert result.timed_out and time.monotonic() - started < 15
+        assert result.tail == ["before"]
+    finally:
+        os.kill(escaped, 9)
+
+
 async def test_cancel_event_stops_the_command() -> None:
     cancel = asyncio.Event()
     task = asyncio.ensure_future(CommandRunner().run(["sleep", "60"], cancel=cancel))

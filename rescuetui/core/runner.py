@@ -170,13 +170,17 @@ class CommandRunner:
             if reader not in done:
                 timed_out = cancel_wait is None or cancel_wait not in done
                 cancelled = not timed_out
-                await _kill_group(proc)
-                await reader
+                await _kill_group(proc, sandboxed=in_chroot)
+                # What it wrote before it died; a process that escaped the kill (hung in the
+                # kernel) may hold the pipe open, so the read is bounded.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(reader, KILL_GRACE_SECONDS)
             if cancel_wait and not cancel_wait.done():
                 cancel_wait.cancel()
-            returncode = await proc.wait()
+            returncode = await proc.wait() if reader.done() and not reader.cancelled() \
+                else proc.returncode
         except asyncio.CancelledError:
-            await _kill_group(proc)
+            await _kill_group(proc, sandboxed=in_chroot)
             raise
         finally:
             if out:
@@ -286,16 +290,48 @@ def _emit(raw: bytes, tail: deque[str], on_line: LineCallback | None) -> None:
         on_line(line)
 
 
-async def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    """SIGTERM the whole process group, then SIGKILL whatever is left after a grace period."""
+async def _kill_group(proc: asyncio.subprocess.Process, *, sandboxed: bool) -> None:
+    """SIGTERM the whole process group, then SIGKILL whatever is left after a grace period.
+
+    A sandbox is killed first, at its PID namespace's init (bubblewrap's child, in a session
+    of its own): its --die-with-parent is set by the child after it starts, so a sandbox
+    killed in that moment would outlive its parent, and hold our pipe open, for good.
+    """
+    if sandboxed:
+        for child in _children(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, sig)
-        try:
-            await asyncio.wait_for(proc.wait(), KILL_GRACE_SECONDS)
+        if await _exited(proc, KILL_GRACE_SECONDS):
             # The leader is gone; make sure no member of its group outlives it.
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             return
-        except TimeoutError:
+
+
+async def _exited(proc: asyncio.subprocess.Process, seconds: float) -> bool:
+    """Whether the process ended within `seconds` (its exit, not its pipes: `proc.wait()`
+    also waits for every holder of its output to let go)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while proc.returncode is None and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    return proc.returncode is not None
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (this kernel has no /proc/PID/task/*/children)."""
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
             continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == pid:
+            found.append(int(entry.name))
+    return found
