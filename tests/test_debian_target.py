@@ -249,10 +249,16 @@ def test_signals_tear_down(debian_image: BuiltDisk, journal_dir: Path, state_dir
     exe = rescuetui_exe()
     proc = subprocess.Popen([exe, "run", "--disk", str(debian_image.image), "--journal",
                              str(journal_dir), "--", "sleep", "300"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=os.environ | {"PYTHONFAULTHANDLER": "1"})
     assert _chroot_mounted(proc.pid), "the run never mounted its chroot"
     proc.send_signal(sig)
-    assert proc.wait(timeout=30) == 128 + sig
+    try:
+        status = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)  # faulthandler prints where it hangs
+        pytest.fail("the run did not end:\n" + proc.communicate()[1].decode(errors="replace"))
+    assert status == 128 + sig
     assert not _our_mounts(state_dir)
     assert _loops_on(debian_image.image) == ""
 

@@ -138,7 +138,10 @@ class CommandRunner:
         env = CHROOT_ENV | {"TERM": os.environ.get("TERM", "dumb")} if in_chroot else None
         full, seccomp_fd = self._full_argv(argv, in_chroot, nvram=nvram)
         try:
-            proc = await asyncio.create_subprocess_exec(
+            # The start is not cancelled halfway: asyncio would kill bubblewrap before its
+            # sandbox set --die-with-parent and then wait for a pipe that sandbox holds. A
+            # cancel during the start waits for it to finish and kills what started.
+            spawn = asyncio.ensure_future(asyncio.create_subprocess_exec(
                 *full,
                 stdin=asyncio.subprocess.DEVNULL if stdin is None else stdin,
                 stdout=asyncio.subprocess.PIPE,
@@ -146,7 +149,14 @@ class CommandRunner:
                 start_new_session=True,
                 env=env,
                 pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
-            )
+            ))
+            try:
+                proc = await asyncio.shield(spawn)
+            except asyncio.CancelledError:
+                started_proc = await spawn
+                await _kill_group(started_proc, sandboxed=in_chroot)
+                _close_pipes(started_proc)
+                raise
         except FileNotFoundError as exc:
             raise RescueError(
                 f"The program `{full[0]}` is not installed on the rescue system; install it "
@@ -177,10 +187,14 @@ class CommandRunner:
                     await asyncio.wait_for(reader, KILL_GRACE_SECONDS)
             if cancel_wait and not cancel_wait.done():
                 cancel_wait.cancel()
-            returncode = await proc.wait() if reader.done() and not reader.cancelled() \
-                else proc.returncode
+            if reader.done() and not reader.cancelled():
+                returncode: int | None = await proc.wait()
+            else:
+                returncode = proc.returncode
+                _close_pipes(proc)
         except asyncio.CancelledError:
             await _kill_group(proc, sandboxed=in_chroot)
+            _close_pipes(proc)
             raise
         finally:
             if out:
@@ -309,6 +323,14 @@ async def _kill_group(proc: asyncio.subprocess.Process, *, sandboxed: bool) -> N
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             return
+
+
+def _close_pipes(proc: asyncio.subprocess.Process) -> None:
+    """Let go of a child's pipe that something outside its group still holds (asyncio's
+    Process has no public way: its transport closes the pipes)."""
+    transport = getattr(proc, "_transport", None)
+    if transport is not None:
+        transport.close()
 
 
 async def _exited(proc: asyncio.subprocess.Process, seconds: float) -> bool:
