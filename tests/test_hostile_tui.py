@@ -18,6 +18,7 @@ import pytest
 from conftest import REPO, rescuetui_exe
 from rich.text import Text
 from test_hostile_disk import _root_of as _mounted
+from test_tui import _until
 from textual.app import App, ComposeResult
 from textual.screen import Screen
 
@@ -186,14 +187,6 @@ def _attached(image: Path) -> str:
     sessions may mount below the same state directory, so the image is what is asked about."""
     return subprocess.run(["losetup", "-j", str(image)], capture_output=True, text=True,
                           check=False).stdout
-
-
-async def _until(pilot: Any, test: Callable[[], bool], seconds: float = 180) -> None:
-    for _ in range(int(seconds / 0.2)):
-        if test():
-            return
-        await pilot.pause(0.2)
-    raise AssertionError("the TUI did not get there in time")
 
 
 def _waiting(app: RescueApp, name: str) -> bool:

@@ -12,7 +12,6 @@ from pathlib import PurePosixPath
 from rescuetui.checks.base import TargetContext
 from rescuetui.checks.pacmandb import pacman_owner
 from rescuetui.checks.rpmdb import rpm_database
-from rescuetui.core.confined import MAX_SYMLINKS
 
 # The soname capability rpm records for a library of a 64-bit architecture.
 RPM_LIB64 = "()(64bit)"
@@ -38,26 +37,7 @@ def spellings(path: str) -> list[str]:
 def really_missing(ctx: TargetContext, path: str) -> str:
     """The path, in the target, of the file `path` leads to: its links followed inside the
     root (/sbin/init -> /lib/systemd/systemd), so that a dangling link names what is gone."""
-    found = ctx.files.resolve(path)
-    if found is not None:
-        return found
-    # Something on the way is missing: follow what the links say, as far as they lead.
-    parts = [p for p in path.split("/") if p and p != "."]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            resolved = resolved[:-1]
-            continue
-        link = ctx.files.readlink("/" + "/".join([*resolved, part]))
-        if link is not None and hops < MAX_SYMLINKS:
-            hops += 1
-            resolved = [] if link.startswith("/") else resolved
-            parts = [p for p in link.split("/") if p and p != "."] + parts
-            continue
-        resolved.append(part)
-    return "/" + "/".join(resolved)
+    return ctx.files.leads_to(path)
 
 
 def debian_owner(ctx: TargetContext, name: str) -> tuple[str, str] | None:

@@ -21,7 +21,7 @@ import ctypes
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,6 +241,11 @@ class ConfinedRoot:
             return "/"
         return host[len(root):] if host.startswith(root + "/") else None
 
+    def leads_to(self, path: str) -> str:
+        """Where `path` leads: `resolve`, or, when something on the way is missing, as far as
+        the links say (/sbin/init -> /lib/systemd/systemd names the program that is gone)."""
+        return self.resolve(path) or follow_links(path, self.readlink)
+
     def read(self, path: str, limit: int = DEFAULT_LIMIT) -> bytes | None:
         """At most `limit` bytes of the regular file `path`; None when it is missing, not a
         regular file (a FIFO, a device node, a directory: never read, so never a hang) or a
@@ -436,6 +441,31 @@ class ConfinedRoot:
             finally:
                 os.close(fd)
         # anything else (a link, a FIFO) in the journal's own directory is not copied
+
+
+def follow_links(path: str, readlink: Callable[[str], str | None], *,
+                 follow_last: bool = True, strict: bool = False) -> str:
+    """`path` with its links followed by what `readlink` says, `/` being the root and `..`
+    never climbing above it; a missing component ends the following (the rest is kept as
+    it is), and so do more than MAX_SYMLINKS links (a loop; `strict`: an error)."""
+    parts = [p for p in path.split("/") if p and p != "."]
+    resolved: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            resolved = resolved[:-1]
+            continue
+        link = readlink("/" + "/".join([*resolved, part])) if parts or follow_last else None
+        if link is not None and hops >= MAX_SYMLINKS and strict:
+            raise RescueError(f"Too many symbolic links while resolving {path}.")
+        if link is not None and hops < MAX_SYMLINKS:
+            hops += 1
+            resolved = [] if link.startswith("/") else resolved
+            parts = [p for p in link.split("/") if p and p != "."] + parts
+            continue
+        resolved.append(part)
+    return "/" + "/".join(resolved)
 
 
 def read_fd(fd: int, limit: int) -> bytes:

@@ -2,8 +2,7 @@
 
 rescuetui/lab/ builds practice disks from our own tree and names their files by host path. A
 host path handed on and opened by name later can be swapped for a link in between; the rest of
-rescuetui never holds one (tests/test_confinement_ast.py). The checks still calling
-`TargetContext.path` are being rewritten onto ConfinedRoot in another branch.
+rescuetui never holds one (tests/test_confinement_ast.py).
 """
 
 from __future__ import annotations
@@ -11,9 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rescuetui.core.errors import RescueError
-
-MAX_SYMLINKS = 40
+from rescuetui.core.confined import follow_links
 
 
 def resolve_in_root(root: Path, path: str, *, follow_last: bool = True) -> Path:
@@ -24,27 +21,12 @@ def resolve_in_root(root: Path, path: str, *, follow_last: bool = True) -> Path:
     system's own files, and `..` never climbs above `root`. A missing component ends resolution:
     the rest is appended as it is.
     """
-    parts = [p for p in path.split("/") if p and p != "."]
-    resolved: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if resolved:
-                resolved.pop()
-            continue
-        candidate = root.joinpath(*resolved, part)
-        if (parts or follow_last) and candidate.is_symlink():
-            hops += 1
-            if hops > MAX_SYMLINKS:
-                raise RescueError(f"Too many symbolic links while resolving {path} in {root}.")
-            link = os.readlink(candidate)
-            if link.startswith("/"):
-                resolved = []
-            parts = [p for p in link.split("/") if p and p != "."] + parts
-            continue
-        resolved.append(part)
-    return root.joinpath(*resolved)
+
+    def readlink(inside: str) -> str | None:
+        candidate = root / inside.lstrip("/")
+        return os.readlink(candidate) if candidate.is_symlink() else None
+
+    return root / follow_links(path, readlink, follow_last=follow_last, strict=True).lstrip("/")
 
 
 def target_path(root: Path, host_path: Path) -> str:
