@@ -203,6 +203,13 @@ def test_firmware_with_nothing_to_boot_is_an_ending() -> None:
     again.feed("Booting from Hard Disk...\n", 1.0)
     again.feed("GRUB loading.\nWelcome to GRUB!\n", 2.0)
     assert not again.expired(100.0)
+    # A whole recorded log: GRUB and a kernel ran after the firmware (a truncated kernel
+    # that resets the machine is not "no boot code"); a stray glyph from zeros run as boot
+    # code is not something that ran.
+    assert classify_log("SeaBIOS\nBooting from Hard Disk...\nGRUB loading.\n"
+                        "Loading Linux 6.1.0 ...\n") == ("timeout", "")
+    assert classify_log("Booting from Hard Disk...GRUB loading.\n")[0] == "timeout"
+    assert classify_log("SeaBIOS\nBooting from Hard Disk..\n\u263a\n")[0] == "no-boot-code"
     assert classify_log("bash: cannot set terminal process group (-1)\n"
                         "bash: no job control in this shell\nroot@(none):/# ")[0] == "init-shell"
     assert classify_log("BdsDxe: failed to load Boot0001\nUEFI Interactive Shell v2.2\n"

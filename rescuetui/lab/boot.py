@@ -51,6 +51,7 @@ GRUB_GRACE_SECONDS = 30.0
 # SeaBIOS prints this and then nothing when the MBR holds no boot code: silence for this long
 # after it (no GRUB, no kernel) is the outcome.
 FIRMWARE_HANDOVER = re.compile(r"Booting from Hard Disk|Booting from Floppy")
+WORD = re.compile(r"[A-Za-z0-9]")
 SILENCE_SECONDS = 25.0
 # Seconds to keep reading after the outcome is known, so the log holds the panic's trace.
 TAIL_SECONDS = 2.0
@@ -107,13 +108,6 @@ class BootWatcher:
         self.text += chunk
         if self.outcome:
             return self.outcome
-        # Zeros run as boot code can print a stray glyph before the CPU resets: only words
-        # count as something that ran after the firmware.
-        if self.handover_at is not None and re.search(r"[A-Za-z0-9]", chunk):
-            if FIRMWARE_HANDOVER.search(chunk):
-                self.handover_at = now
-            else:
-                self.handover_at = None  # something ran after the firmware
         lines = self.text[self._checked:].split("\n")
         # The last piece has no newline yet; a prompt (`login: `) waits there, so check it too,
         # but check it again when more arrives.
@@ -123,9 +117,7 @@ class BootWatcher:
                 if pattern.search(line):
                     self.outcome, self.evidence = outcome, line.strip()
                     return outcome
-            # SeaBIOS leaves "Booting from Hard Disk.." without a newline when nothing follows.
-            if FIRMWARE_HANDOVER.search(line) and self.handover_at is None:
-                self.handover_at, self.handover_line = now, line.strip()
+            self._watch_handover(line, now)
             if complete:
                 if GRUB_ERROR.match(line) and self.grub_error_at is None:
                     self.grub_error_at, self.grub_error_line = now, line.strip()
@@ -133,6 +125,19 @@ class BootWatcher:
                     self.grub_error_at = None  # the kernel started after all
                 self._checked += len(line) + 1
         return None
+
+    def _watch_handover(self, line: str, now: float) -> None:
+        """Note when the firmware hands over to the disk, and forget it when something runs
+        after it. SeaBIOS leaves "Booting from Hard Disk.." without a newline when nothing
+        follows (GRUB may write on the same line); zeros run as boot code can print a stray
+        glyph before the CPU resets: only words count as something that ran."""
+        handover = next(reversed(list(FIRMWARE_HANDOVER.finditer(line))), None)
+        after = line[handover.end():] if handover else line
+        if handover and not WORD.search(after):
+            if self.handover_at is None:
+                self.handover_at, self.handover_line = now, line.strip()
+        elif WORD.search(after):
+            self.handover_at = None
 
     def expired(self, now: float) -> bool:
         """A GRUB error with nothing after it for a while is the outcome."""
