@@ -3,16 +3,19 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
+from rich.console import Console
 from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from rescuetui.core.text import TerminalGuard
 from rescuetui.lab.scenarios import SCENARIOS
 from rescuetui.screens.base import STEPS, FlowScreen
 from rescuetui.screens.bridge import ConfirmFix, FlowBridge, FlowEnded, OutputLine, StageReached
@@ -56,6 +59,10 @@ class RescueApp(App[int]):
                  journal_base: Path | None = None,
                  environment: dict[str, str] | None = None) -> None:
         super().__init__()
+        # A crash's traceback, printed after the screen is gone, quotes what it was handling (a
+        # label, a line of a log): plain text, its control characters escaped.
+        self.error_console = Console(markup=False, highlight=False, color_system=None,
+                                     file=cast(IO[str], TerminalGuard(sys.__stderr__ or sys.stderr)))
         self.profile, self.disk, self.logs = profile, disk, list(logs or [])
         self.practice, self.pick_practice = practice, pick_practice
         self.journal_base = journal_base

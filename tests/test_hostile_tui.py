@@ -289,3 +289,23 @@ def test_the_program_writes_no_planted_sequence_to_its_terminal(
     assert SHOWN_TITLE.encode() in out and b"[@click=app.quit]" in out
     assert b"LABEL=[@click=app.quit]x[/]\\x1b]52;c;cHduZWQ=\\x07" in out  # still wrong
     assert _attached(disk.image) == ""
+
+
+def test_a_crash_report_writes_no_control_character(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Textual prints a crash's traceback, with its locals, after the screen is gone: what the
+    program was handling (a label from the disk) is in it, escaped, and nothing is coloured."""
+    import io
+    import sys
+
+    stream = io.StringIO()
+    monkeypatch.setattr(sys, "__stderr__", stream)
+    app = RescueApp(profile=Profile(False, "test", 80, 24))
+    label = "root\x1b]0;pwned\x07\x1b[2J"
+    try:
+        raise RuntimeError(f"cannot mount {label}")
+    except RuntimeError as error:
+        app._handle_exception(error)
+    app._print_error_renderables()
+    shown = stream.getvalue()
+    assert "cannot mount root" in shown and "pwned" in shown
+    assert not any(unicodedata.category(c) == "Cc" for c in shown.replace("\n", "")), shown
