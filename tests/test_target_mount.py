@@ -15,7 +15,7 @@ import pytest
 from rescuetui.core.errors import RescueError
 from rescuetui.core.mountinfo import current_mounts, mounts_below
 from rescuetui.core.session import RescueSession
-from rescuetui.lab.disk import BuiltDisk, Part
+from rescuetui.lab.disk import BuiltDisk, Part, fstab_for
 
 pytestmark = pytest.mark.root
 
@@ -115,6 +115,31 @@ def test_fstab_tree_every_spec_form(make_disk: Callable[..., BuiltDisk], journal
             assert {"rw", "nosuid", "nodev"} <= options, (where, options)
     assert not [m for m in current_mounts() if str(session.state.directory) in m.mountpoint]
     assert not session.state.directory.exists()
+
+
+def test_a_look_mounts_nothing_that_can_run(make_disk: Callable[..., BuiltDisk],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """`scan` mounts each system and its fstab tree to describe it, and runs nothing from it:
+    those mounts are read-only, nosuid, nodev and noexec, seen in /proc/self/mountinfo at the
+    moment the system is read (a spy on describe_target, the real one still does the work)."""
+    import rescuetui.core.session as session_module
+
+    parts = [Part(60, "ext4", "/boot"), Part(60, "ext4", "/var"), Part(None, "ext4", "/")]
+    disk = _system(make_disk, fstab_for, parts)
+    seen: dict[str, set[str]] = {}
+    describe = session_module.describe_target
+
+    def spy(where: Path, *args: object) -> object:
+        seen.update({m.mountpoint: set(m.options.split(",")) for m in mounts_below(where)})
+        return describe(where, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(session_module, "describe_target", spy)
+    with RescueSession(record=False) as session:
+        described = [session.inspect(c) for c in session.find(str(disk.image))]
+    assert len(described) == 1
+    assert len(seen) == 3, seen
+    for where, options in seen.items():
+        assert {"ro", "nosuid", "nodev", "noexec"} <= options, (where, options)
 
 
 def test_hostile_names_are_mounted_verbatim(

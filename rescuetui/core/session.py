@@ -39,6 +39,8 @@ KEPT_OPTIONS = ("subvol=", "subvolid=", "nouuid")
 # The target's own filesystems: no set-user-ID program and no device node on them takes
 # effect on the rescue host (commands inside get a /dev of their own: core/sandbox.py).
 TARGET_FLAGS = ("nosuid", "nodev")
+# A look (`scan`) runs nothing at all: nothing on it can be executed either.
+LOOK_FLAGS = (*TARGET_FLAGS, "noexec")
 # Without these mounted, the system is not whole (and writes meant for them go astray).
 SYSTEM_MOUNTS = frozenset({"/boot", "/usr", "/var", "/boot/efi", "/efi"})
 # The EFI system partition is never mounted on the rescue host: rescuetui reads and writes it
@@ -275,7 +277,7 @@ class RescueSession:
         dev = candidate.device
         where.mkdir(exist_ok=True)
         extra = NO_WRITE_OPTIONS.get(dev.fstype or "", []) if no_write else []
-        options = (["ro", *TARGET_FLAGS, *extra]
+        options = (["ro", *(LOOK_FLAGS if no_write else TARGET_FLAGS), *extra]
                    + ([f"subvol={candidate.subdir}"] if candidate.subdir else []))
         try:
             self.stack.mount(dev.path, where, fstype=dev.fstype, options=options, kind="root")
@@ -391,7 +393,7 @@ class RescueSession:
                                              via=mountpoint.via, source_via=source.via)
                     else:
                         assert resolved.device is not None
-                        options = (["ro", *TARGET_FLAGS]
+                        options = (["ro", *(LOOK_FLAGS if no_write else TARGET_FLAGS)]
                                    + [o for o in entry.options if o.startswith(KEPT_OPTIONS)])
                         fstype = entry.fstype if entry.fstype not in ("auto", "") else None
                         if no_write:
