@@ -558,7 +558,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
         for note in report.notes:
             print(f"  note: {note}")
         for a in report.applied:
-            state = "verified" if a["verified"] else "FAILED" if not a["ok"] else "NOT verified"
+            state = ("would apply (dry run)" if a.get("would_apply") else "verified"
+                     if a["verified"] else "FAILED" if not a["ok"] else "NOT verified")
             print(f"  {a['fix']}: {state}")
         for reason in report.refused:
             print(f"  refused: {reason}")
@@ -569,6 +570,8 @@ def cmd_repair(args: argparse.Namespace) -> int:
         print(f"  journal: {report.journal}")
         if report.rca:
             print(f"  root cause note: {report.rca}")
+        if report.dry_run:
+            print("  dry run: the checks ran for real; no fix ran and nothing was written")
         if report.status == REFUSED:
             print("  Nothing unsafe was done; see why each fix was refused above.")
     return report.status

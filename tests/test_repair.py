@@ -89,7 +89,30 @@ def test_dry_run_plans_and_changes_nothing(tmp_path: Path) -> None:
     before = _tree_snapshot(image, tmp_path / "b")
     out = rescuetui("repair", "--disk", str(image), "--dry-run", "--journal", str(tmp_path / "j"))
     assert b"update-initramfs -c -k" in out.stdout
+    assert b"initramfs-rebuild: would apply (dry run)" in out.stdout
+    assert b"verified" not in out.stdout.replace(b"nothing was verified", b"")
+    assert out.returncode == 7, out.stdout  # problems found, and the fixes that would repair them
     assert compare(before, _tree_snapshot(image, tmp_path / "b")).empty
+    status, report = _repair(image, tmp_path / "j2", "--dry-run")
+    assert status == 7 and report["dry_run"] and report["would_apply"] == ["initramfs-rebuild"]
+    assert not any(a["verified"] for a in report["applied"])
+    # grub.cfg's entry names the initramfs the rebuild writes: not left over, not planned twice.
+    assert report["remaining"] == [], report["remaining"]
+
+
+def test_dry_run_checks_for_real(tmp_path: Path) -> None:
+    """The read-only checks run in a dry run: a damaged root filesystem is found damaged (it
+    once looked clean, every command answering 0), and only the repair is simulated."""
+    image = tmp_path / "fs.img"
+    build_scenario(SCENARIOS["root-fs-errors"], image, journal_base=tmp_path / "b")
+    status, report = _repair(image, tmp_path / "j", "--dry-run")
+    assert status == 7, report
+    assert report["would_apply"] == ["fsck"] and not report["applied"][0]["verified"]
+    commands = [r for r in Journal.open(Path(report["journal"])).records() if r["kind"] == "command"]
+    looked = [r for r in commands if r["argv"][:2] == ["e2fsck", "-n"]]
+    assert looked and not looked[0]["dry_run"] and looked[0]["exit"] not in (0, None)
+    changes = [r for r in commands if r["argv"][:2] != ["e2fsck", "-n"]]
+    assert changes and all(r["dry_run"] for r in changes), changes
 
 
 def test_undo_after_repair_restores_the_fstab(tmp_path: Path) -> None:

@@ -37,7 +37,8 @@ def check_esp(ctx: TargetContext) -> Finding:
     if device is None:
         return Finding(CHECK, False, "no-esp", f"The system boots UEFI ({'; '.join(chain.evidence)}) "
                        f"but {chain.disk} has no EFI system partition.", data=data)
-    fsck = ctx.runner.run_blocking(["fsck.vfat", "-n", device], in_chroot=False, timeout=120)
+    fsck = ctx.runner.run_blocking(["fsck.vfat", "-n", device], in_chroot=False, timeout=120,
+                                   look=True)
     if fsck.returncode != 0:
         lines = [printable(line) for line in fsck.tail
                  if line.strip() and not line.startswith("fsck.fat ")][-6:]  # not its banner

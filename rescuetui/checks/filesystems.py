@@ -18,10 +18,10 @@ def check_filesystem(runner: CommandRunner, device: str, fstype: str | None) -> 
     if fstype in ("ext2", "ext3", "ext4", None):
         # None: libblkid found nothing, which is also what a destroyed primary superblock looks
         # like; e2fsck then says it is trying the backup superblocks.
-        result = runner.run_blocking(["e2fsck", "-n", "-f", device], timeout=3600)
+        result = runner.run_blocking(["e2fsck", "-n", "-f", device], timeout=3600, look=True)
         clean = result.returncode == 0
     elif fstype == "xfs":
-        result = runner.run_blocking(["xfs_repair", "-n", device], timeout=3600)
+        result = runner.run_blocking(["xfs_repair", "-n", device], timeout=3600, look=True)
         clean = result.returncode == 0
     else:
         return Finding(CHECK, True, "ok", f"{device}: no read-only check for {fstype}.",

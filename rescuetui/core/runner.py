@@ -73,7 +73,9 @@ class CommandRunner:
     file in the journal. stdin is /dev/null unless a descriptor is given. Each command gets its
     own process group, so a timeout or a cancellation stops everything it started. A command inside the target
     (`in_chroot`) runs in the target's sandbox (core/sandbox.py), never a bare chroot. With
-    `dry_run`, the exact argv is reported through the callback and nothing runs.
+    `dry_run`, the exact argv of a change is reported through the callback and nothing runs;
+    a look (`look=True`: a read-only check such as `e2fsck -n`) runs for real, so that a dry
+    run reports what is there, not what a command that never ran would have said.
     """
 
     def __init__(
@@ -119,13 +121,14 @@ class CommandRunner:
         cancel: asyncio.Event | None = None,
         nvram: bool = False,
         stdin: int | None = None,
+        look: bool = False,
     ) -> CommandResult:
         where = self.where(in_chroot)
         started = time.time()
         _check_argv(argv)
         if in_chroot and self.sandbox is None:
             raise RescueError("No target is mounted, so nothing can run inside it.")
-        if self.dry_run:
+        if self.dry_run and not (look and not in_chroot):
 
             if on_line:
                 on_line(f"[dry-run] {where}: {shlex.join(list(argv))}")

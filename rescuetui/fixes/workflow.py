@@ -38,6 +38,7 @@ REPAIRED = 0
 NOTHING_FOUND = 3
 FIX_FAILED = 5
 REFUSED = 6
+WOULD_REPAIR = 7  # a dry run: the checks found problems and the fixes listed would repair them
 MAX_ROUNDS = 8  # fixes in one repair; each round re-runs every check
 # Panics of a running kernel (not of a boot that cannot find its root): the previous kernel
 # is the first way out.
@@ -57,23 +58,30 @@ class RepairReport:
     rca: str = ""  # the root cause note written beside the journal
     notes: list[str] = field(default_factory=list)  # what opening the disk's volumes said
     way: str = ""  # after a run-time panic: which way out was taken unasked, and why
+    dry_run: bool = False  # then `applied` holds what would be applied: nothing ran
+
+    @property
+    def would_apply(self) -> list[str]:
+        return [a["fix"] for a in self.applied if a.get("would_apply")]
 
     @property
     def status(self) -> int:
-        if any(not a["ok"] or not a["verified"] for a in self.applied
+        if any(not a["ok"] or not (a["verified"] or a.get("would_apply")) for a in self.applied
                if "superseded_by" not in a):
             return FIX_FAILED
         if self.refused:
             return REFUSED
         if self.remaining:
             return FIX_FAILED
+        if self.dry_run and self.would_apply:
+            return WOULD_REPAIR
         return REPAIRED if self.found_problems else NOTHING_FOUND
 
     def to_json(self) -> dict[str, Any]:
         return {"status": self.status, "journal": self.journal, "diagnosis": self.diagnosis,
                 "path": self.path, "applied": self.applied, "refused": self.refused,
                 "remaining": self.remaining, "rca": self.rca, "notes": self.notes,
-                "way": self.way}
+                "way": self.way, "dry_run": self.dry_run, "would_apply": self.would_apply}
 
 
 Confirm = Callable[[FixPlan], bool]
@@ -107,8 +115,12 @@ class Repair:
         self.journal_base = journal_base
         self.module = module
         self.stage = stage
-        self.report = RepairReport()
+        self.report = RepairReport(dry_run=dry_run)
         self.tried: set[str] = set()
+        # A dry run: the files the fixes that would apply change. A later finding about one of
+        # them is what that fix repairs (the grub.cfg entry whose initramfs it rebuilds).
+        self.would_change: dict[str, str] = {}
+        self.would_fix: set[str] = set()  # keys of the findings a planned fix would repair
         self.target_machine = MachineEvidence()  # the disk drivers the system's own logs name
 
     def run(self) -> RepairReport:
@@ -174,6 +186,11 @@ class Repair:
         if not finding.ok:
             self.tried.add(self._key(finding))
             applied = self._apply(session, FIX_FOR_CHECK["fstab"](ctx, finding), ctx)
+            if applied and applied.ok and self.dry_run:
+                self.report.notes.append(
+                    f"Dry run: the other fixes are planned once {missing} mounts, after the "
+                    "fstab fix; run without --dry-run to go on.")
+                return False
             if applied and applied.ok:
                 session.mount_missing()
                 ctx.target = session.target or ctx.target
@@ -204,7 +221,7 @@ class Repair:
             applied = self._apply(session, plan, None)
             if applied is None or not applied.ok or self.dry_run:
                 left.append(finding)
-            if applied and applied.ok:
+            if applied and applied.ok and not self.dry_run:
                 again = verify_restored(plan)
                 self._verified(session, plan, again)
                 restored = restored or again.ok
@@ -237,7 +254,7 @@ class Repair:
                 plan = plan_xfs_zero_log(finding, applied.message)
                 self.report.applied[-1]["superseded_by"] = plan.fix
                 applied = self._apply(session, plan, None)
-            if applied and applied.ok:
+            if applied and applied.ok and not self.dry_run:
                 again = check_filesystem(session.runner, device, finding.data["fstype"])
                 self._verified(session, plan, again)
                 repaired = True
@@ -313,10 +330,12 @@ class Repair:
             todo = sorted((f for f in problems
                            if f.check in FIX_FOR_CHECK and f.finding != "unchecked"),
                           key=lambda f: list(FIX_FOR_CHECK).index(f.check))
-            todo = [f for f in todo if self._key(f) not in self.tried]
+            todo = [f for f in todo if self._key(f) not in self.tried
+                    and not self._would_be_fixed(f)]
             if not todo:
-                self.report.remaining = [f.to_json() for f in problems]
-                for f in problems:
+                left = [f for f in problems if not self._would_be_fixed(f)]
+                self.report.remaining = [f.to_json() for f in left]
+                for f in left:
                     self.say(f"Not repaired: {f.check}: {f.summary}")
                 return
             finding = todo[0]
@@ -326,6 +345,9 @@ class Repair:
             if applied is None or not applied.ok:
                 self.report.remaining = [f.to_json() for f in problems if f is not finding]
                 return
+            if self.dry_run:
+                self.would_fix.add(self._key(finding))
+                continue
             if finding.check == "fstab" and not self.dry_run:
                 session.mount_missing()
                 ctx.target = session.target or ctx.target
@@ -395,6 +417,22 @@ class Repair:
     def _key(finding: Finding) -> str:
         return f"{finding.check}:{finding.finding}"
 
+    def _would_be_fixed(self, finding: Finding) -> bool:
+        """In a dry run: a fix that would apply repairs this finding (its own, or one that
+        changes the file the finding is about)."""
+        if not self.dry_run:
+            return False
+        if self._key(finding) in self.would_fix:
+            return True
+        text = " ".join([finding.summary, *map(str, finding.data.values())])
+        for path, fix in self.would_change.items():
+            if path in text:
+                self.say(f"Would be repaired by {fix} (it writes {path}): {finding.check}: "
+                         f"{finding.summary}")
+                self.would_fix.add(self._key(finding))
+                return True
+        return False
+
     def _apply(self, session: RescueSession, plan: FixPlan, ctx: TargetContext | None
                ) -> Applied | None:
         self.say(plan.describe())
@@ -415,15 +453,22 @@ class Repair:
             session.make_writable()
         applied = apply_plan(plan, session.root, session.runner, session.journal,
                              on_line=lambda line: self.say(f"    {line}"))
-        self.report.applied.append({"fix": plan.fix, "ok": applied.ok, "verified": False,
-                                    "message": applied.message, "plan": plan.to_json()})
+        entry = {"fix": plan.fix, "ok": applied.ok, "verified": False,
+                 "message": applied.message, "plan": plan.to_json()}
+        if self.dry_run:
+            entry["would_apply"] = True
+            entry["message"] = "dry run: nothing ran, nothing was written"
+            for path in [*plan.files, *(e.path for e in plan.edits)]:
+                self.would_change.setdefault(path, plan.fix)
+            self.say(f"Would apply {plan.fix} (dry run: nothing ran, nothing was verified).")
+        self.report.applied.append(entry)
         if not applied.ok:
             self.say(f"Fix {plan.fix} failed: {applied.message}")
         return applied
 
     def _verified(self, session: RescueSession, plan: FixPlan, again: Finding) -> None:
         entry = self.report.applied[-1]
-        entry["verified"] = again.ok or self.dry_run
+        entry["verified"] = again.ok
         entry["verification"] = again.to_json()
         self._record_check(session, again)
         self.say(f"Verify {plan.fix}: {'ok' if again.ok else 'NOT fixed'}: {again.summary}")

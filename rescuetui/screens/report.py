@@ -27,13 +27,15 @@ def _line(text: object, limit: int = 0) -> str:
 def report_text(report: RepairReport) -> Text:
     data = report.to_json()
     text = Text()
-    status = {0: "REPAIRED", 3: "NOTHING TO REPAIR", 5: "A FIX FAILED", 6: "SOME FIXES REFUSED"}
+    status = {0: "REPAIRED", 3: "NOTHING TO REPAIR", 5: "A FIX FAILED", 6: "SOME FIXES REFUSED",
+              7: "DRY RUN: FIXES WOULD APPLY"}
     text.append(f"{status.get(report.status, report.status)}\n", style="bold")
     if data["diagnosis"]:
         text.append(f"Found: {_line(data['diagnosis']['title'])}\n")
     for applied in data["applied"]:
-        state = "verified" if applied["verified"] else (
-            "replaced" if applied.get("superseded_by") else "NOT verified")
+        state = "would apply (dry run)" if applied.get("would_apply") else (
+            "verified" if applied["verified"] else (
+                "replaced" if applied.get("superseded_by") else "NOT verified"))
         text.append(f"  {_line(applied['fix'])}: {state}\n")
         if applied["plan"]["undo"]:
             text.append(f"    undo: {_line(applied['plan']['undo'], 160)}\n", style="dim")
