@@ -115,6 +115,28 @@ def test_dry_run_checks_for_real(tmp_path: Path) -> None:
     assert changes and all(r["dry_run"] for r in changes), changes
 
 
+def test_serial_console_is_read_back_from_the_regenerated_config(tmp_path: Path) -> None:
+    """serial-console on a real Debian tree: grub-mkconfig runs in the sandbox, and "verified"
+    comes from the default entry's command line and grub.cfg's terminal, read back."""
+    image = tmp_path / "serial.img"
+    build_scenario(SCENARIOS["initramfs-deleted"], image, journal_base=tmp_path / "b")
+    with RescueSession(journal_base=tmp_path / "b") as session:
+        session.open_target(str(image))
+        session.make_writable()
+        assert session.journal is not None
+        session.journal.change_file(session.root, "/etc/default/grub",
+                                    b'GRUB_DEFAULT=0\nGRUB_TIMEOUT=1\nGRUB_CMDLINE_LINUX=""\n',
+                                    reason="test: no serial console")
+    # grub-mkconfig in a chroot names the rescue host's device as root=: bootloader-root
+    # corrects it afterwards.
+    status, report = _repair(image, tmp_path / "j", "--fix", "initramfs-rebuild",
+                             "--fix", "serial-console", "--fix", "bootloader-root")
+    serial = next(a for a in report["applied"] if a["fix"] == "serial-console")
+    assert status == 0 and serial["verified"], report
+    summary = serial["verification"]["summary"]
+    assert "console=ttyS0,115200n8" in summary and "terminal" in summary, summary
+
+
 def test_undo_after_repair_restores_the_fstab(tmp_path: Path) -> None:
     image = tmp_path / "fstab.img"
     build_scenario(SCENARIOS["fstab-missing-disk"], image, journal_base=tmp_path / "b")

@@ -18,7 +18,7 @@ from rescuetui.checks.selinux import check_selinux, needs_relabel
 from rescuetui.core.journal import Journal
 from rescuetui.core.undo import undo_session
 from rescuetui.fixes.base import FixPlan
-from rescuetui.fixes.prevention import plan_kdump, plan_serial_console
+from rescuetui.fixes.prevention import plan_kdump, plan_serial_console, verify_kdump, verify_serial_console
 from rescuetui.fixes.selinux import plan_selinux_permissive, plan_selinux_relabel
 
 ROOT_UUID = "0a1b2c3d-1111-4222-8333-444455556666"
@@ -622,3 +622,46 @@ def test_kdump_refuses_a_damaged_defaults_file(tmp_path: Path) -> None:
     (ctx.root / "etc/default/kdump-tools").write_bytes(b"USE_KDUMP=0\n\x00\x00\xff")
     plan = plan_kdump(ctx, _finding())
     assert "binary" in plan.blocked and not plan.steps and not plan.edits and not plan.diff
+
+
+# -- verification: each prevention fix is read back, never "verified" by a constant --------------
+
+@pytest.mark.parametrize("name", ["debian12", "rocky9"])
+def test_serial_console_is_verified_from_the_default_entry_and_grub_terminal(
+        tmp_path: Path, name: str) -> None:
+    ctx = _fixture_tree(tmp_path / "root", name)
+    assert verify_serial_console(ctx).finding == "no-console"
+    _set_entries(ctx, f"ro {CONSOLE}")  # the kernel's console, but GRUB's menu still on screen
+    assert verify_serial_console(ctx).finding == "grub-terminal"
+    config = ctx.root / ctx.target.bootloader_config.lstrip("/")
+    if name == "debian12":  # grub-mkconfig writes the terminal into grub.cfg
+        config.write_text("serial --speed=115200 --unit=0\nterminal_input console serial\n"
+                          "terminal_output console serial\n" + config.read_text())
+    else:  # grubby leaves grub.cfg alone: the setting waits in /etc/default/grub
+        _apply(ctx, plan_serial_console(ctx, _finding()), Journal.create(tmp_path / "j"))
+    found = verify_serial_console(ctx)
+    assert found.ok and "console=ttyS0,115200n8" in found.summary, found.summary
+    # Another entry having the console is not enough: the default one must.
+    config.write_text(config.read_text().replace(
+        "menuentry 'x'", "set default=1\nmenuentry 'x'") + "menuentry 'y' {\n  linux "
+        f"/boot/{ctx.target.kernels[0].image} root=UUID={ROOT_UUID} ro\n}}\n")
+    assert verify_serial_console(ctx).finding == "no-console"
+
+
+def test_kdump_is_verified_from_the_entry_the_package_and_the_service(tmp_path: Path) -> None:
+    ctx = _fixture_tree(tmp_path / "root", "debian12")
+    assert verify_kdump(ctx).finding == "no-crashkernel"
+    _set_entries(ctx, "ro crashkernel=384M-:128M")
+    assert verify_kdump(ctx).finding == "not-installed"
+    (ctx.root / "usr/sbin").mkdir(parents=True)
+    (ctx.root / "usr/sbin/kdump-config").write_bytes(b"#!/bin/sh\n")
+    assert verify_kdump(ctx).finding == "not-enabled"
+    wants = ctx.root / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True)
+    (wants / "kdump-tools.service").symlink_to("/lib/systemd/system/kdump-tools.service")
+    (ctx.root / "etc/default/kdump-tools").write_bytes(b"USE_KDUMP=0\n")
+    assert "USE_KDUMP=0" in verify_kdump(ctx).summary and not verify_kdump(ctx).ok
+    (ctx.root / "etc/default/kdump-tools").write_bytes(b"USE_KDUMP=1\n")
+    found = verify_kdump(ctx)
+    assert found.ok and "crashkernel=384M-:128M" in found.summary, found.summary
+

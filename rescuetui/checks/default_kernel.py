@@ -76,6 +76,34 @@ def default_kernel(ctx: TargetContext) -> tuple[str | None, str]:
     return None, f"default entry {value!r} names no installed kernel"
 
 
+def default_command_line(ctx: TargetContext) -> tuple[str | None, str]:
+    """(the kernel command line of the entry GRUB boots by default, which entry that is), read
+    now from grub.cfg (its `linux` line) or the BLS entry it names (its `options`, with
+    $kernelopts from grubenv); None when no default entry can be found."""
+    cfg = ctx.target.bootloader_config
+    found = ctx.files.read(cfg, 4 << 20) if cfg else None
+    if cfg is None or found is None:
+        return None, "no GRUB configuration"
+    text = from_disk(found)
+    env = read_grubenv(ctx.root, str(PurePosixPath(cfg).parent))
+    value = default_entry(text, env) or "0"
+    entry = resolve(value, grub_menu_entries(text))
+    if entry is not None:
+        return entry.params, f"default entry {value!r} ({entry.title_path})"
+    entries = read_bls_entries(ctx.root)
+    bls = next((e for e in entries if e.file == f"/boot/loader/entries/{value}.conf"),
+               next((e for e in entries if e.title == value), None))
+    if bls is None and ascii_number(value) is not None and entries:
+        index = ascii_number(value) or 0  # blscfg lists the newest first
+        ordered = sorted(entries, key=lambda e: e.version, reverse=True)
+        bls = ordered[index] if index < len(ordered) else None
+    if bls is None:
+        return None, f"default entry {value!r} is not in the menu"
+    options = bls.options.replace("${kernelopts}", env.get("kernelopts", "")).replace(
+        "$kernelopts", env.get("kernelopts", ""))
+    return options.strip(), f"default entry {value!r} ({bls.file})"
+
+
 def check_default_kernel(ctx: TargetContext, expected: str | None = None) -> Finding:
     """With `expected`: whether GRUB now boots that kernel by default."""
     version, how = default_kernel(ctx)

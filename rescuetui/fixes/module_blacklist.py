@@ -266,8 +266,8 @@ def verify_module_blacklist(ctx: TargetContext, module: str, kernel: str) -> Fin
                        f"{INITRAMFS_TOOLS_MODULES} still loads {module} in the initramfs.", data=data)
     image = next((k.initramfs for k in ctx.target.kernels if k.version == kernel), None)
     if image is None:
-        return Finding(FIX, True, "ok", f"{module} is blacklisted in {CONF}; the initramfs of "
-                       f"{kernel} could not be listed (no image).", data=data)
+        return Finding(FIX, False, "no-image", f"{module} is blacklisted in {CONF}, but {kernel} "
+                       "has no initramfs to check: the rebuild left none.", data=data)
     listing = list_initramfs(ctx.files, image)  # on the host: nothing from the disk runs
     if not listing.complete:
         return Finding(FIX, False, "unlisted", f"{image} cannot be listed ({listing.problem}): "

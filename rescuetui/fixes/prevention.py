@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from rescuetui.checks.base import Finding, TargetContext
+from rescuetui.checks.default_kernel import default_command_line
 from rescuetui.checks.selinux import READ_LIMIT, boot_command_lines
 from rescuetui.core.distros import DistroFamily
 from rescuetui.core.text import from_disk
@@ -45,6 +46,9 @@ KDUMP_INSTALL = {
     "suse": ["zypper", "--non-interactive", "install", "kdump"],
 }
 KDUMP_ENABLED = "/etc/systemd/system/multi-user.target.wants/kdump.service"
+KDUMP_UNIT = {"debian": "kdump-tools.service"}  # the others: kdump.service
+SYSTEMD_ETC = "/etc/systemd/system"
+TERMINAL_LINE = re.compile(r"^\s*terminal_(?:output|input)\b(.*)$", re.MULTILINE)
 VT_CONSOLE = re.compile(r"console=tty\d+")
 ASSIGNMENT = re.compile(rb"[ \t]*(?:export[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)=")
 EDITABLE = re.compile(rb"(?P<head>[ \t]*(?:export[ \t]+)?[A-Za-z_][A-Za-z0-9_]*=)"
@@ -335,3 +339,83 @@ def _kdump_grub_defaults(ctx: TargetContext, plan: FixPlan, family: DistroFamily
               f"kdump: {arg}")
     if DEFAULT_GRUB in plan.files or not _on_every_entry(ctx, "crashkernel="):
         _regenerate(plan, family)
+
+
+# -- verification: read back from the target -----------------------------------------------------
+
+def _grub_terminal_is_serial(ctx: TargetContext, family: DistroFamily) -> tuple[bool, str]:
+    """Whether GRUB's own menu goes to the serial port: grub.cfg's terminal_output where the
+    generator wrote it; for grubby families (grub.cfg is not regenerated here) the setting in
+    /etc/default/grub that the next grub2-mkconfig writes, said as such."""
+    cfg = ctx.target.bootloader_config
+    raw = ctx.files.read(cfg, READ_LIMIT << 2) if cfg and not ctx.files.is_dir(cfg) else None
+    outputs = TERMINAL_LINE.findall(from_disk(raw)) if raw is not None else []
+    if any("serial" in o.split() for o in outputs):
+        return True, f"{cfg} sets GRUB's terminal to serial ({outputs[-1].strip()})"
+    if family.name in GRUBBY_FAMILIES:
+        grub = ctx.files.read(DEFAULT_GRUB, READ_LIMIT)
+        terminal = shell_value(grub or b"", "GRUB_TERMINAL") or ""
+        if "serial" in terminal.split():
+            return True, (f"{DEFAULT_GRUB} sets GRUB_TERMINAL={terminal!r} (grub.cfg takes it "
+                          "the next time grub2-mkconfig runs)")
+        return False, f"neither {cfg} nor {DEFAULT_GRUB} sends GRUB's terminal to serial"
+    return False, f"{cfg or 'grub.cfg'} has no terminal_output serial"
+
+
+def verify_serial_console(ctx: TargetContext) -> Finding:
+    """After serial-console: the default entry's kernel command line has console=ttyS0, and
+    GRUB's terminal is serial."""
+    family = ctx.family
+    cmdline, which = default_command_line(ctx)
+    if family is None or cmdline is None:
+        return Finding(SERIAL, False, "unchecked", f"Could not check: {which}.")
+    words = cmdline.split()
+    console = [w for w in words if w.startswith("console=ttyS0")]
+    if not console:
+        return Finding(SERIAL, False, "no-console", f"The {which} boots without console=ttyS0: "
+                       f"{cmdline[:200]}", data={"cmdline": cmdline})
+    serial, how = _grub_terminal_is_serial(ctx, family)
+    if not serial:
+        return Finding(SERIAL, False, "grub-terminal", f"The kernel's console is on ttyS0, but "
+                       f"{how}.", data={"cmdline": cmdline})
+    return Finding(SERIAL, True, "ok", f"The {which} has {console[-1]}; {how}.",
+                   data={"cmdline": cmdline})
+
+
+def kdump_unit_enabled(ctx: TargetContext, unit: str) -> str | None:
+    """The link that enables `unit` (/etc/systemd/system/*.wants/UNIT), None when none does."""
+    for directory in ctx.files.entries(SYSTEMD_ETC):
+        if directory.name.endswith(".wants") and directory.is_dir:
+            link = f"{directory.path}/{unit}"
+            if ctx.files.lstat(link) is not None:
+                return link
+    return None
+
+
+def verify_kdump(ctx: TargetContext) -> Finding:
+    """After kdump-enable: crashkernel= is on the default entry's kernel command line, the kdump
+    package is installed and its service enabled (Debian: and USE_KDUMP=1)."""
+    family = ctx.family
+    cmdline, which = default_command_line(ctx)
+    if family is None or family.name not in KDUMP_INSTALL or cmdline is None:
+        return Finding(KDUMP, False, "unchecked", f"Could not check: {which}.")
+    data = {"cmdline": cmdline}
+    crash = [w for w in cmdline.split() if w.startswith("crashkernel=")]
+    if not crash:
+        return Finding(KDUMP, False, "no-crashkernel", f"The {which} reserves no crash kernel "
+                       "memory (no crashkernel=).", data=data)
+    if not any(ctx.files.exists(p) for p in KDUMP_INSTALLED[family.name]):
+        return Finding(KDUMP, False, "not-installed", "The kdump package is not installed ("
+                       f"none of {', '.join(KDUMP_INSTALLED[family.name])}).", data=data)
+    unit = KDUMP_UNIT.get(family.name, "kdump.service")
+    link = kdump_unit_enabled(ctx, unit)
+    if link is None:
+        return Finding(KDUMP, False, "not-enabled", f"{unit} is not enabled (no link to it in "
+                       f"{SYSTEMD_ETC}/*.wants).", data=data)
+    if family.name == "debian":
+        use = shell_value(ctx.files.read(KDUMP_TOOLS, READ_LIMIT) or b"", "USE_KDUMP")
+        if use != "1":
+            return Finding(KDUMP, False, "not-enabled", f"{KDUMP_TOOLS} has USE_KDUMP={use}: "
+                           "kdump-tools loads no capture kernel.", data=data)
+    return Finding(KDUMP, True, "ok", f"The {which} has {crash[-1]}; {unit} is enabled ({link})"
+                   + ("; USE_KDUMP=1." if family.name == "debian" else "."), data=data)

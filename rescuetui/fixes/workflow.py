@@ -28,6 +28,7 @@ from rescuetui.fixes import DIAGNOSIS_FIXES, FIX_FOR_CHECK, OPT_IN_FIXES
 from rescuetui.fixes.base import Applied, FixPlan, apply_plan
 from rescuetui.fixes.fsck import plan_fsck, plan_xfs_zero_log
 from rescuetui.fixes.module_blacklist import verify_module_blacklist
+from rescuetui.fixes.prevention import verify_kdump, verify_serial_console
 from rescuetui.fixes.previous_kernel import previous_kernel
 from rescuetui.fixes.rca import write_rca
 from rescuetui.fixes.runtime_way import choose_way
@@ -408,8 +409,12 @@ class Repair:
                 again = check_default_kernel(ctx, plan.data.get("kernel"))
             elif fix == "module-blacklist":
                 again = verify_module_blacklist(ctx, plan.data["module"], plan.data["kernel"])
-            else:
-                again = Finding(fix, True, "ok", "Its commands ran and its files were written.")
+            elif fix == "serial-console":
+                again = verify_serial_console(ctx)
+            elif fix == "kdump-enable":
+                again = verify_kdump(ctx)
+            else:  # never "verified" by a constant: a fix with no check is said to be unchecked
+                again = Finding(fix, False, "unchecked", "Nothing reads this fix's result back.")
             self._verified(session, plan, again)
         return applied_any
 
