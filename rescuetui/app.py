@@ -205,6 +205,8 @@ class RescueApp(App[int]):
                                                     message.reply)
             self._screen("tree").show_path(data["path"])
         elif message.name == "checked":
+            if data.get("path"):  # the checks chose the way the console text left open
+                self._screen("tree").show_path(data["path"])
             self._screen("tree").show_findings(data["findings"])
         elif message.name == "verified":
             self._screen("fix").show_verified(data["plan"], data["finding"])

@@ -200,7 +200,7 @@ def test_findings_choose_the_branch() -> None:
     ids = [n.id for n in walk("init-killed", {"init-exit-code": "exit-126"})]
     assert ids[:2] == ["init-exit-code", "permissions"]
     ids = [n.id for n in walk("vfs-root", {"initramfs-present": "ok", "root-parameter":
-                                           "mismatch"})]
+                                           "wrong-disk"})]
     assert ids == ["initramfs-present", "root-parameter", "fix-bootloader"]
 
 

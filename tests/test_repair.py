@@ -93,8 +93,11 @@ def test_dry_run_plans_and_changes_nothing(tmp_path: Path) -> None:
     assert b"verified" not in out.stdout.replace(b"nothing was verified", b"")
     assert out.returncode == 7, out.stdout  # problems found, and the fixes that would repair them
     assert compare(before, _tree_snapshot(image, tmp_path / "b")).empty
-    status, report = _repair(image, tmp_path / "j2", "--dry-run")
+    status, report = _repair(image, tmp_path / "j2", "--dry-run", "--log",
+                             str(SERIAL_DIR / "initramfs-deleted.log"))
     assert status == 7 and report["dry_run"] and report["would_apply"] == ["initramfs-rebuild"]
+    # The initramfs check chose the way: no root= node, no previous kernel (there is one).
+    assert report["path"] == ["initramfs-present", "fix-initramfs"], report["path"]
     assert not any(a["verified"] for a in report["applied"])
     # grub.cfg's entry names the initramfs the rebuild writes: not left over, not planned twice.
     assert report["remaining"] == [], report["remaining"]

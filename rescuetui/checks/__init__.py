@@ -14,10 +14,12 @@ from rescuetui.checks.fstab import check_fstab
 from rescuetui.checks.initramfs import check_initramfs
 from rescuetui.checks.kernel_cmdline import check_kernel_cmdline
 from rescuetui.checks.kernel_image import check_kernel_image
+from rescuetui.checks.kernels import check_kernels
 from rescuetui.checks.libraries import check_libraries
 from rescuetui.checks.package_verify import check_package_verify
 from rescuetui.checks.permissions import check_permissions
 from rescuetui.checks.selinux import check_selinux
+from rescuetui.checks.sysctl import check_sysctl
 
 # Every boot check, in the order a repair should look: what runs nothing in the chroot first
 # (a broken loader makes every chroot command fail), then what needs the chroot.
@@ -35,6 +37,8 @@ BOOT_CHECKS: dict[str, Callable[[TargetContext], Finding]] = {
     "packages": check_package_verify,
     "initramfs": check_initramfs,
     "selinux": check_selinux,
+    "kernels": check_kernels,  # informational: whether a previous kernel is a way out
+    "sysctl": check_sysctl,  # informational: the settings that make events panics
 }
 
 __all__ = ["BOOT_CHECKS", "Finding", "TargetContext"]

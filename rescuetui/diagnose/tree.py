@@ -2,13 +2,17 @@
 
 Every node explains itself in plain language (it is what trainees read), names the checks whose
 findings choose the next node, and the fixes it may offer. Findings are words a check reports
-(`missing`, `ok`, ...); `default` is the way on when no check has answered yet.
+(`missing`, `ok`, ...): the console text settles some nodes, the checks on the disk the others.
+Before the checks have run (`diagnose` of console text alone) the walk takes each node's
+`default`, the likeliest way; once they ran (a repair), their words choose, and `default` is
+the way on only where none of their words is a branch.
+Every check and fix a node names exists (tests/test_diagnose.py resolves each id).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -19,7 +23,9 @@ class Node:
     explanation: str
     checks: tuple[str, ...] = ()
     fixes: tuple[str, ...] = ()
-    question: str | None = None  # asked of the operator when the logs cannot tell
+    # Asked of the operator when neither the logs nor the checks can tell; only where the answer
+    # changes the way ("yes" and "no" are branches of `next` leading to different nodes).
+    question: str | None = None
     next: Mapping[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -37,7 +43,8 @@ _NODES = (
          "completely, and carries the root disk's and root filesystem's drivers.",
          checks=("initramfs",), fixes=("initramfs-rebuild",),
          next={"missing": "fix-initramfs", "truncated": "boot-space", "lacks-driver":
-               "fix-initramfs", "ok": "root-parameter", "default": "root-parameter"}),
+               "fix-initramfs", "lacks-lvm": "fix-initramfs", "host-only": "fix-initramfs",
+               "ok": "root-parameter", "default": "root-parameter"}),
     Node("boot-space", "Is /boot full?",
          "A truncated initramfs is usually written into a full /boot. Free space (remove old "
          "kernels with the package manager, never by deleting files by hand) before rebuilding, "
@@ -56,8 +63,9 @@ _NODES = (
          "The boot entry's root= (UUID, LABEL or device) must match the root filesystem found "
          "on this disk. A cloned or restored disk has new UUIDs; a config regenerated on a repair "
          "VM can name the repair VM's disk.",
-         checks=("bootloader", "kernel-cmdline"), fixes=("bootloader-regenerate",),
-         next={"mismatch": "fix-bootloader", "ok": "previous-kernel",
+         checks=("bootloader", "bls", "kernel-cmdline"), fixes=("bootloader-regenerate",),
+         next={"wrong-disk": "fix-bootloader", "root-missing": "fix-bootloader",
+               "duplicate-root": "fix-bootloader", "ok": "previous-kernel",
                "default": "previous-kernel"}),
     Node("fix-bootloader", "Regenerate the boot loader config and verify it",
          "Regenerate grub.cfg (grub-mkconfig / grub2-mkconfig), then check that root= is the "
@@ -67,38 +75,42 @@ _NODES = (
          "When the newest kernel fails and an older one is installed, booting the older one "
          "gets the system back while the newest is repaired or reinstalled.",
          checks=("kernels",), fixes=("previous-kernel",),
-         question="Did this start right after a kernel update?"),
+         next={"one": "fix-kernel"}),
     Node("root-device", "Does the root device the initramfs waited for exist?",
          "Compare the device the initramfs waited for (UUID=, LABEL=, /dev/mapper/...) with what "
          "this disk really has. A wrong UUID in root= or fstab, an LVM volume group or LUKS "
          "device that was not opened, or a missing storage driver all look the same here.",
-         checks=("root-device", "fstab", "initramfs"),
-         next={"wrong-uuid": "fix-root-reference", "lvm-or-luks": "open-volumes",
-               "lacks-driver": "fix-initramfs", "fs-damaged": "fsck", "ok": "fix-initramfs",
+         checks=("bootloader", "bls", "initramfs", "filesystem"),
+         next={"wrong-disk": "fix-root-reference", "root-missing": "fix-root-reference",
+               "lacks-lvm": "open-volumes", "lacks-driver": "fix-initramfs",
+               "missing": "fix-initramfs", "errors": "fix-fsck", "ok": "fix-initramfs",
                "default": "fix-initramfs"}),
     Node("fix-root-reference", "Correct the root reference",
          "Point root= in the boot loader config, and / in /etc/fstab, at the UUID the root "
          "filesystem really has; comment lines out rather than delete them.",
-         fixes=("fstab-correct-uuid", "bootloader-regenerate")),
+         fixes=("fstab-correct-uuid", "bootloader-root")),
     Node("open-volumes", "The root is on LVM or LUKS",
          "The initramfs must open the volume before it can mount root: check the volume group "
          "name (a repair VM may have renamed a duplicate), the crypttab, and that the initramfs "
          "carries the lvm2 and cryptsetup hooks; then rebuild the initramfs.",
-         checks=("volumes",), fixes=("initramfs-rebuild",)),
+         checks=("initramfs",), fixes=("initramfs-rebuild",)),
     # -- boot-time: init and files ---------------------------------------------------------
     Node("init-exit-code", "Why did init die?",
          "The exit code the kernel printed tells: exit 127 means a program or library is "
          "missing, 126 that something is not executable, a signal (SIGSEGV, SIGBUS) that init "
          "crashed on damaged files, exit 1 from an initramfs that run-init could not start init.",
-         checks=("init-binary",),
-         next={"exit-127": "missing-files", "exit-126": "permissions", "signal": "damaged-files",
+         checks=("permissions", "libraries"),
+         next={"wrong": "fix-permissions", "missing": "fix-reinstall",
+               "exit-127": "missing-files", "exit-126": "permissions", "signal": "damaged-files",
                "exit-1": "permissions", "default": "missing-files"}),
     Node("missing-files", "Which file that init needs is missing?",
-         "Run ldd on init (systemd) and on the shell in the chroot: a 'not found' names the "
-         "library. Package verification (dpkg --verify, rpm -Va) lists every missing or altered "
-         "file; the owning package (dpkg -S, rpm -qf) is the one to reinstall.",
-         checks=("libraries", "package-verify"), fixes=("package-reinstall",),
-         next={"missing": "fix-reinstall", "ok": "permissions", "default": "fix-reinstall"}),
+         "Read the ELF headers of init (systemd) and of the shell on the host: a library they "
+         "need that is not there is named. Package verification (dpkg's md5sums, the RPM "
+         "database) lists every missing or altered file; the owning package is the one to "
+         "reinstall.",
+         checks=("libraries", "packages"), fixes=("package-reinstall",),
+         next={"missing": "fix-reinstall", "damaged": "fix-reinstall", "ok": "permissions",
+               "default": "fix-reinstall"}),
     Node("permissions", "Are the modes and owners of what boot needs right?",
          "The dynamic loader, libc, init and /bin/sh must be executable; /, /usr, /etc must be "
          "755 root:root; /tmp 1777. If the loader is not executable, no dynamic program runs, in "
@@ -108,7 +120,7 @@ _NODES = (
     Node("damaged-files", "Are init's files damaged?",
          "A crash of init points at damaged binaries or libraries (a disk error, an interrupted "
          "update): verify the packages and reinstall those that fail.",
-         checks=("package-verify",), fixes=("package-reinstall",),
+         checks=("packages",), fixes=("package-reinstall",),
          next={"default": "fix-reinstall"}),
     Node("fix-reinstall", "Reinstall the packages that own the damaged files",
          "Reinstall from the package cache (or the network) through the target's own package "
@@ -130,13 +142,14 @@ _NODES = (
     Node("fsck", "Does a filesystem need repair?",
          "A filesystem check with no changes (e2fsck -n, xfs_repair -n) on each unmounted "
          "filesystem shows whether repair is needed. Never check a mounted filesystem.",
-         checks=("filesystems",), fixes=("fsck",),
-         next={"errors": "fix-fsck", "ok": "previous-kernel", "default": "fix-fsck"}),
+         checks=("filesystem",), fixes=("fsck",),
+         next={"errors": "fix-fsck", "dirty-log": "fix-fsck", "bad-log": "fix-fsck",
+               "ok": "previous-kernel", "default": "fix-fsck"}),
     Node("fix-fsck", "Repair the filesystem",
          "e2fsck -fy (with a backup superblock when the primary is damaged); for XFS mount once "
          "to replay the log, then xfs_repair; xfs_repair -L only after an explicit second "
          "confirmation, because it throws away the log and can lose recent changes.",
-         fixes=("fsck",)),
+         fixes=("fsck", "fsck-zero-log")),
     # -- the boot loader: where GRUB stopped tells which part of the chain is broken ------------
     Node("grub-stage", "Where did the boot stop: firmware, GRUB's core, GRUB's menu, or later?",
          "The boot chain runs firmware, then GRUB's boot code (BIOS: the MBR; UEFI: the loader "
@@ -149,7 +162,13 @@ _NODES = (
          checks=("boot-code", "esp", "bootloader"),
          next={"grub-rescue": "reinstall-grub", "grub-prompt": "grub-config",
                "no-loader": "reinstall-grub", "file-not-found": "bootloader-files",
-               "default": "bootloader-files"}),
+               "boot-code-missing": "reinstall-grub", "boot-code-damaged": "reinstall-grub",
+               "core-image-missing": "reinstall-grub", "modules-missing": "reinstall-grub",
+               "no-esp": "reinstall-grub", "loader-missing": "reinstall-grub",
+               "esp-unreadable": "reinstall-grub", "stub-wrong": "reinstall-grub",
+               "config-missing": "grub-config", "no-entries": "grub-config",
+               "kernel-missing": "bootloader-files", "initramfs-missing": "bootloader-files",
+               "wrong-disk": "bootloader-files", "default": "bootloader-files"}),
     Node("reinstall-grub", "Reinstall GRUB on the disk",
          "BIOS: grub-install --target=i386-pc on the disk (never a partition, never another "
          "disk) writes the boot code into the MBR's first 440 bytes and the core image into the "
@@ -158,21 +177,23 @@ _NODES = (
          "because a disk on a repair VM or with fresh NVRAM boots only the fallback. A damaged "
          "ESP filesystem is repaired first (fsck.vfat), never silently formatted.",
          checks=("boot-code", "esp"), fixes=("grub-reinstall", "grub-reinstall-uefi",
-                                             "esp-fsck")),
+                                             "esp-fsck", "esp-boot-sector-restore",
+                                             "esp-recreate")),
     Node("grub-config", "Regenerate grub.cfg and check root=",
          "grub-mkconfig (update-grub, grub2-mkconfig) writes the menu from /boot and "
          "/etc/default/grub. From a rescue host without udev it names the rescue host's device "
          "as root=: check root= right after, and set it to the root filesystem's UUID.",
-         checks=("bootloader",), fixes=("bootloader-regenerate",)),
+         checks=("bootloader",), fixes=("bootloader-regenerate", "bootloader-root")),
     Node("bootloader-files", "Are the files the boot entry names there and whole?",
          "GRUB loads the kernel and initramfs named in grub.cfg from the /boot filesystem. Check "
          "that both exist for the default entry, that the kernel image verifies against its "
          "package, and that the entry names the right disk.",
          checks=("bootloader", "kernel-image", "initramfs"),
          fixes=("kernel-reinstall", "initramfs-rebuild", "bootloader-regenerate"),
-         next={"kernel-damaged": "fix-kernel", "initramfs-missing": "fix-initramfs",
-               "wrong-disk": "fix-bootloader", "ok": "previous-kernel",
-               "default": "fix-kernel"}),
+         next={"kernel-damaged": "fix-kernel", "kernel-missing": "fix-kernel",
+               "initramfs-missing": "fix-initramfs", "missing": "fix-initramfs",
+               "truncated": "boot-space", "wrong-disk": "fix-bootloader",
+               "ok": "previous-kernel", "default": "fix-kernel"}),
     Node("fix-kernel", "Reinstall the kernel package",
          "Reinstall the failing kernel's package: its hooks rebuild the initramfs and "
          "regenerate grub.cfg; check root= afterwards. Or boot the previous kernel meanwhile.",
@@ -183,9 +204,9 @@ _NODES = (
          checks=("selinux",), fixes=("selinux-permissive", "selinux-relabel")),
     Node("module-signing", "Which module was rejected, and why?",
          "Secure Boot lockdown refuses unsigned modules; a third-party driver built with DKMS "
-         "must be signed with an enrolled key. Blacklist the module and rebuild the initramfs to "
-         "boot, then sign it properly.",
-         checks=("modules",), fixes=("module-blacklist", "initramfs-rebuild")),
+         "must be signed with an enrolled key. The console line names the module: blacklist it "
+         "(which also takes it out of the rebuilt initramfs) to boot, then sign it properly.",
+         fixes=("module-blacklist",)),
     # -- run-time panics ----------------------------------------------------------------------
     Node("runtime-previous-kernel", "Boot the previous kernel",
          "A panic while running (not while booting) is a kernel, driver or hardware fault. "
@@ -195,12 +216,13 @@ _NODES = (
          next={"default": "recent-changes"}),
     Node("recent-changes", "What changed last?",
          "The package history (dpkg.log, apt history, dnf/yum logs, zypper history) shows the "
-         "kernel, driver and firmware updates that came right before the first panic.",
-         checks=("package-history",), next={"default": "module-review"}),
+         "kernel, driver and firmware updates that came right before the first panic "
+         "(rescuetui reads them with the system's own logs).",
+         checks=("target-logs",), next={"default": "module-review"}),
     Node("module-review", "Is a third-party module involved?",
          "Taint flags P (proprietary), O (out-of-tree) and E (unsigned) and a [module] in the "
          "call trace point at a driver outside the kernel: update or blacklist it.",
-         checks=("modules",), fixes=("module-blacklist",),
+         fixes=("module-blacklist",),
          next={"default": "panic-settings"}),
     Node("panic-settings", "Review the panic settings",
          "kernel.panic_on_oops, softlockup_panic, hung_task_panic, panic_on_oom and unknown_nmi_"
@@ -214,7 +236,7 @@ _NODES = (
          "Machine checks and NMIs come from the hardware or the hypervisor: read the machine "
          "check records, the server's management log (IML, SEL) or the hypervisor's events; a "
          "deliberate NMI from the host also lands here.",
-         checks=("hardware",), next={"default": "kdump"}),
+         checks=("target-logs",), next={"default": "kdump"}),
     Node("memory-review", "Why did memory run out?",
          "Look at what was using memory (the OOM report lists processes), at vm.panic_on_oom, and "
          "at whether the machine is simply too small for its work.",
@@ -263,18 +285,52 @@ ENTRY: dict[str, str] = {
 }
 
 
-def walk(class_id: str, findings: Mapping[str, str] | None = None) -> list[Node]:
-    """The path from the class's entry node: each node's check finding (or `default`) picks
-    the next; the walk ends at a node with no way on. Cycles are cut."""
+# Checks a node may name that are not among the boot checks (checks/__init__.py BOOT_CHECKS):
+# where each one runs, as "module:function" (resolved by tests/test_diagnose.py).
+CHECKS_ELSEWHERE = {
+    "filesystem": "rescuetui.checks.filesystems:check_filesystem",  # before mounting
+    "superblock": "rescuetui.checks.superblock:check_superblock",  # before mounting
+    "default-kernel": "rescuetui.checks.default_kernel:check_default_kernel",
+    "target-logs": "rescuetui.diagnose.target_logs:diagnose_target",  # with the diagnosis
+}
+
+
+def walk(class_id: str, findings: Mapping[str, str] | None = None,
+         checks: Mapping[str, str] | None = None,
+         unavailable: frozenset[str] | set[str] = frozenset()) -> list[Node]:
+    """The path from the class's entry node. At each node the console's finding for it, else
+    its checks' words (`checks`: check id -> the word it reported), pick the next node; before
+    the checks ran (`checks` is None) each node's `default` is taken. A fix in
+    `unavailable` (the previous kernel where only one is installed) is not offered, and a
+    last node left with nothing to offer is dropped. Cycles are cut."""
     findings = findings or {}
     path: list[Node] = []
     node_id: str | None = ENTRY[class_id]
     while node_id is not None and node_id not in {n.id for n in path}:
         node = NODES[node_id]
+        if unavailable and set(node.fixes) & set(unavailable):
+            node = replace(node, fixes=tuple(f for f in node.fixes if f not in unavailable))
         path.append(node)
-        finding = findings.get(node.id, "default")
+        finding = findings.get(node.id) or _checks_say(node, checks)
         node_id = node.next.get(finding) or node.next.get("default")
+    while len(path) > 1 and not path[-1].fixes and not path[-1].next:
+        path.pop()
     return path
+
+
+def _checks_say(node: Node, checks: Mapping[str, str] | None) -> str:
+    """The branch a node's checks choose: the first word that is a branch; "ok" when every
+    one of its checks that ran found nothing; "default" when they ran and chose nothing."""
+    relevant = [c for c in node.checks if c not in CHECKS_ELSEWHERE or c == "filesystem"]
+    if not relevant or not node.next or checks is None:
+        return "default"
+    words = [checks[c] for c in relevant if c in checks]
+    for word in words:
+        if word in node.next and word != "ok":
+            return word
+    if words and all(w == "ok" for w in words) and "ok" in node.next:
+        return "ok"
+    return "default"
 
 
 def findings_from_evidence(class_id: str, exit_code: Mapping[str, Any] | None,

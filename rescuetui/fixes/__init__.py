@@ -18,6 +18,7 @@ from rescuetui.fixes.packages import plan_kernel_reinstall, plan_package_reinsta
 from rescuetui.fixes.permissions import plan_permissions_restore
 from rescuetui.fixes.prevention import plan_kdump, plan_serial_console
 from rescuetui.fixes.previous_kernel import plan_previous_kernel
+from rescuetui.fixes.remove_old_kernels import plan_remove_old_kernels
 from rescuetui.fixes.selinux import plan_selinux_permissive, plan_selinux_relabel
 
 Planner = Callable[[TargetContext, Finding], FixPlan]
@@ -38,6 +39,7 @@ FIX_FOR_CHECK: dict[str, Planner] = {
     "libraries": plan_package_reinstall,
     "kernel-image": plan_kernel_reinstall,
     "packages": plan_package_reinstall,
+    "boot-space": plan_remove_old_kernels,  # room first, or a rebuilt initramfs is cut short
     "initramfs": plan_initramfs_rebuild,
     "esp": plan_esp,
     "boot-code": plan_grub_reinstall,
@@ -69,5 +71,5 @@ FIX_IDS = ("permissions-restore", "package-reinstall", "kernel-reinstall", "init
            "grub-reinstall", "grub-reinstall-uefi", "esp-fsck", "esp-boot-sector-restore",
            "esp-recreate", "bls-root", "bootloader-root", "bootloader-regenerate", "kernel-cmdline",
            "fstab-nofail", "fstab-correct-uuid", "fsck", "fsck-zero-log", "superblock-restore",
-           "selinux-permissive", "selinux-relabel",
+           "selinux-permissive", "selinux-relabel", "remove-old-kernels",
            *DIAGNOSIS_FIXES)

@@ -123,6 +123,10 @@ class Repair:
         self.would_change: dict[str, str] = {}
         self.would_fix: set[str] = set()  # keys of the findings a planned fix would repair
         self.target_machine = MachineEvidence()  # the disk drivers the system's own logs name
+        self.diagnosis: Diagnosis | None = None
+        self.evidence_findings: dict[str, str] = {}  # what the console text settles in the tree
+        self.check_words: dict[str, str] = {}  # check id -> its word, for the tree's way
+        self.path_settled = False  # the way was walked again with the checks' findings
 
     def run(self) -> RepairReport:
         self._run()
@@ -245,6 +249,8 @@ class Repair:
         for device, fstype in devices:
             finding = check_filesystem(session.runner, device, fstype)
             self._record_check(session, finding)
+            if device == pre.device or not finding.ok:
+                self.check_words["filesystem"] = finding.finding
             if finding.ok:
                 continue
             self.report.found_problems = True
@@ -274,8 +280,10 @@ class Repair:
             self.say("No console text and no logs on the disk: checking everything boot needs.")
             return None
         code = decode_exit_code(chosen.facts.exit_code) if chosen.facts.exit_code else None
-        path = walk(chosen.class_id, findings_from_evidence(
-            chosen.class_id, code, [line.text for line in chosen.evidence]))
+        self.diagnosis = chosen
+        self.evidence_findings = findings_from_evidence(
+            chosen.class_id, code, [line.text for line in chosen.evidence])
+        path = walk(chosen.class_id, self.evidence_findings)
         self.report.diagnosis = {"class": chosen.class_id, "title": chosen.title,
                                  "kernel": chosen.facts.kernel, "source": chosen.source}
         self.report.path = [n.id for n in path]
@@ -320,8 +328,28 @@ class Repair:
             finding = check(ctx)
             findings.append(finding)
             self._record_check(session, finding)
-        self.stage("checked", findings=findings)
+        if not self.path_settled:
+            self._settle_path(session, ctx, findings)
+        self.stage("checked", findings=findings, path=self.report.path)
         return findings
+
+    def _settle_path(self, session: RescueSession, ctx: TargetContext,
+                     findings: list[Finding]) -> None:
+        """The way through the tree once the checks have looked: their findings choose the
+        branches the console text left open, and a fix that cannot apply is not offered."""
+        self.path_settled = True
+        if self.diagnosis is None:
+            return
+        self.check_words.update({f.check: f.finding for f in findings})
+        unavailable = ({"previous-kernel"} if previous_kernel(ctx.target.kernels, ctx.kernel)
+                       is None else set())
+        path = [n.id for n in walk(self.diagnosis.class_id, self.evidence_findings,
+                                   self.check_words, unavailable)]
+        if path != self.report.path:
+            self.report.path = path
+            assert session.journal is not None
+            session.journal.append("path", path=path, checks=self.check_words)
+            self.say(f"The checks choose the way: {' -> '.join(path)}")
 
     def _fix_until_clean(self, session: RescueSession, ctx: TargetContext) -> None:
         for _ in range(MAX_ROUNDS):
@@ -365,7 +393,9 @@ class Repair:
         runs: suggested, applied only when --fix names them. Returns whether any was applied."""
         asked = set(self.only or [])
         wanted = [fix for node_id in self.report.path for fix in NODES[node_id].fixes
-                  if fix in DIAGNOSIS_FIXES]
+                  if fix in DIAGNOSIS_FIXES
+                  and not (fix == "previous-kernel"
+                           and previous_kernel(ctx.target.kernels, ctx.kernel) is None)]
         wanted += [fix for fix in asked if fix in DIAGNOSIS_FIXES and fix not in wanted]
         runtime = diagnosis is not None and diagnosis.class_id in RUNTIME_CLASSES
         facts = diagnosis.facts if diagnosis else None
