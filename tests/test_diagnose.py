@@ -75,6 +75,34 @@ def test_corpus_covers_every_class() -> None:
     assert all(n >= 1 for n in counts.values()), counts
 
 
+# The kinds of real-world text that once slipped past the signatures (issue 14), tagged by a
+# `kind:` line in an excerpt's .source file, with the class each must land in.
+CORPUS_KINDS = {
+    "fs-corruption": "fs-boot-error",  # the kernel's filesystem reports, fsck under any init
+    "no-init-found": "init-killed",  # "No working init found." / older "No init found."
+    "modules-load": "module-sig",  # systemd-modules-load failures only
+    "machine-check": "nmi-mce",  # machine checks, also the old x86 and the powerpc Oops way
+}
+
+
+def test_corpus_size_and_kinds() -> None:
+    """The corpus keeps its size, and each kind of text that once slipped through keeps at
+    least three real excerpts, in the class that kind belongs to."""
+    logs = _corpus()
+    if not logs:
+        pytest.skip("the corpus is not in this checkout")
+    assert len(logs) >= 120, len(logs)
+    kinds: dict[str, list[str]] = {kind: [] for kind in CORPUS_KINDS}
+    for log in logs:
+        for line in log.with_suffix(".source").read_text().splitlines():
+            if line.startswith("kind:"):
+                kind = line.split(":", 1)[1].strip()
+                assert kind in CORPUS_KINDS, (log, kind)
+                assert log.parent.name == CORPUS_KINDS[kind], (log, kind)
+                kinds[kind].append(log.stem)
+    assert all(len(names) >= 3 for names in kinds.values()), kinds
+
+
 def test_exit_codes_are_decoded() -> None:
     assert decode_exit_code("0x00007f00")["status"] == 127
     assert "missing" in decode_exit_code("0x00007f00")["meaning"]

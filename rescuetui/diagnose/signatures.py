@@ -78,9 +78,12 @@ CLASSES: dict[str, PanicClass] = {c.id: c for c in (
     PanicClass("sysrq-crash", "A crash was triggered on purpose (SysRq c)",
                "Someone or something wrote 'c' to /proc/sysrq-trigger: a test of kdump, or a "
                "watchdog. Nothing is broken by itself; find out who triggered it."),
-    PanicClass("module-sig", "A kernel module was rejected",
+    PanicClass("module-sig", "A kernel module was rejected or failed to load",
                "Secure Boot lockdown or module signature enforcement refused an unsigned or "
-               "wrongly signed module (often a third-party driver built with DKMS)."),
+               "wrongly signed module (often a third-party driver built with DKMS), or "
+               "systemd-modules-load could not load a module that modules-load.d asks for: "
+               "built for another kernel, missing from /lib/modules of the booted kernel, or "
+               "for hardware that is not there."),
     PanicClass("fs-boot-error", "A filesystem or mount failed during boot",
                "A filesystem has errors, a boot-time fsck failed, or a device in /etc/fstab did "
                "not appear, so systemd stopped in emergency mode or the initramfs dropped to a "
@@ -121,6 +124,7 @@ SIGNATURES: tuple[PanicSignature, ...] = (
     # initramfs problems
     PanicSignature("initramfs-corrupt", r"Initramfs unpacking failed|initramfs unpacking failed"
                    r"|Initial ramdisk unpacking failed|RAMDISK: incomplete write|"
+                   r"RAMDISK: EOF while reading compressed data|"
                    r"junk in compressed archive|invalid compressed format", 90),
     PanicSignature("initramfs-root-missing", r"ALERT!\s+\S+ does not exist\.|"
                    r"Gave up waiting for (?:root|suspend/resume) (?:file system )?device|"
@@ -139,7 +143,8 @@ SIGNATURES: tuple[PanicSignature, ...] = (
                    r"Please append a correct \"root=\" boot option|"
                    r"No filesystem could mount root", 60),
     # init
-    PanicSignature("init-killed", r"Attempted to kill init!|No working init found|"
+    # "No init found." is the kernel's wording before 3.x, "No working init found." after.
+    PanicSignature("init-killed", r"Attempted to kill init!|No (?:working )?init found|"
                    r"Requested init \S+ failed|run-init: (?:can't execute|opening console|\S+: )|"
                    r"Failed to execute /\S*init|switch_root: failed to execute|"
                    r"Target filesystem doesn't have requested /sbin/init", 80),
@@ -148,7 +153,8 @@ SIGNATURES: tuple[PanicSignature, ...] = (
     PanicSignature("boot-stopped", r"Warning: Break before \S+|"
                    r"Spawning shell within the initramfs|bash: no job control in this shell", 30),
     # run-time panics
-    PanicSignature("kernel-bug", r"kernel BUG at \S+:\d+!?", 85),
+    # x86 reports BUG() as an invalid opcode (ud2); a quoted trace may lack the BUG line.
+    PanicSignature("kernel-bug", r"kernel BUG at \S+:\d+!?|invalid opcode: 0000 \[#\d+\]", 85),
     PanicSignature("oops", r"BUG: unable to handle (?:kernel )?(?:NULL pointer dereference|"
                    r"paging request|page fault)|Oops: \d{4}|Oops: |Fatal exception|"
                    r"general protection fault:|Unable to handle kernel (?:NULL pointer "
@@ -161,27 +167,43 @@ SIGNATURES: tuple[PanicSignature, ...] = (
     PanicSignature("oom", r"Out of memory and no killable processes|System is deadlocked on "
                    r"memory|compulsory panic_on_oom|Out of memory: (?:system-wide )?panic_on_oom|"
                    r"Out of memory: Kill(?:ed)? process", 55),
+    # A machine check is also reported the old x86 way ("CPU 0: Machine Check Exception:
+    # ... Kernel panic: CPU context corrupt", no "[Hardware Error]") and, on powerpc, through
+    # an Oops line ("Oops: Machine check, sig: 7"): it outranks the oops it looks like.
     PanicSignature("nmi-mce", r"NMI IOCK error|NMI: IOCK error|Uhhuh\. NMI received|"
                    r"NMI: PCI system error|Not continuing|Fatal [Mm]achine check|"
                    r"Machine check: |Integrated Management Log|Timeout: Not all CPUs entered "
                    r"broadcast exception handler|Hardware Error|NMI watchdog: Watchdog detected|"
-                   r"Kernel panic - not syncing: NMI", 86),
+                   r"Kernel panic - not syncing: NMI|Machine Check Exception|"
+                   r"Machine check in kernel mode|Oops: [Mm]achine check|CPU context corrupt", 86),
     PanicSignature("sysrq-crash", r"[Ss]ys[Rr]q ?: Trigger a crash|sysrq triggered crash", 95),
     PanicSignature("module-sig", r"module verification failed|Lockdown: .*unsigned module|"
                    r"Loading of unsigned module is (?:rejected|restricted)|"
                    r"PKCS#7 signature not signed with a trusted key|"
                    r"Key was rejected by service|module: x86/modules: Skipping invalid", 50),
+    # A module that fails to load shows only as systemd-modules-load's failure (the unit's
+    # name is shortened on narrow consoles: "systemd-mo.service - Load Kernel Modules").
+    PanicSignature("module-sig", r"Failed to start (?:\S+ - )?Load Kernel Modules|"
+                   r"systemd-modules-load\[\d+\]: (?:Failed to (?:insert|find)|"
+                   r"modprobe: (?:ERROR|FATAL))", 50),
     # filesystems and mounts during boot
+    # The kernel's own reports of a damaged filesystem, and boot-time fsck failures as each
+    # init words them: systemd, initramfs-tools and BusyBox, dracut, SysV rc scripts, NixOS.
     PanicSignature("fs-boot-error", r"EXT[234]-fs (?:error|\(\S+\): error)|"
-                   r"XFS \(\S+\): (?:Corruption|metadata I/O error|Internal error|log I/O error"
-                   r"|Filesystem has been shut down)|UNEXPECTED INCONSISTENCY; RUN fsck MANUALLY|"
-                   r"fsck exited with status code [^0]|File system check of the root filesystem"
-                   r" failed|Timed out waiting for device|Dependency failed for |"
+                   r"XFS \(\S+\): (?:Corruption|[Mm]etadata (?:corruption|CRC error|I/O error)|"
+                   r"Internal error|log I/O error|Filesystem has been shut down)|"
+                   r"Unmount and run xfs_repair|UNEXPECTED INCONSISTENCY; RUN fsck|"
+                   r"fsck (?:exited with status code|died with exit status) [1-9]|"
+                   r"fsck on \S+ failed|Failed to start File System Check|"
+                   r"File system check of the root filesystem failed|"
+                   r"An automatic file system check \(fsck\) of the root filesystem failed|"
+                   r"An error occurred during the file system check|"
+                   r"Timed out waiting for device|Dependency failed for |"
                    r"You are in emergency mode|Welcome to emergency mode|"
                    r"Give root password for maintenance|BTRFS (?:error|critical)|"
                    r"Failed to mount /|requires a manual fsck", 48),
     # SELinux
-    PanicSignature("selinux", r"Failed to load SELinux policy|SELinux: +Could not load policy|"
+    PanicSignature("selinux", r"Failed to load SELinux policy|SELinux: +Could not (?:load|open) policy|"
                    r"SELinux: .*policy .*(?:failed|invalid)|SELinux:  failed to load policy|"
                    r"Initial SELinux policy load failed|Can't load policy and enforcing mode", 88),
 )
