@@ -202,10 +202,13 @@ _NODES = (
          "With SELinux enforcing, systemd refuses to go on without a policy. Check "
          "/etc/selinux/config's SELINUXTYPE against the installed policy packages.",
          checks=("selinux",), fixes=("selinux-permissive", "selinux-relabel")),
-    Node("module-signing", "Which module was rejected, and why?",
+    Node("module-signing", "Which module was rejected or failed to load, and why?",
          "Secure Boot lockdown refuses unsigned modules; a third-party driver built with DKMS "
-         "must be signed with an enrolled key. The console line names the module: blacklist it "
-         "(which also takes it out of the rebuilt initramfs) to boot, then sign it properly.",
+         "must be signed with an enrolled key. systemd-modules-load fails on a module that "
+         "/etc/modules-load.d (or /etc/modules) asks for when it was built for another kernel, "
+         "is missing from the booted kernel's /lib/modules, or is for hardware that is not "
+         "there. The console line names the module: rebuild or sign it for this kernel, or "
+         "blacklist it (which also takes it out of the rebuilt initramfs) to boot.",
          fixes=("module-blacklist",)),
     # -- run-time panics ----------------------------------------------------------------------
     Node("runtime-previous-kernel", "Boot the previous kernel",
