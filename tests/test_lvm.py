@@ -22,6 +22,7 @@ import pytest
 from rescuetui.core.cleanup import cleanup_sessions
 from rescuetui.core.errors import RescueError
 from rescuetui.core.lvm import (
+    LabelUnreadable,
     PhysicalVolume,
     clashes,
     import_copy,
@@ -146,3 +147,17 @@ def test_only_devices_refuses_odd_paths() -> None:
     for hostile in ['/dev/sd"b', "/dev/sdb|x", "sdb", "/dev/sdb\n"]:
         with pytest.raises(RescueError, match="unusual device path"):
             only_devices([hostile])
+
+
+def test_an_lvm_failure_is_not_read_as_no_label(
+        twins: Callable[[], tuple[Path, str, Path, str, str]]) -> None:
+    """pvs failing (here: the device is gone) says so; it is never "no physical volume here",
+    which once let a clash with the rescue system's own group go unseen."""
+    _, own, _, _, vg = twins()
+    found = physical_volume(own)
+    assert found is not None and found.vg_name == vg
+    for n in range(200, 256):
+        if not Path(f"/dev/loop{n}").exists():
+            break
+    with pytest.raises(LabelUnreadable, match="device not found"):
+        physical_volume(f"/dev/loop{n}")

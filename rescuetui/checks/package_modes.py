@@ -24,6 +24,7 @@ from rescuetui.checks.base import TargetContext
 from rescuetui.checks.package_digests import rpm_attribute_differences, rpm_records
 from rescuetui.checks.packages import cached_deb
 from rescuetui.core.confined import ConfinedRoot
+from rescuetui.core.errors import RescueError
 
 STATUS_LIMIT = 64 << 20  # dpkg's status of a large system is a few MiB
 
@@ -47,23 +48,37 @@ class Member:
     link_target: str | None = None  # symbolic links
 
 
+class ArchiveUnreadable(RescueError):
+    """A .deb in the target's cache could not be read whole: what it ships is not known."""
+
+
 def _deb_members(files: ConfinedRoot, deb: str
                  ) -> Iterator[tuple[tarfile.TarFile, tarfile.TarInfo, str]]:
     """(archive, member, installed path) for each member of a .deb's filesystem archive
     (`deb`: a target path), streamed from the host's dpkg-deb, which is handed the archive's
-    descriptor (opened inside the target, a regular file), never a name to follow."""
+    descriptor (opened inside the target, a regular file), never a name to follow.
+    ArchiveUnreadable once the stream is read to its end when dpkg-deb failed or the archive
+    inside is damaged: a short listing is never taken for the whole."""
     fd = files.open_regular(deb)
     try:
         proc = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", f"/proc/self/fd/{fd}"],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 pass_fds=(fd,))
     finally:
         os.close(fd)
     with proc:
-        assert proc.stdout is not None
-        with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
-            for member in archive:
-                yield archive, member, "/" + member.name.lstrip("./").rstrip("/")
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+                for member in archive:
+                    yield archive, member, "/" + member.name.lstrip("./").rstrip("/")
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            proc.kill()
+            raise ArchiveUnreadable(f"{deb} on the target cannot be read ({exc}).") from exc
+        said = proc.stderr.read(4096).decode("utf-8", "replace").strip()
+        if proc.wait() != 0:
+            raise ArchiveUnreadable(f"{deb} on the target cannot be read: dpkg-deb failed "
+                                    f"(exit status {proc.returncode}){': ' + said if said else ''}.")
 
 
 def archive_members(files: ConfinedRoot, deb: str) -> list[Member]:
@@ -92,12 +107,9 @@ def shipped_entries(files: ConfinedRoot, deb: str) -> list[Shipped]:
     key = (f"{files.root}:{deb}", st.st_size, int(st.st_mtime))
     if key in _shipped_cache:
         return _shipped_cache[key]
-    try:
-        entries = [Shipped(path, member.mode & 0o7777, member.uid, member.gid)
-                   for _, member, path in _deb_members(files, deb)
-                   if member.isfile() or member.isdir()]
-    except (tarfile.TarError, OSError):
-        entries = []  # a damaged archive in the cache: nothing to compare against
+    entries = [Shipped(path, member.mode & 0o7777, member.uid, member.gid)
+               for _, member, path in _deb_members(files, deb)
+               if member.isfile() or member.isdir()]  # ArchiveUnreadable: not cached
     _shipped_cache[key] = entries
     return entries
 
@@ -127,10 +139,13 @@ def stat_overrides(ctx: TargetContext) -> set[str]:
     return {fields[3] for line in text.splitlines() if len(fields := line.split()) == 4}
 
 
-def debian_mode_differences(ctx: TargetContext) -> tuple[list[dict[str, str]], list[str]]:
-    """(files whose mode or owner differs from their package, packages with no archive)."""
+def debian_mode_differences(ctx: TargetContext
+                            ) -> tuple[list[dict[str, str]], list[str], list[str]]:
+    """(files whose mode or owner differs from their package, packages with no archive, why
+    the archives that could not be read were not)."""
     wrong: list[dict[str, str]] = []
     without_archive: list[str] = []
+    unreadable: list[str] = []
     overrides = stat_overrides(ctx)
     seen: set[str] = set()
     for package in essential_packages(ctx):
@@ -138,7 +153,12 @@ def debian_mode_differences(ctx: TargetContext) -> tuple[list[dict[str, str]], l
         if deb is None:
             without_archive.append(package)
             continue
-        for entry in shipped_entries(ctx.files, deb):
+        try:
+            shipped = shipped_entries(ctx.files, deb)
+        except ArchiveUnreadable as exc:
+            unreadable.append(str(exc))
+            continue
+        for entry in shipped:
             if entry.path in overrides or entry.path == "/":
                 continue
             directory, _, name = entry.path.rpartition("/")
@@ -158,7 +178,7 @@ def debian_mode_differences(ctx: TargetContext) -> tuple[list[dict[str, str]], l
                     "uid": str(entry.uid), "gid": str(entry.gid), "package": package,
                     "why": f"{package} ships it {entry.mode:04o} {entry.uid}:{entry.gid}, it "
                            f"is {mode:04o} {st.st_uid}:{st.st_gid}"})
-    return wrong, without_archive
+    return wrong, without_archive, unreadable
 
 
 def rpm_mode_differences(ctx: TargetContext) -> tuple[list[dict[str, str]], list[str]] | None:

@@ -12,10 +12,13 @@ from pathlib import PurePosixPath
 from rescuetui.checks.base import TargetContext
 from rescuetui.checks.pacmandb import pacman_owner
 from rescuetui.checks.rpmdb import rpm_database
+from rescuetui.core import debversion
 
 # The soname capability rpm records for a library of a 64-bit architecture.
 RPM_LIB64 = "()(64bit)"
 DPKG_INFO = "/var/lib/dpkg/info"
+DPKG_STATUS = "/var/lib/dpkg/status"
+MAX_STATUS_BYTES = 64 << 20  # dpkg's status of a large system is a few MiB
 APT_ARCHIVES = "/var/cache/apt/archives"
 MAX_LIST_BYTES = 16 << 20  # a package's file list (the kernel's: under 1 MiB)
 
@@ -102,12 +105,62 @@ def kernel_package(ctx: TargetContext, version: str, image: str | None = None) -
                                      or None)
 
 
+_status_cache: dict[tuple[str, int, int], dict[str, str]] = {}
+
+
+def installed_versions(ctx: TargetContext) -> dict[str, str] | None:
+    """package -> installed version, from dpkg's status on the disk; None when it cannot be
+    read. Cached by the file's size and time (a repair asks for many packages)."""
+    st = ctx.files.stat(DPKG_STATUS)
+    if st is None:
+        return None
+    key = (str(ctx.root), st.st_size, st.st_mtime_ns)
+    if key in _status_cache:
+        return _status_cache[key]
+    text = ctx.files.read_text(DPKG_STATUS, MAX_STATUS_BYTES)
+    if text is None:
+        return None
+    versions: dict[str, str] = {}
+    package = version = ""
+    installed = False
+    for line in [*text.splitlines(), ""]:
+        if not line:
+            if package and version and installed:
+                versions[package] = version
+            package = version = ""
+            installed = False
+        elif line.startswith("Package: "):
+            package = line[9:].strip()
+        elif line.startswith("Version: "):
+            version = line[9:].strip()
+        elif line.startswith("Status: "):
+            installed = line.split()[-1] in ("installed", "half-configured", "unpacked")
+    _status_cache.clear()
+    _status_cache[key] = versions
+    return versions
+
+
+def deb_version(file_name: str) -> str:
+    """The version in an apt cache file name (NAME_VERSION_ARCH.deb; an epoch's colon is
+    written %3a)."""
+    parts = file_name.removesuffix(".deb").split("_")
+    return parts[1].replace("%3a", ":").replace("%3A", ":") if len(parts) == 3 else ""
+
+
 def cached_deb_path(ctx: TargetContext, package: str) -> str | None:
-    """The target path of the package's .deb in the target's apt cache (a regular file, not a
-    link), the newest version by name."""
-    found = [e.path for e in ctx.files.entries(APT_ARCHIVES)
-             if e.is_file and fnmatch.fnmatchcase(e.name, f"{package}_*.deb")]
-    return found[-1] if found else None
+    """The target path of the .deb of the package's installed version in the target's apt
+    cache (a regular file, not a link); None when that version is not cached. Where dpkg's
+    status cannot be read, the newest cached version by Debian version order."""
+    found = {e.path: deb_version(e.name) for e in ctx.files.entries(APT_ARCHIVES)
+             if e.is_file and fnmatch.fnmatchcase(e.name, f"{package}_*.deb")}
+    if not found:
+        return None
+    versions = installed_versions(ctx)
+    if versions is not None:
+        wanted = versions.get(package)
+        return next((path for path, v in sorted(found.items()) if wanted is not None
+                     and v and debversion.compare(v, wanted) == 0), None)
+    return max(found, key=lambda path: debversion.sort_key(found[path]))
 
 
 def cached_deb(ctx: TargetContext, package: str) -> str | None:

@@ -96,15 +96,18 @@ def check_permissions(ctx: TargetContext) -> Finding:
     wrong = _executables(ctx) + _directories(ctx) + _setuid(ctx) + _ssh_host_keys(ctx)
     notes: list[str] = []
     rpm_packages: list[str] = []
+    unreadable: list[str] = []
     family = ctx.family.name if ctx.family else ""
     if family == "debian":
-        by_package, without = debian_mode_differences(ctx)
+        by_package, without, unreadable = debian_mode_differences(ctx)
         # The package says everything (mode, owner, group): it wins over a rule.
         from_package = {w["path"] for w in by_package}
         wrong = [w for w in wrong if w["path"] not in from_package] + by_package
         if without:
             notes.append("no archive in the apt cache to compare modes against for: "
                          + ", ".join(without))
+        notes += [f"{why} Its package's modes and owners were not checked."
+                  for why in unreadable]
     elif family in RPM_FAMILIES:
         compared = rpm_mode_differences(ctx)
         if compared is None:
@@ -115,6 +118,12 @@ def check_permissions(ctx: TargetContext) -> Finding:
             wrong += [c for c in changed if c["path"] not in {w["path"] for w in wrong}]
     data = {"files": [w for w in wrong if "expected" in w], "rpm_packages": rpm_packages,
             "notes": notes}
+    if not wrong and family == "debian" and unreadable:
+        return Finding(CHECK, False, "unchecked", "Could not check the modes of every essential "
+                       f"package: {len(unreadable)} archive(s) in the apt cache cannot be read "
+                       f"({unreadable[0]}) Remove the damaged file from /var/cache/apt/archives "
+                       "or put a good copy of the same version there, and run again.",
+                       evidence=notes, data=data)
     if not wrong:
         return Finding(CHECK, True, "ok", "The loader, init, the shell, setuid programs, host "
                        "keys and the top directories have their modes and owners"

@@ -55,20 +55,38 @@ def only_devices(devices: Iterable[str]) -> str:
             "use_devicesfile = 0 }")
 
 
+class LabelUnreadable(RescueError):
+    """LVM failed to read a device's label (not: there is none); the message says why."""
+
+
 def physical_volume(device: str) -> PhysicalVolume | None:
     """What the LVM label on `device` says, read with LVM seeing that device alone (so a
-    duplicate elsewhere cannot hide it)."""
+    duplicate elsewhere cannot hide it). None: LVM finds no physical volume there;
+    LabelUnreadable: LVM failed, so whether one is there is not known."""
     try:
         out = tool("pvs", "--config", only_devices([device]), "--reportformat", "json",
                    "-o", "pv_name,pv_uuid,vg_name,vg_uuid", device)
+    except ToolError as exc:
+        if "Failed to find physical volume" in exc.stderr or "No physical volume" in exc.stderr:
+            return None
+        raise LabelUnreadable(f"LVM could not read the label of {device}: {exc}") from exc
+    try:
         rows = json.loads(out)["report"][0]["pv"]
-    except (ToolError, ValueError, KeyError, IndexError):
-        return None
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise LabelUnreadable(f"LVM's report on {device} could not be read ({exc}): "
+                              f"{out[:200]!r}") from exc
     if not rows:
         return None
     row = rows[0]
     return PhysicalVolume(device, row.get("pv_uuid", ""), row.get("vg_name", ""),
                           row.get("vg_uuid", ""))
+
+
+def _label_or_none(device: str) -> PhysicalVolume | None:
+    try:
+        return physical_volume(device)
+    except LabelUnreadable:
+        return None  # not known to be untouched: the restore stays recorded
 
 
 def clashes(copy: PhysicalVolume, others: Iterable[PhysicalVolume]) -> bool:
@@ -104,7 +122,7 @@ def import_copy(state: SessionState, pvs: list[PhysicalVolume]) -> str:
     try:
         tool("vgimportclone", "--config", config, "--basevgname", temporary, *devices)
     except ToolError as exc:
-        if all(physical_volume(pv.device) == pv for pv in pvs):  # it wrote nothing
+        if all(_label_or_none(pv.device) == pv for pv in pvs):  # it wrote nothing
             for argv in restore:
                 state.opened.remove(argv)
             state.save()

@@ -13,7 +13,13 @@ from rescuetui.core.errors import RescueError, UnsafeRefusal
 from rescuetui.core.fstabtree import ResolvedEntry, chosen_disk_devices, resolve_fstab
 from rescuetui.core.inventory import Inventory, scan_inventory
 from rescuetui.core.journal import Journal
-from rescuetui.core.lvm import open_volume_group, physical_volume, volume_groups
+from rescuetui.core.lvm import (
+    LabelUnreadable,
+    PhysicalVolume,
+    open_volume_group,
+    physical_volume,
+    volume_groups,
+)
 from rescuetui.core.mountinfo import mounts_below
 from rescuetui.core.mountpoint import held_inside
 from rescuetui.core.mountstack import NO_WRITE_OPTIONS, MountStack
@@ -195,14 +201,33 @@ class RescueSession:
         assert self.inventory is not None
         if not members:
             return False
-        pvs = [pv for path in members if (pv := physical_volume(path))]
-        unreadable = [path for path in members if path not in {pv.device for pv in pvs}]
-        for path in unreadable:
-            self.notes.append(f"{path} is an LVM physical volume whose label could not be read "
-                              "(`pvs` shows nothing); its metadata may be damaged.")
-        others = [pv for dev in self.inventory.devices
-                  if dev.lvm_member and dev.path not in members
-                  and (pv := physical_volume(dev.path))]
+        pvs: list[PhysicalVolume] = []
+        for path in members:
+            try:
+                pv = physical_volume(path)
+            except LabelUnreadable as exc:
+                self.notes.append(f"{exc} Its volume group was not opened.")
+                continue
+            if pv is None:
+                self.notes.append(f"{path} is an LVM physical volume by its signature, but LVM "
+                                  "finds no label on it (`pvs` shows nothing); its metadata may "
+                                  "be damaged.")
+            else:
+                pvs.append(pv)
+        others: list[PhysicalVolume] = []
+        for dev in self.inventory.devices:
+            if not dev.lvm_member or dev.path in members:
+                continue
+            try:
+                pv = physical_volume(dev.path)
+            except LabelUnreadable as exc:
+                # A twin of the target's group among the rescue system's own cannot be ruled
+                # out: opening it could activate the wrong one.
+                self.notes.append(f"{exc} Whether the disk's volume groups are copies of the "
+                                  "rescue system's own is not known, so none was opened.")
+                return False
+            if pv is not None:
+                others.append(pv)
         opened = False
         for group in volume_groups(pvs):
             try:

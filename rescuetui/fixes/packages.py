@@ -4,7 +4,7 @@ missing files, and the kernel package of a damaged kernel."""
 from __future__ import annotations
 
 from rescuetui.checks.base import Finding, TargetContext
-from rescuetui.checks.package_modes import archive_members
+from rescuetui.checks.package_modes import ArchiveUnreadable, archive_members
 from rescuetui.checks.packages import cached_deb, cached_deb_path, kernel_package
 from rescuetui.fixes.base import FileEdit, FixPlan, Step
 
@@ -54,7 +54,14 @@ def _restore_from_host(ctx: TargetContext, plan: FixPlan, package: str, files: l
                         "extract it there by hand (dpkg-deb -x / rpm2cpio), then run again.")
         return
     wanted = set(files)
-    for entry in archive_members(ctx.files, deb):
+    try:
+        members = archive_members(ctx.files, deb)
+    except ArchiveUnreadable as exc:
+        plan.blocked = (f"{exc} Nothing runs in the target, so the files can only come from a "
+                        f"good copy of that archive: put one (same version, from a mirror) in "
+                        "/var/cache/apt/archives of the target, then run again.")
+        return
+    for entry in members:
         if entry.path not in wanted:
             continue
         how = f"from {deb.rsplit('/', 1)[-1]}, on the host side"
