@@ -165,10 +165,10 @@ def test_lvm_physical_volume_is_detected(tmp_path: Path, attach: Callable[[Path]
         assert pv is not None and pv.vg_name == vg and pv.device == loop
         state = SessionState.create()
         if device_mapper_available():
-            assert open_volume_group(state, [pv], []) == (vg, None)
+            assert open_volume_group(state, [pv], [], state.directory / "lvm") == (vg, None)
         else:
             with pytest.raises(RescueError, match="device-mapper"):
-                open_volume_group(state, [pv], [])
+                open_volume_group(state, [pv], [], state.directory / "lvm")
         assert MountStack(state).teardown() == []
         remove_session_dirs(state.directory)
     finally:

@@ -71,7 +71,7 @@ def test_a_copy_clashes_and_an_unrelated_group_does_not(
     assert not clashes(copy, [unrelated])
     assert volume_groups([own, copy]) == [[own, copy]]
     with pytest.raises(RescueError, match="Two copies of the volume group"):
-        open_volume_group(SessionState.create(), [own, copy], [])
+        open_volume_group(SessionState.create(), [own, copy], [], Path("/nonexistent"))
 
 
 def test_the_copy_is_imported_then_put_back_exactly(
@@ -83,8 +83,9 @@ def test_the_copy_is_imported_then_put_back_exactly(
     copy = physical_volume(copy_loop)
     assert copy is not None
     state = SessionState.create()
+    keep = copy_image.parent / "journal" / "lvm"
 
-    temporary = import_copy(state, [copy])
+    temporary = import_copy(state, [copy], keep)
 
     imported = identity(copy_loop)
     assert imported["vg_name"] == temporary == f"rescuetui_{vg}"
@@ -92,12 +93,14 @@ def test_the_copy_is_imported_then_put_back_exactly(
     assert imported["vg_uuid"] != copy_before["vg_uuid"]
     assert imported["lvs"] == copy_before["lvs"]  # the same volumes on the same extents
     assert identity(own_loop) == own_before, "the repair VM's own group was touched"
-    assert Path(state.directory / f"lvm-{temporary}.vg").is_file()
+    backup = keep / f"lvm-{state.directory.name}-{temporary}.vg"
+    assert backup.is_file() and not list(state.directory.glob("*.vg"))  # not on /run
 
     assert MountStack(state).teardown() == []
     remove_session_dirs(state.directory)
 
     assert identity(copy_loop) == copy_before
+    assert backup.is_file()  # the journal keeps the identity it put back
     assert identity(own_loop) == own_before
     assert data_digest(copy_image, copy_loop) == data_before
 
@@ -115,12 +118,47 @@ def test_cleanup_after_a_killed_run_puts_the_copy_back(
     state = SessionState.create(base)
     state.pid, state.pid_start = 0, ""  # the run that wrote it is gone
     state.save()
-    import_copy(state, [copy])
+    keep = Path(tempfile.mkdtemp(prefix="rescuetui-test-journal-", dir="/var/tmp"))
+    import_copy(state, [copy], keep)
     assert identity(copy_loop) != before
 
     (report,) = cleanup_sessions(base)
     assert report.session == state.directory.name and report.problems == []
     assert identity(copy_loop) == before
+    base.rmdir()
+    shutil.rmtree(keep)
+
+
+def test_a_failed_restore_step_is_kept_and_cleanup_tries_again(
+    twins: Callable[[], tuple[Path, str, Path, str, str]],
+) -> None:
+    """A step that puts the identity back fails (here its backup file is out of reach for a
+    while): it stays in the state with every step after it, nothing is deleted, and the next
+    `rescuetui cleanup` puts the identity back."""
+    _, _, copy_image, copy_loop, _ = twins()
+    before = identity(copy_loop)
+    copy = physical_volume(copy_loop)
+    assert copy is not None
+    base = Path(tempfile.mkdtemp(prefix="rescuetui-test-", dir="/run"))
+    state = SessionState.create(base)
+    state.pid, state.pid_start = 0, ""
+    state.save()
+    keep = copy_image.parent / "journal" / "lvm"
+    temporary = import_copy(state, [copy], keep)
+    backup = keep / f"lvm-{state.directory.name}-{temporary}.vg"
+    steps = list(state.opened)
+    away = backup.with_suffix(".away")
+    backup.rename(away)
+
+    (report,) = cleanup_sessions(base)
+    assert report.problems and "tries again" in report.problems[0]
+    assert SessionState.load(state.directory).opened == steps  # nothing dropped
+    assert identity(copy_loop) != before
+
+    away.rename(backup)
+    (report,) = cleanup_sessions(base)
+    assert report.problems == [] and identity(copy_loop) == before
+    assert backup.is_file()
     base.rmdir()
 
 
@@ -135,7 +173,7 @@ def test_without_device_mapper_nothing_is_renamed(
     before = identity(copy_loop)
     state = SessionState.create()
     with pytest.raises(RescueError, match="device-mapper"):
-        open_volume_group(state, [copy], [own])
+        open_volume_group(state, [copy], [own], state.directory / "lvm")
     assert identity(copy_loop) == before and state.opened == []
     remove_session_dirs(state.directory)
 

@@ -19,6 +19,7 @@ attached one), so the repair VM's own volume group is never touched.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -97,18 +98,21 @@ def clashes(copy: PhysicalVolume, others: Iterable[PhysicalVolume]) -> bool:
                for other in others)
 
 
-def import_copy(state: SessionState, pvs: list[PhysicalVolume]) -> str:
+def import_copy(state: SessionState, pvs: list[PhysicalVolume], keep: Path) -> str:
     """Give the copied volume group on `pvs` a temporary name and new UUIDs (vgimportclone),
-    after saving its identity; record in `state` how teardown puts that identity back.
-    Returns the temporary name."""
+    after saving its identity in `keep` (persistent storage beside the journal, never /run: a
+    reboot of the repair VM must not lose it); record in `state` how teardown puts that
+    identity back. Returns the temporary name."""
     vg = pvs[0].vg_name
     if any(pv.vg_uuid != pvs[0].vg_uuid for pv in pvs):
         raise RescueError("The physical volumes given belong to different volume groups.")
     devices = [pv.device for pv in pvs]
     config = only_devices(devices)
     temporary = LVM_COPY_PREFIX + _VG_NAME.sub("_", vg)
-    backup = state.directory / f"lvm-{temporary}.vg"
+    keep.mkdir(parents=True, exist_ok=True, mode=0o700)
+    backup = keep / f"lvm-{state.directory.name}-{temporary}.vg"
     tool("vgcfgbackup", "--config", config, "--file", str(backup), vg)
+    _fsync(backup)
     _check_restorable(backup, vg)
     # Teardown runs these last to first: deactivate (added by the caller), the PV labels, then
     # the metadata with the original name and UUIDs.
@@ -139,6 +143,16 @@ def import_copy(state: SessionState, pvs: list[PhysicalVolume]) -> str:
     return temporary
 
 
+def _fsync(path: Path) -> None:
+    """The identity on the disk before anything is renamed: file and directory entry."""
+    for target, flags in ((path, os.O_RDONLY), (path.parent, os.O_RDONLY | os.O_DIRECTORY)):
+        fd = os.open(target, flags)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
 def _check_restorable(backup: Path, vg: str) -> None:
     """vgcfgrestore refuses thin pools without --force (their metadata would not match); we
     do not put a disk where we could not take it back from."""
@@ -167,7 +181,7 @@ def volume_groups(pvs: Iterable[PhysicalVolume]) -> list[list[PhysicalVolume]]:
 
 
 def open_volume_group(state: SessionState, pvs: list[PhysicalVolume],
-                      others: list[PhysicalVolume]) -> tuple[str, str | None]:
+                      others: list[PhysicalVolume], keep: Path) -> tuple[str, str | None]:
     """Activate the volume group on `pvs` (all of one group, on the chosen disks). A copy of a
     group among `others` (the rescue system's own, say) is imported under a temporary name
     first. Returns the name it is active under and, for a copy, a note for the operator."""
@@ -180,7 +194,7 @@ def open_volume_group(state: SessionState, pvs: list[PhysicalVolume],
     if not any(clashes(pv, others) for pv in pvs):
         activate(state, pvs, vg)
         return vg, None
-    temporary = import_copy(state, pvs)
+    temporary = import_copy(state, pvs, keep)
     activate(state, pvs, temporary)
     return temporary, (
         f"The volume group {vg} on {', '.join(pv.device for pv in pvs)} is a copy of one this "

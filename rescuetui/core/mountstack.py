@@ -131,7 +131,12 @@ def teardown_state(state: SessionState) -> list[str]:
         try:
             tool(*close)
         except RescueError as exc:
-            problems.append(f"Could not close an opened volume: {exc}")
+            # Kept, with every step before it (each needs the ones after it done first): the
+            # next `rescuetui cleanup` tries again. An LVM copy's identity is put back only by
+            # these steps, and its backup file stays until they succeed.
+            problems.append(f"Could not close an opened volume: {exc}. `rescuetui cleanup` "
+                            "tries again once the cause is gone.")
+            break
         state.opened.remove(close)
         state.save()
     for loop in reversed(list(state.loops)):

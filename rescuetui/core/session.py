@@ -12,7 +12,7 @@ from rescuetui.core.confined import ConfinedRoot
 from rescuetui.core.errors import RescueError, UnsafeRefusal
 from rescuetui.core.fstabtree import ResolvedEntry, chosen_disk_devices, resolve_fstab
 from rescuetui.core.inventory import Inventory, scan_inventory
-from rescuetui.core.journal import Journal
+from rescuetui.core.journal import DEFAULT_JOURNAL_BASE, Journal
 from rescuetui.core.lvm import (
     LabelUnreadable,
     PhysicalVolume,
@@ -231,7 +231,7 @@ class RescueSession:
         opened = False
         for group in volume_groups(pvs):
             try:
-                _, note = open_volume_group(self.state, group, others)
+                _, note = open_volume_group(self.state, group, others, self.identity_dir)
             except RescueError as exc:
                 self.notes.append(str(exc))
                 continue
@@ -499,6 +499,12 @@ class RescueSession:
         if self.journal:
             self.journal.append("remount", mode="rw")
 
+    @property
+    def identity_dir(self) -> Path:
+        """Where the identity of an imported LVM copy is kept until it is put back: beside
+        the journal, on persistent storage (never /run)."""
+        return (self.journal.directory if self.journal else DEFAULT_JOURNAL_BASE) / "lvm"
+
     def close(self) -> list[str]:
         """Copy the journal into the target when it is writable, then tear everything down."""
         problems: list[str] = []
@@ -526,8 +532,6 @@ def remove_session_dirs(directory: Path) -> None:
     for name in ("probe", "root", "replay"):
         if (directory / name).is_dir():
             (directory / name).rmdir()
-    for backup in directory.glob("lvm-*.vg"):  # a copied volume group's identity, put back
-        backup.unlink()
     (directory / "state.json").unlink(missing_ok=True)
     directory.rmdir()
 
