@@ -57,7 +57,8 @@ class RescueApp(App[int]):
     def __init__(self, *, profile: Profile, disk: str | None = None, logs: list[Path] | None = None,
                  practice: str | None = None, pick_practice: bool = False,
                  journal_base: Path | None = None,
-                 environment: dict[str, str] | None = None) -> None:
+                 environment: dict[str, str] | None = None,
+                 unlock: dict[str, Any] | None = None) -> None:
         super().__init__()
         # A crash's traceback, printed after the screen is gone, quotes what it was handling (a
         # label, a line of a log): plain text, its control characters escaped.
@@ -66,6 +67,8 @@ class RescueApp(App[int]):
         self.profile, self.disk, self.logs = profile, disk, list(logs or [])
         self.practice, self.pick_practice = practice, pick_practice
         self.journal_base = journal_base
+        # --key-file and --assemble-raid; a passphrase is asked on screen (PassphraseScreen).
+        self.unlock = {k: v for k, v in (unlock or {}).items() if k != "passphrase"}
         self.bridge: FlowBridge | None = None
         self.ended: FlowEnded | None = None
         self.journal: Any = None  # the session's journal, once the repair has one
@@ -109,7 +112,7 @@ class RescueApp(App[int]):
         if self.bridge is None:
             # No --disk: every attached disk but the rescue system's own.
             self.bridge = FlowBridge(self, self.disk or "", self.logs,
-                                     journal_base=self.journal_base)
+                                     journal_base=self.journal_base, unlock=self.unlock)
             self.show_step("disks")
             self.bridge.start()
         else:
@@ -190,7 +193,11 @@ class RescueApp(App[int]):
 
     def on_stage_reached(self, message: StageReached) -> None:
         data = message.data
-        if message.name == "found":
+        if message.name == "passphrase":
+            from rescuetui.screens.passphrase import PassphraseScreen
+
+            self.push_screen(PassphraseScreen(data["device"]), message.reply)
+        elif message.name == "found":
             self.show_step("disks").show_found(data["candidates"], data["inventory"],
                                                data["where"], message.reply,
                                                notes=data.get("notes", []))

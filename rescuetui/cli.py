@@ -41,24 +41,33 @@ def build_parser() -> argparse.ArgumentParser:
                         help="(TUI) build a practice disk with a real fault and repair it with "
                         "hints (default scenario: initramfs-deleted)")
     parser.add_argument("--journal", type=Path, help="(TUI) where session journals go")
+    parser.add_argument("--key-file", type=Path, help="(TUI) key file that unlocks LUKS "
+                        "devices; without one the TUI asks for the passphrase")
+    parser.add_argument("--assemble-raid", action="store_true",
+                        help="(TUI) assemble md RAID arrays found on the disk")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def volume_options(p: argparse.ArgumentParser) -> None:
+        """How every command that opens a disk opens what is below its filesystems."""
+        p.add_argument("--key-file", type=Path, help="key file that unlocks LUKS devices")
+        p.add_argument("--passphrase-stdin", action="store_true",
+                       help="read the LUKS passphrase from standard input (its first line)")
+        p.add_argument("--assemble-raid", action="store_true",
+                       help="assemble md RAID arrays found on the disk")
 
     def target_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--disk", help="block device or raw disk image (also a fixed VHD) of the "
                        "broken system; default: every attached disk but the rescue system's own")
         p.add_argument("--root", help="the root filesystem's device, when the disk holds several "
                        "systems")
-        p.add_argument("--key-file", type=Path, help="key file that unlocks LUKS devices")
-        p.add_argument("--passphrase-stdin", action="store_true",
-                       help="read the LUKS passphrase from standard input")
-        p.add_argument("--assemble-raid", action="store_true",
-                       help="assemble md RAID arrays found on the disk")
+        volume_options(p)
         p.add_argument("--journal", type=Path, help="where session journals go (default "
                        "/var/log/rescuetui)")
 
     scan = sub.add_parser("scan", help="list disks, installed systems and their fstab trees")
     scan.add_argument("--disk", help="only this block device or disk image")
     scan.add_argument("--json", action="store_true", help="machine-readable output")
+    volume_options(scan)
 
     run = sub.add_parser("run", help="mount the system and run one command in its chroot")
     target_options(run)
@@ -82,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--root", help="the root filesystem's device, when the disk holds "
                           "several systems")
     diagnose.add_argument("--json", action="store_true")
+    volume_options(diagnose)
 
     repair = sub.add_parser("repair", help="diagnose, check, fix, verify: the whole repair, each "
                             "fix shown and confirmed first")
@@ -98,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "when the panic does not name it")
     repair.add_argument("--journal", type=Path, help="where the session journal goes")
     repair.add_argument("--json", action="store_true")
+    volume_options(repair)
 
     cleanup = sub.add_parser("cleanup", help="unmount and detach what a killed run left behind")
     cleanup.add_argument("--json", action="store_true")
@@ -112,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     undo.add_argument("--force", action="store_true", help="restore files changed since")
     undo.add_argument("--journal", type=Path, help="where the undo run's own journal goes")
     undo.add_argument("--json", action="store_true")
+    volume_options(undo)
 
     lab = sub.add_parser("lab", help="practice systems: really broken disks, booted under qemu")
     lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
@@ -178,6 +190,18 @@ def _warn(message: str) -> None:
     print(f"rescuetui: {message}", file=sys.stderr)
 
 
+def _unlock(args: argparse.Namespace) -> dict[str, Any]:
+    """What opens the disk's encrypted and RAID devices, as RescueSession.unlock_with takes it:
+    the passphrase is read once, from standard input's first line, and kept in memory only."""
+    passphrase = None
+    if getattr(args, "passphrase_stdin", False):
+        passphrase = sys.stdin.buffer.readline().rstrip(b"\n")
+        if not passphrase:
+            raise RescueError("--passphrase-stdin: standard input gave no passphrase.")
+    return {"key_file": getattr(args, "key_file", None), "passphrase": passphrase,
+            "assemble_raid": bool(getattr(args, "assemble_raid", False))}
+
+
 def _emit_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, ensure_ascii=True)
     sys.stdout.write("\n")
@@ -190,6 +214,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from rescuetui.core.session import RescueSession
 
     with _closing(RescueSession(record=False)) as session:
+        session.unlock_with(**_unlock(args))
         candidates = session.find(args.disk)
         assert session.inventory is not None
         targets = [session.inspect(c) for c in candidates]
@@ -334,11 +359,7 @@ def _open_session(args: argparse.Namespace, *, dry_run: bool = False) -> Any:
 
     session = RescueSession(journal_base=args.journal, dry_run=dry_run)
     try:
-        session.unlock_with(
-            key_file=args.key_file,
-            passphrase=sys.stdin.buffer.readline().rstrip(b"\n") if args.passphrase_stdin else None,
-            assemble_raid=args.assemble_raid,
-        )
+        session.unlock_with(**_unlock(args))
         try:
             session.open_target(args.disk, args.root)
         finally:
@@ -421,6 +442,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         from rescuetui.diagnose.target_logs import diagnose_target
 
         with _closing(RescueSession(record=False)) as session:
+            session.unlock_with(**_unlock(args))
             session.open_target(args.disk, args.root, api=False)
             found, evidence = diagnose_target(session.root)
             diagnoses += found
@@ -546,7 +568,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
     repair = Repair(disk=args.disk, root=args.root, logs=args.log, confirm=confirm, say=say,
                     only=args.fix, dry_run=args.dry_run, journal_base=args.journal,
-                    module=args.module)
+                    module=args.module, unlock=_unlock(args))
     report = repair.run()
     if args.json:
         _emit_json(report.to_json())
@@ -617,7 +639,9 @@ def cmd_undo(args: argparse.Namespace) -> int:
             disk = recorded
         else:
             root = _device_with_uuid(target.get("uuid"))
+    unlock = _unlock(args)
     with _closing(RescueSession(journal_base=args.journal)) as session:
+        session.unlock_with(**unlock)
         session.open_target(disk, root, api=False)
         session.make_writable()
         which: str | int = "last" if args.last else args.change if args.change else "all"
@@ -630,6 +654,7 @@ def cmd_undo(args: argparse.Namespace) -> int:
         whole = session.target.disk
     if report.deferred:  # superblocks a fix restored: put back with nothing mounted
         with _closing(RescueSession(journal_base=args.journal)) as session:
+            session.unlock_with(**unlock)
             disks = session.attach(disk or whole)
             assert session.journal is not None and disks
             report.merge(undo_filesystem_regions(journal, report.deferred, session.journal,
@@ -690,7 +715,7 @@ def run_tui(args: argparse.Namespace) -> int:
 
     app = RescueApp(profile=profile, disk=disk, logs=logs,
                     practice=practice, pick_practice=args.command == "lab",
-                    journal_base=getattr(args, "journal", None))
+                    journal_base=getattr(args, "journal", None), unlock=_unlock(args))
     status = app.run(mouse=not profile.serial)
     return int(status or 0)
 

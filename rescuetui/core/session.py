@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -156,9 +157,14 @@ class RescueSession:
         key_file: Path | None = None,
         passphrase: bytes | None = None,
         assemble_raid: bool = False,
+        ask: Callable[[str], bytes | None] | None = None,
     ) -> None:
-        """What `find` may use to open encrypted, LVM and RAID devices on the chosen disks."""
+        """What `find` may use to open encrypted, LVM and RAID devices on the chosen disks.
+        `ask` (the TUI's prompt) is called with a LUKS device's path when neither a key file
+        nor a passphrase was given, and answers its passphrase, or None to leave it locked;
+        the passphrase is used for that device and kept nowhere (never journaled)."""
         self._key_file, self._passphrase, self._assemble_raid = key_file, passphrase, assemble_raid
+        self._ask = ask
 
     def _open_volumes(self, disks: list[str] | None) -> bool:
         """Unlock LUKS (with a key), activate LVM groups, assemble RAID (on request). What
@@ -172,12 +178,14 @@ class RescueSession:
                 continue
             try:
                 if dev.encrypted:
-                    if self._key_file is None and self._passphrase is None:
+                    passphrase = self._passphrase
+                    if self._key_file is None and passphrase is None and self._ask is not None:
+                        passphrase = self._ask(dev.path)
+                    if self._key_file is None and passphrase is None:
                         self.notes.append(f"{dev.path} is encrypted (LUKS); give --key-file or "
                                           "--passphrase-stdin to unlock it.")
                         continue
-                    unlock_luks(self.state, dev, passphrase=self._passphrase,
-                                key_file=self._key_file)
+                    unlock_luks(self.state, dev, passphrase=passphrase, key_file=self._key_file)
                 elif dev.lvm_member:
                     lvm_members.append(dev.path)
                     continue

@@ -110,12 +110,16 @@ class Repair:
         journal_base: Path | None = None,
         module: str | None = None,
         stage: Stage = no_stage,
+        unlock: dict[str, Any] | None = None,
     ) -> None:
         self.disk, self.root, self.logs = disk, root, logs or []
         self.confirm, self.say, self.only, self.dry_run = confirm, say, only, dry_run
         self.journal_base = journal_base
         self.module = module
         self.stage = stage
+        # What opens the disk's LUKS and RAID devices (RescueSession.unlock_with): a key file,
+        # a passphrase, --assemble-raid, and for the TUI a prompt (the "passphrase" stage).
+        self.unlock = dict(unlock or {})
         self.report = RepairReport(dry_run=dry_run)
         self.tried: set[str] = set()
         # A dry run: the files the fixes that would apply change. A later finding about one of
@@ -137,6 +141,7 @@ class Repair:
 
     def _run(self) -> None:
         session = RescueSession(journal_base=self.journal_base, dry_run=self.dry_run)
+        session.unlock_with(**self.unlock)
         try:
             self._repair(session)
         finally:

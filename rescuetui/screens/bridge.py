@@ -68,6 +68,7 @@ class FlowBridge:
     logs: list[Path] = field(default_factory=list)
     journal_base: Path | None = None
     dry_run: bool = False
+    unlock: dict[str, Any] = field(default_factory=dict)  # key file, --assemble-raid
     cancelled: bool = False
     finished: threading.Event = field(default_factory=threading.Event)
     _answers: queue.Queue[Any] = field(default_factory=queue.Queue)
@@ -93,9 +94,13 @@ class FlowBridge:
 
     def _run(self) -> None:
         try:
+            # A LUKS device with no key file: the operator is asked (a password field; the
+            # answer goes to cryptsetup and nowhere else, never into a stage's data or the
+            # journal).
+            unlock = dict(self.unlock, ask=self._passphrase)
             repair = Repair(disk=self.disk, logs=list(self.logs), confirm=self._confirm,
                             say=self._say, stage=self._stage, dry_run=self.dry_run,
-                            journal_base=self.journal_base)
+                            journal_base=self.journal_base, unlock=unlock)
             report = repair.run()
             self._post(FlowEnded(report))
         except Cancelled:
@@ -124,6 +129,10 @@ class FlowBridge:
             return self._ask(StageReached(name, data))
         self._post(StageReached(name, data))
         return None
+
+    def _passphrase(self, device: str) -> bytes | None:
+        answer = self._ask(StageReached("passphrase", {"device": device}))
+        return answer.encode() if isinstance(answer, str) and answer else None
 
     def _confirm(self, plan: FixPlan) -> bool:
         return bool(self._ask(ConfirmFix(plan)))
