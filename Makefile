@@ -15,7 +15,7 @@ APT_PACKAGES := makedumpfile python3 python3-venv python3-dev gcc pkg-config lib
 ISO_PACKAGES := debootstrap squashfs-tools xorriso grub-pc-bin grub-efi-amd64-bin mtools ovmf
 ISO ?= /var/tmp/rescuetui.iso
 
-.PHONY: setup system-packages demo test lint bench e2e iso iso-boot iso-e2e iso-xfslvm-e2e clean
+.PHONY: setup system-packages demo test lint bench e2e iso iso-boot iso-e2e iso-xfslvm-e2e iso-raid-e2e clean
 
 setup: system-packages $(VENV)/.installed
 
@@ -77,6 +77,10 @@ iso-e2e: setup
 # the lvm tool (its boot waits minutes before dracut gives up), a dirty log with a cut
 # initramfs (a power cut during an update: the log is replayed by a mount), and a root whose
 # crashed log cannot be replayed (xfs_repair -L: this run types the YES an operator must type).
+iso-raid-e2e: setup
+	test -f $(ISO) || $(MAKE) iso
+	$(BIN)/python iso/raid_e2e.py $(ISO)
+
 iso-xfslvm-e2e: setup
 	test -f $(ISO) || $(MAKE) iso
 	$(BIN)/python iso/xfslvm_e2e.py $(ISO) xfs-lvm-initramfs-deleted

@@ -173,6 +173,7 @@ class RescueSession:
         assert self.inventory is not None
         opened = False
         lvm_members: list[str] = []
+        arrays: set[str | None] = set()  # md arrays assembled, by their UUID
         for dev in self.inventory.devices:
             if dev.rescue_own or (disks is not None and dev.whole_disk not in disks):
                 continue
@@ -194,6 +195,9 @@ class RescueSession:
                         self.notes.append(f"{dev.path} is an md RAID member; assemble it with "
                                           "--assemble-raid.")
                         continue
+                    if dev.identity.uuid in arrays:
+                        continue  # assembled with an earlier member of the same array
+                    arrays.add(dev.identity.uuid)
                     assemble_array(self.state, self.inventory, dev)
                 else:
                     continue
