@@ -93,6 +93,7 @@ bench: setup
 	$(BIN)/python bench/mount_chroot.py
 	$(BIN)/python bench/diagnose_throughput.py
 	$(BIN)/python bench/serial_bytes.py
+	$(BIN)/python bench/tui_first_screen.py
 
 clean:
 	$(BIN)/rescuetui cleanup || true

@@ -16,23 +16,32 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from rescuetui.core.text import TerminalGuard
-from rescuetui.lab.scenarios import SCENARIOS
 from rescuetui.screens.base import STEPS, FlowScreen
-from rescuetui.screens.bridge import ConfirmFix, FlowBridge, FlowEnded, OutputLine, StageReached
-from rescuetui.screens.disks import DisksScreen
-from rescuetui.screens.evidence import EvidenceScreen
-from rescuetui.screens.fix import FixScreen
-from rescuetui.screens.help import HelpScreen
-from rescuetui.screens.mount import MountScreen
-from rescuetui.screens.practice import PracticePickScreen
-from rescuetui.screens.report import ReportScreen
-from rescuetui.screens.start import StartScreen
-from rescuetui.screens.tree import TreeScreen
+from rescuetui.screens.bridge import (
+    LOADING,
+    ConfirmFix,
+    FlowBridge,
+    FlowEnded,
+    OutputLine,
+    StageReached,
+)
 from rescuetui.terminal import Profile
 from rescuetui.widgets.keybar import KeyBar
 from rescuetui.widgets.stream_log import StreamLog
 
 ORDER = ("start", "disks", "mount", "evidence", "tree", "fix", "report")
+# Each step's screen, imported when it is first shown: drawing the first screen needs only the
+# first (the others bring the engine's modules with them, a good part of a second on a small
+# machine: the repair worker loads those while the operator reads the first screen).
+STEP_SCREENS = {"start": ("rescuetui.screens.start", "StartScreen"),
+                "disks": ("rescuetui.screens.disks", "DisksScreen"),
+                "mount": ("rescuetui.screens.mount", "MountScreen"),
+                "evidence": ("rescuetui.screens.evidence", "EvidenceScreen"),
+                "tree": ("rescuetui.screens.tree", "TreeScreen"),
+                "fix": ("rescuetui.screens.fix", "FixScreen"),
+                "report": ("rescuetui.screens.report", "ReportScreen")}
+# At most this long the first screen waits for its size before it is drawn (serial profile).
+FIRST_PAINT_WAIT = 0.6
 GENERAL_HINTS = {
     1: "Read the symptom first. Then Enter: rescuetui never changes the disk unasked.",
     2: "The practice disk holds one system; it is preselected. Enter mounts it read-only.",
@@ -58,7 +67,7 @@ class RescueApp(App[int]):
                  practice: str | None = None, pick_practice: bool = False,
                  journal_base: Path | None = None,
                  environment: dict[str, str] | None = None,
-                 unlock: dict[str, Any] | None = None) -> None:
+                 unlock: dict[str, Any] | None = None, look_ahead: bool = True) -> None:
         super().__init__()
         # A crash's traceback, printed after the screen is gone, quotes what it was handling (a
         # label, a line of a log): plain text, its control characters escaped.
@@ -70,6 +79,13 @@ class RescueApp(App[int]):
         # --key-file and --assemble-raid; a passphrase is asked on screen (PassphraseScreen).
         self.unlock = {k: v for k, v in (unlock or {}).items() if k != "passphrase"}
         self.bridge: FlowBridge | None = None
+        # The disk is attached and searched while the start screen is read (`look_ahead`);
+        # what the engine reports before the operator starts is held until then.
+        self.look_ahead = look_ahead
+        self.begun = False  # the operator has started (Enter on the start screen)
+        self.held: list[StageReached | ConfirmFix | OutputLine | FlowEnded] | None = []
+        # (None once what was held is handled: from then on, each message as it comes)
+        self._first_paint = "waiting"  # then "held" (serial profile) and "done"
         self.ended: FlowEnded | None = None
         self.journal: Any = None  # the session's journal, once the repair has one
         self.screens_by_name: dict[str, FlowScreen] = {}
@@ -86,12 +102,50 @@ class RescueApp(App[int]):
     # -- start and navigation -----------------------------------------------------------------
 
     def on_load(self) -> None:
-        self._settle(0.6)
+        # A closed terminal (SIGHUP: a serial console's session dropped) or a kill (SIGTERM)
+        # quits as `q` does: the repair unwinds and every mount and loop device goes.
+        import asyncio
+        import signal
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            loop.add_signal_handler(sig, self.action_quit_flow)
+        if self.profile.serial:
+            # The first screen is drawn once, when it has its size (first_screen_settled),
+            # not as it is composed, laid out, then resized: each a whole terminal's worth
+            # of bytes on a serial line.
+            self._begin_batch()
+            self._first_paint = "held"
+        self.set_timer(FIRST_PAINT_WAIT, self.first_screen_settled)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._first_paint != "done":
+            # Once App's own handler has passed the size on to the screen: the screen lays
+            # itself out at that size, then the app's queue reaches what the screen's start
+            # queued there (the notification rack's first update), then the first paint.
+            self.call_next(self.screen.call_later, self.call_later, self.first_screen_settled)
+
+    def first_screen_settled(self) -> None:
+        """The first screen has its size (its first Resize, or FIRST_PAINT_WAIT passed): on a
+        serial line draw it now; then start looking at the disk while the operator reads."""
+        if self._first_paint == "done":
+            return
+        held, self._first_paint = self._first_paint == "held", "done"
+        screen = self.screen
+        if held:
+            self._end_batch()
+            screen.refresh()
+            # At once, not at the next tick of the screen's update timer (an eighth of a
+            # second on a serial line). Textual's own: without it, that tick draws it.
+            paint = getattr(screen, "_on_timer_update", None)
+            if callable(paint):
+                paint()
+        screen.call_after_refresh(self.start_looking)
 
     def _settle(self, seconds: float) -> None:
         """On a serial line, hold the screen updates of a transition back until the layout
-        has settled, then draw once: start-up and a screen change otherwise draw the whole
-        terminal three or four times over (resize, layout, timer updates)."""
+        has settled, then draw once: a screen change otherwise draws the whole terminal two
+        or three times over (layout, timer updates). The first screen: see on_load."""
         if self.profile.serial:
             self.delay_update(seconds)
 
@@ -99,6 +153,8 @@ class RescueApp(App[int]):
         """The first screen is the app's own (pushing one after start-up draws the whole
         terminal twice: a kilobyte and more on a serial line)."""
         if self.pick_practice:
+            from rescuetui.screens.practice import PracticePickScreen
+
             return PracticePickScreen()
         return self._screen("start")  # type: ignore[no-any-return]
 
@@ -107,24 +163,63 @@ class RescueApp(App[int]):
         self.logs = [console] if console is not None else []
         self.started, self.keystrokes, self.wrong_turns = time.monotonic(), 0, []
         self.show_step("start")
+        self.call_after_refresh(self.start_looking)
+
+    def start_looking(self) -> None:
+        """Attach and search the disk in the background while the start screen is read: only
+        looking, as `rescuetui scan` does; what the engine then says or asks waits for the
+        operator's Enter (`held`)."""
+        if not self.look_ahead or self.bridge is not None or self.begun:
+            return
+        if self.pick_practice and self.practice is None:
+            return  # no practice system chosen yet
+        self._start_engine()
+
+    def _start_engine(self) -> None:
+        # No --disk: every attached disk but the rescue system's own.
+        self.bridge = FlowBridge(self, self.disk or "", self.logs, journal_base=self.journal_base,
+                                 unlock=self.unlock)
+        self.bridge.start()
 
     def begin(self) -> None:
-        if self.bridge is None:
-            # No --disk: every attached disk but the rescue system's own.
-            self.bridge = FlowBridge(self, self.disk or "", self.logs,
-                                     journal_base=self.journal_base, unlock=self.unlock)
-            self.show_step("disks")
-            self.bridge.start()
-        else:
+        """Enter on the start screen: the flow starts (the engine has, maybe, already looked
+        and is waiting with what it found)."""
+        if self.begun:
             self.forward()
+            return
+        self.begun = True
+        screen = self.show_step("disks")
+        if self.bridge is None:
+            self._start_engine()
+        # Once the screen is composed (it is not yet: show_found fills in its widgets).
+        screen.call_later(self._go_on)
+
+    def _go_on(self) -> None:
+        """What the engine said before the operator started, in the order it said it; from now
+        on each message is acted on as it comes."""
+        held, self.held = self.held or [], None
+        for message in held:
+            getattr(self, message.handler_name)(message)
 
     def _screen(self, name: str) -> Any:  # the step screen of that name
         if name not in self.screens_by_name:
-            screen = {"start": StartScreen, "disks": DisksScreen, "mount": MountScreen,
-                      "evidence": EvidenceScreen, "tree": TreeScreen, "fix": FixScreen}[name]()
+            screen = self._step_class(name)()
             self.screens_by_name[name] = screen
             self.install_screen(screen, name=name)
         return self.screens_by_name[name]
+
+    @staticmethod
+    def _step_class(name: str) -> Any:
+        import importlib
+
+        module, cls = STEP_SCREENS[name]
+        with LOADING:  # after the engine, if the worker is loading it (bridge.LOADING)
+            return getattr(importlib.import_module(module), cls)
+
+    def _screen_name(self) -> str | None:
+        """The name of the step on view (None for a help screen, the practice picker...)."""
+        here = self.screen
+        return next((n for n, s in self.screens_by_name.items() if s is here), None)
 
     def show_step(self, name: str) -> Any:
         screen = self._screen(name)
@@ -161,12 +256,15 @@ class RescueApp(App[int]):
                 return
 
     def action_help(self) -> None:
+        from rescuetui.screens.help import HelpScreen
+
         screen = self.screen
         if isinstance(screen, FlowScreen):
             self.push_screen(HelpScreen(STEPS[screen.STEP - 1], screen.HELP,
                                         self.hint_for(screen.STEP)))
 
     def action_quit_flow(self) -> None:
+        self.look_ahead = False  # a look not started yet never starts
         if self.bridge is not None and self.bridge.running:
             self.bridge.cancel()
             self.notify("Taking the mounts down (a running command is let finish first)...",
@@ -191,7 +289,17 @@ class RescueApp(App[int]):
 
     # -- what the engine reports ----------------------------------------------------------------
 
+    def _act_now(self, message: StageReached | ConfirmFix | OutputLine | FlowEnded) -> bool:
+        """Whether to act on what the engine says now: not before the operator has started
+        (it is held until then, see `_go_on`)."""
+        if self.held is None:
+            return True
+        self.held.append(message)
+        return False
+
     def on_stage_reached(self, message: StageReached) -> None:
+        if not self._act_now(message):
+            return
         data = message.data
         if message.name == "passphrase":
             from rescuetui.screens.passphrase import PassphraseScreen
@@ -219,6 +327,8 @@ class RescueApp(App[int]):
             self._screen("fix").show_verified(data["plan"], data["finding"])
 
     def on_confirm_fix(self, message: ConfirmFix) -> None:
+        if not self._act_now(message):
+            return
         self._screen("fix").show_plan(message.plan, message.reply)
         tree = self._screen("tree")
         if self.screen is tree or self.furthest < ORDER.index("fix"):
@@ -229,18 +339,20 @@ class RescueApp(App[int]):
             self.show_step("fix")
 
     def on_output_line(self, message: OutputLine) -> None:
+        if not self._act_now(message):
+            return
         for log in self.screen.query(StreamLog):
             log.write(message.text)
             return
 
     def on_flow_ended(self, message: FlowEnded) -> None:
-        if message.cancelled:
+        if message.cancelled or not self._act_now(message):
             return
         self.status = message.report.status if message.report else 1
         self.ended = message
-        screen = self.screen
-        if isinstance(screen, FixScreen) and message.report is not None:
-            screen.flow_done()  # the verification stays in view; Enter goes on to the report
+        if self._screen_name() == "fix" and message.report is not None:
+            # The verification stays in view; Enter goes on to the report.
+            self._screen("fix").flow_done()
             return
         self.show_report()
 
@@ -250,7 +362,7 @@ class RescueApp(App[int]):
         if "report" in self.screens_by_name:
             self.show_step("report")
             return
-        screen = ReportScreen(message.report, message.error)
+        screen = self._step_class("report")(message.report, message.error)
         self.screens_by_name["report"] = screen  # type: ignore[assignment]
         self.install_screen(screen, name="report")
         self.furthest = ORDER.index("report")
@@ -259,7 +371,11 @@ class RescueApp(App[int]):
     # -- training --------------------------------------------------------------------------------
 
     def hint_for(self, step: int) -> str:
-        if not self.practice or self.practice not in SCENARIOS:
+        if not self.practice:
+            return ""
+        from rescuetui.lab.scenarios import SCENARIOS
+
+        if self.practice not in SCENARIOS:
             return ""
         hints = SCENARIOS[self.practice].hints
         by_step = {4: 0, 5: 1, 6: 2}
@@ -302,6 +418,7 @@ class RescueApp(App[int]):
     def on_unmount(self) -> None:
         """However the app ends (quit, crash, test end): the repair unwinds and every mount
         and loop device goes before the process does."""
+        self.look_ahead = False
         if self.bridge is not None and self.bridge.running:
             self.bridge.cancel()
             self.bridge.finished.wait(timeout=600)

@@ -1,6 +1,7 @@
 """The guided TUI on a disk whose root superblock is destroyed: the restore is asked for and
 applied first (the root cannot be found without it); then the system is listed as on any
-disk."""
+disk. Whether Enter comes at once or once the look made on the start screen waits with its
+question: the question is asked only after Enter."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from rescuetui.screens.tree import TreeScreen
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 
-async def test_the_restore_comes_before_the_system_list(tmp_path: Path) -> None:
+@pytest.mark.parametrize("read_first", [False, True], ids=["enter-at-once", "after-the-look"])
+async def test_the_restore_comes_before_the_system_list(tmp_path: Path, read_first: bool) -> None:
     from rescuetui.lab.scenario import build_scenario
     from rescuetui.lab.scenarios import SCENARIOS
 
@@ -24,6 +26,10 @@ async def test_the_restore_comes_before_the_system_list(tmp_path: Path) -> None:
     build_scenario(SCENARIOS["root-superblock-destroyed"], image, journal_base=tmp_path / "b")
     app = _app(disk=str(image), journal_base=tmp_path / "journal")
     async with app.run_test(size=(80, 24)) as pilot:
+        if read_first:  # the look asks for the restore; the question waits for Enter
+            await _until(pilot, lambda: any(type(m).__name__ == "ConfirmFix"
+                                            for m in app.held or []), 60)
+            held_on = type(app.screen).__name__
         await pilot.press("enter")
         seen, previews = [], []  # asserted after run_test: a failure inside it hangs the app
         for _ in range(600):  # the operator's answers, whichever screen asks
@@ -44,6 +50,8 @@ async def test_the_restore_comes_before_the_system_list(tmp_path: Path) -> None:
         await pilot.press("q")
         # Leave run_test only once the repair thread has unwound (as test_tui's tests do).
         await _until(pilot, lambda: app.bridge is not None and app.bridge.finished.is_set(), 60)
+    if read_first:
+        assert held_on == "StartScreen"
     assert any("e2fsck -f -y -b 32768 -B 4096" in text for text in previews), previews
     assert "Installed systems" in listing and len(found) == 1, (seen, listing)
     assert found[0].endswith("p2")  # the root whose superblock was restored

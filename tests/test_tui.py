@@ -1,19 +1,23 @@
 """The guided TUI, driven through Textual's pilot: each screen, navigation, help, quitting,
 and the whole flow on a real loop-attached practice disk whose initramfs was deleted, ending
-with the initramfs rebuilt and the journal written."""
+with the initramfs rebuilt and the journal written. Also what its start costs: the first
+screen loads no engine module and is drawn once on a serial line, and the disk is looked at
+while the operator reads it (what that finds waits for Enter; quitting there leaves nothing)."""
 
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+from conftest import REPO, rescuetui_exe
 
 from rescuetui.app import RescueApp
 from rescuetui.core.journal import Journal
+from rescuetui.lab.disk import BuiltDisk, Part, fstab_for
 from rescuetui.screens.evidence import EvidenceScreen
 from rescuetui.screens.fix import FixScreen
 from rescuetui.screens.help import HelpScreen
@@ -73,6 +77,59 @@ async def test_a_disk_that_is_not_there_ends_in_a_report_that_says_so() -> None:
     assert app.return_value == 1
 
 
+async def test_what_the_look_finds_waits_on_the_start_screen_until_enter(tmp_path: Path) -> None:
+    """The engine looks while the start screen is read; its end (no such disk) is held, and
+    shown only once the operator starts. A session that recorded nothing keeps no journal."""
+    app = _app(disk="/nonexistent.img", journal_base=tmp_path / "journal")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _until(pilot, lambda: app.bridge is not None and app.bridge.finished.is_set(), 60)
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, StartScreen) and app.held, app.held
+        assert app.status == 0
+        await pilot.press("enter")
+        await _until(pilot, lambda: isinstance(app.screen, ReportScreen), 60)
+        assert "nonexistent" in _text(app)
+        await pilot.press("q")
+    assert app.return_value == 1
+    assert list((tmp_path / "journal").glob("*")) == []
+
+
+def test_the_first_screen_loads_no_engine_module() -> None:
+    """Drawing the start screen needs Textual and the start screen: the engine (checks, fixes,
+    diagnosis, the practice scenarios) loads in the repair worker once it is drawn."""
+    code = (
+        "import sys\n"
+        "from rescuetui.app import RescueApp\n"
+        "from rescuetui.terminal import Profile\n"
+        "app = RescueApp(profile=Profile(True, 'test', 80, 24), disk='/dev/sdz')\n"
+        "app.get_default_screen()\n"
+        "print(','.join(sorted(m for m in sys.modules if m.startswith(('rescuetui.checks', "
+        "'rescuetui.fixes', 'rescuetui.diagnose', 'rescuetui.lab', 'rescuetui.core.session', "
+        "'rescuetui.core.inventory')))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_the_first_screen_comes_whole_within_the_serial_budget(tmp_path: Path) -> None:
+    """`rescuetui --disk IMG` under TERM=vt220 in a pseudo-terminal: the first screen comes
+    whole, within the serial byte budget, and stays (the look's end waits for Enter)."""
+    from rescuetui.lab.pty import PtySession
+    from rescuetui.lab.serial_budget import FIRST_SCREEN_BUDGET
+
+    session = PtySession([rescuetui_exe(), "--disk", "/nonexistent.img", "--journal",
+                          str(tmp_path / "journal")], term="vt220")
+    try:
+        first = session.read_until_quiet(quiet=1.5, until=b"Enter Start", timeout=60)
+        session.send(b"q")
+    finally:
+        status = session.close()
+    assert status == 0
+    assert b"This program will:" in first and b"Enter Start" in first
+    assert b"Stopped" not in first and b"nonexistent.img: no such" not in first
+    assert len(first) <= FIRST_SCREEN_BUDGET, len(first)
+
+
 async def test_practice_picker_lists_every_scenario() -> None:
     from rescuetui.lab.scenarios import SCENARIOS
 
@@ -84,6 +141,56 @@ async def test_practice_picker_lists_every_scenario() -> None:
         await pilot.press("down")
         assert "Symptom:" in _text(app)
         await pilot.press("q")
+
+
+def _small_system(make_disk: Callable[..., BuiltDisk]) -> BuiltDisk:
+    """A disk with an installed system as the search sees one: os-release and fstab."""
+    parts = [Part(None, "ext4", "/", label="root")]
+    return make_disk(parts, table="msdos", fstab=fstab_for(parts),
+                     files={"/etc/os-release": b'PRETTY_NAME="Look Linux"\nID=debian\n'})
+
+
+def _found_held(app: RescueApp) -> bool:
+    return any(getattr(m, "name", None) == "found" for m in app.held or [])
+
+
+@pytest.mark.root
+async def test_the_disk_is_searched_while_the_start_screen_is_read(
+        make_disk: Callable[..., BuiltDisk], tmp_path: Path) -> None:
+    """Before Enter, the image is attached and searched; Enter then shows the system found
+    at once, and quitting from there takes everything down."""
+    disk = _small_system(make_disk)
+    app = _app(disk=str(disk.image), journal_base=tmp_path / "journal")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _until(pilot, lambda: _found_held(app), 60)
+        assert isinstance(app.screen, StartScreen)
+        assert _leftovers(disk.image)[1], "the image is not attached while the screen is read"
+        await pilot.press("enter")
+        await _until(pilot, lambda: type(app.screen).__name__ == "DisksScreen"
+                     and app.screen.reply is not None, 10)  # type: ignore[attr-defined]
+        assert "Look Linux" in "\n".join(app.screen.query_one("#systems").items)  # type: ignore[attr-defined]
+        await pilot.press("q")
+        await _until(pilot, lambda: app.bridge is not None and app.bridge.finished.is_set(), 60)
+    assert _leftovers(disk.image) == ([], "")
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("wait", [False, True], ids=["at-once", "after-the-look"])
+async def test_quitting_on_the_start_screen_leaves_nothing_behind(
+        make_disk: Callable[..., BuiltDisk], tmp_path: Path, wait: bool) -> None:
+    """q on the start screen, at once (the look just starting) or once the look has found the
+    system: no loop device, no mount, and no journal (nothing was recorded) are left."""
+    disk = _small_system(make_disk)
+    app = _app(disk=str(disk.image), journal_base=tmp_path / "journal")
+    async with app.run_test(size=(80, 24)) as pilot:
+        if wait:
+            await _until(pilot, lambda: _found_held(app), 60)
+        await pilot.press("q")
+        await _until(pilot, lambda: app.return_value is not None, 60)
+    assert app.return_value == 0
+    assert _leftovers(disk.image) == ([], "")
+    journal = tmp_path / "journal"
+    assert not journal.exists() or list(journal.iterdir()) == []
 
 
 @pytest.fixture

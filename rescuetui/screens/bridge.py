@@ -3,6 +3,10 @@ stages becomes a message to the app, and where the operator decides (which syste
 evidence, apply this fix?) the worker waits for the answer. So the TUI has no repair logic of
 its own: it shows what the engine found and passes on what the operator chose.
 
+The worker starts as soon as the first screen is drawn: the engine loads, attaches the disk and
+searches it while the operator reads, then waits at its first question; the app holds what it
+says until the operator starts (app.RescueApp.held).
+
 Quitting sets a flag that the worker sees at its next stage; it then leaves the session, which
 tears every mount down. A command that is running is let finish first (killing a package
 manager half-way leaves more broken than it found).
@@ -11,17 +15,26 @@ manager half-way leaves more broken than it found).
 from __future__ import annotations
 
 import queue
+import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.message import Message
 
 from rescuetui.core.errors import RescueError
-from rescuetui.fixes.base import FixPlan
-from rescuetui.fixes.workflow import Repair, RepairReport
+
+if TYPE_CHECKING:
+    from rescuetui.fixes.base import FixPlan
+    from rescuetui.fixes.workflow import RepairReport
+
+# One thread at a time loads the engine's modules and the screens that show its objects: two
+# threads importing one package at once can fail ("deadlock detected by _ModuleLock": a
+# package's __init__ and its modules import each other), and the engine loads in the worker
+# while the start screen is read.
+LOADING = threading.Lock()
 
 # Stages where the worker waits for the operator (the others only report).
 WAITING = frozenset({"found", "mounted", "evidence", "diagnosed"})
@@ -93,7 +106,13 @@ class FlowBridge:
         self.app.post_message(message)
 
     def _run(self) -> None:
+        repair = None
         try:
+            with LOADING:  # here, in the worker, not before the first screen is drawn
+                from rescuetui.fixes.workflow import Repair
+
+            if self.cancelled:  # quit before anything was attached
+                raise Cancelled
             # A LUKS device with no key file: the operator is asked (a password field; the
             # answer goes to cryptsetup and nowhere else, never into a stage's data or the
             # journal).
@@ -104,13 +123,32 @@ class FlowBridge:
             report = repair.run()
             self._post(FlowEnded(report))
         except Cancelled:
+            self._forget_empty_journal(repair)
             self._post(FlowEnded(None, cancelled=True))
         except RescueError as exc:
+            self._forget_empty_journal(repair)
             self._post(FlowEnded(None, error=str(exc)))
         except Exception as exc:  # shown, not swallowed: the session has torn down already
             self._post(FlowEnded(None, error=f"{type(exc).__name__}: {exc}"))
         finally:
             self.finished.set()
+
+    @staticmethod
+    def _forget_empty_journal(repair: Any) -> None:
+        """A session that recorded nothing but its start and end is not kept: the disk is
+        looked at while the start screen is read, and an operator who quits there (or whose
+        disk is not there) leaves no journal for `rescuetui undo` to take for the latest."""
+        from rescuetui.core.journal import Journal
+
+        directory = Path(repair.report.journal) if repair and repair.report.journal else None
+        if directory is None or not directory.is_dir():
+            return
+        try:
+            kinds = {record.get("kind") for record in Journal.open(directory).records()}
+        except (OSError, RescueError):
+            return
+        if kinds <= {"session-start", "session-end"}:
+            shutil.rmtree(directory, ignore_errors=True)
 
     def _ask(self, message: StageReached | ConfirmFix) -> Any:
         if self.cancelled:
