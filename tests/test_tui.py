@@ -6,8 +6,11 @@ while the operator reads it (what that finds waits for Enter; quitting there lea
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -325,3 +328,27 @@ async def test_pasted_panic_text_is_classified_and_an_answer_is_journaled(
     if asked:
         assert any(r["kind"] == "decision" and r["answer"] == "yes" for r in records)
     assert _leftovers(broken_disk) == ([], "")
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+def test_a_closed_terminal_takes_the_attached_disk_down(
+        make_disk: Callable[..., BuiltDisk], tmp_path: Path, sig: signal.Signals) -> None:
+    """The disk is attached while the start screen is read; the terminal closing then (a
+    serial console's session dropped: SIGHUP) or a kill (SIGTERM) quits as q does, and no loop
+    device or mount is left."""
+    from rescuetui.lab.pty import PtySession
+
+    disk = _small_system(make_disk)
+    session = PtySession([rescuetui_exe(), "--disk", str(disk.image), "--journal",
+                          str(tmp_path / "journal")], term="vt220")
+    try:
+        session.read_until_quiet(quiet=0.5, until=b"Enter Start", timeout=60)
+        deadline = time.monotonic() + 60
+        while not _leftovers(disk.image)[1] and time.monotonic() < deadline:
+            session.read_until_quiet(quiet=0.1, timeout=0.3)
+        assert _leftovers(disk.image)[1], "the image was not attached while the screen was read"
+        os.kill(session.pid, sig)
+    finally:
+        session.close(timeout=60)
+    assert _leftovers(disk.image) == ([], "")
