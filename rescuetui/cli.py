@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     undo = sub.add_parser("undo", help="restore the files a session changed")
     undo.add_argument("--session", type=Path, help="session journal directory (default: the "
-                      "latest under /var/log/rescuetui)")
+                      "latest under /var/log/rescuetui that changed something)")
     which = undo.add_mutually_exclusive_group()
     which.add_argument("--last", action="store_true", help="only the session's latest change")
     which.add_argument("change", nargs="?", type=int, help="only the change with this number")
@@ -627,7 +627,9 @@ def cmd_undo(args: argparse.Namespace) -> int:
     from rescuetui.core.session import RescueSession
     from rescuetui.core.undo import undo_filesystem_regions, undo_session
 
-    journal = Journal.open(args.session) if args.session else Journal.open(Journal.latest())
+    # The latest session that changed something: not a look or a dry run that came after.
+    journal = (Journal.open(args.session) if args.session
+               else Journal.open(Journal.latest(changed=True)))
     target = next((r for r in reversed(journal.records()) if r.get("kind") == "target"), None)
     if target is None:
         raise RescueError(f"The session {journal.directory} never mounted a target; nothing to undo.")

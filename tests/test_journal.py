@@ -107,6 +107,20 @@ def test_latest_session(tmp_path: Path) -> None:
     assert Journal.latest(tmp_path / "a") == first.directory
 
 
+def test_undo_takes_the_latest_session_that_changed_something(target_root: Path,
+                                                              tmp_path: Path) -> None:
+    """A look or a dry run after a repair is newer, but undo means the repair."""
+    base = tmp_path / "journals"
+    repair = Journal.create(base)
+    repair.append("target", device="/dev/vdb1")
+    repair.change_file(target_root, "/etc/hostname", b"changed\n", reason="test")
+    look = Journal.create(base)
+    look.append("target", device="/dev/vdb1")
+    look.decision("apply initramfs-rebuild?", "no")
+    assert Journal.latest(base) == look.directory
+    assert Journal.latest(base, changed=True) == repair.directory
+
+
 def test_mode_and_owner_of_a_directory_and_a_setuid_file_undo_exactly(
         target_root: Path, tmp_path: Path) -> None:
     """A directory's mode (/tmp lost its sticky bit) and a setuid binary's owner: a mode or

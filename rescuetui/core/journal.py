@@ -20,6 +20,8 @@ from rescuetui.core.errors import RescueError
 
 DEFAULT_JOURNAL_BASE = Path("/var/log/rescuetui")
 JOURNAL_FILE = "journal.jsonl"
+# Records of a change to the target (what undo restores or lists).
+CHANGE_KINDS = frozenset({"file-change", "disk-region", "manifest", "directory-created"})
 TARGET_LOG_DIR = "/var/log/rescuetui"  # where the journal travels with the disk
 # The largest target file a change backs up (an initramfs, a kernel: tens of MiB). A bigger
 # one, or a sparse giant a hostile disk holds, is not copied, and so not changed either.
@@ -132,11 +134,17 @@ class Journal:
         return cls(directory)
 
     @staticmethod
-    def latest(base: Path | None = None) -> Path:
+    def latest(base: Path | None = None, *, changed: bool = False) -> Path:
+        """The newest session's directory; with `changed`, the newest that mounted a target
+        and changed something there (what `undo` means by "the latest": not a look or a
+        dry run that came after)."""
         base = base or DEFAULT_JOURNAL_BASE
         sessions = sorted(p for p in base.glob("*/" + JOURNAL_FILE)) if base.is_dir() else []
+        if changed:
+            sessions = [p for p in sessions if _changed_something(p)]
         if not sessions:
-            raise RescueError(f"No rescuetui session journal found under {base}.")
+            raise RescueError(f"No rescuetui session journal found under {base}"
+                              + (" that changed anything on a disk." if changed else "."))
         return sessions[-1].parent
 
     def _last_seq(self) -> int:
@@ -418,3 +426,19 @@ def _confined(root: Path, path: str) -> ConfinedRoot:
     if not path.startswith("/") or "\0" in path or ".." in parts:
         raise RescueError(f"Refusing the target path {path!r}: it must be absolute, without '..'.")
     return ConfinedRoot(root)
+
+
+def _changed_something(journal_file: Path) -> bool:
+    """Whether a session's journal records a target and a change made to it."""
+    kinds: set[str] = set()
+    try:
+        with open(journal_file, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                kinds.add(str(record.get("kind")))
+    except OSError:
+        return False
+    return "target" in kinds and bool(kinds & CHANGE_KINDS)
