@@ -61,3 +61,11 @@ def test_a_full_boot_leads_to_removing_old_kernels() -> None:
     assert [n.id for n in path] == ["initramfs-present", "boot-space", "free-boot-space",
                                     "fix-initramfs"]
     assert "remove-old-kernels" in path[2].fixes
+
+
+def test_before_the_checks_a_repair_shows_only_what_the_console_settles() -> None:
+    """In a repair the way stops where the checks are about to decide: the guided flow never
+    shows root= and the previous kernel first and takes them back after."""
+    assert [n.id for n in walk("vfs-root", checks_pending=True)] == ["initramfs-present"]
+    settled = walk("init-killed", {"init-exit-code": "exit-127"}, checks_pending=True)
+    assert [n.id for n in settled] == ["init-exit-code", "missing-files"]

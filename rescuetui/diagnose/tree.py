@@ -300,12 +300,15 @@ CHECKS_ELSEWHERE = {
 
 def walk(class_id: str, findings: Mapping[str, str] | None = None,
          checks: Mapping[str, str] | None = None,
-         unavailable: frozenset[str] | set[str] = frozenset()) -> list[Node]:
+         unavailable: frozenset[str] | set[str] = frozenset(),
+         checks_pending: bool = False) -> list[Node]:
     """The path from the class's entry node. At each node the console's finding for it, else
     its checks' words (`checks`: check id -> the word it reported), pick the next node; before
     the checks ran (`checks` is None) each node's `default` is taken. A fix in
     `unavailable` (the previous kernel where only one is installed) is not offered, and a
-    last node left with nothing to offer is dropped. Cycles are cut."""
+    last node left with nothing to offer is dropped. With `checks_pending` (a repair, whose
+    checks are about to look) the walk stops at the first node its checks decide, rather than
+    show a likeliest way they may overrule. Cycles are cut."""
     findings = findings or {}
     path: list[Node] = []
     node_id: str | None = ENTRY[class_id]
@@ -314,11 +317,20 @@ def walk(class_id: str, findings: Mapping[str, str] | None = None,
         if unavailable and set(node.fixes) & set(unavailable):
             node = replace(node, fixes=tuple(f for f in node.fixes if f not in unavailable))
         path.append(node)
-        finding = findings.get(node.id) or _checks_say(node, checks)
+        finding = findings.get(node.id)
+        if finding is None and checks_pending and _checks_decide(node):
+            break
+        finding = finding or _checks_say(node, checks)
         node_id = node.next.get(finding) or node.next.get("default")
     while len(path) > 1 and not path[-1].fixes and not path[-1].next:
         path.pop()
     return path
+
+
+def _checks_decide(node: Node) -> bool:
+    """Whether checks on the disk choose this node's way on."""
+    return bool(node.next) and any(c not in CHECKS_ELSEWHERE or c == "filesystem"
+                                   for c in node.checks)
 
 
 def _checks_say(node: Node, checks: Mapping[str, str] | None) -> str:

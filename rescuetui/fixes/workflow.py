@@ -288,7 +288,8 @@ class Repair:
         self.diagnosis = chosen
         self.evidence_findings = findings_from_evidence(
             chosen.class_id, code, [line.text for line in chosen.evidence])
-        path = walk(chosen.class_id, self.evidence_findings)
+        # As far as the console text settles it; the checks choose the rest (_settle_path).
+        path = walk(chosen.class_id, self.evidence_findings, checks_pending=True)
         self.report.diagnosis = {"class": chosen.class_id, "title": chosen.title,
                                  "kernel": chosen.facts.kernel, "source": chosen.source}
         self.report.path = [n.id for n in path]
