@@ -36,8 +36,10 @@ MAKE_ARRAY = " && ".join([
     "/mnt/r/run /mnt/r/tmp",
     "printf 'ID=debian\\nVERSION_ID=12\\nPRETTY_NAME=\"RAID practice\"\\n' > /mnt/r/etc/os-release",
     "printf 'LABEL=raidroot / ext4 defaults 0 1\\n' > /mnt/r/etc/fstab",
-    "cp /bin/sh /mnt/r/bin/sh && ln -s /bin/sh /mnt/r/sbin/init",
-    "cp -a /lib /lib64 /usr /mnt/r/ 2>/dev/null; true",
+    "ln -s /bin/sh /mnt/r/sbin/init",
+    # sh and cat with their libraries (the array is small: not the live system's whole /usr)
+    "cp --parents -L /bin/sh /bin/cat $(ldd /bin/sh /bin/cat | grep -o '/[^ :]*' | sort -u) "
+    "/mnt/r/",
     "umount /mnt/r && mdadm --stop /dev/md/practice",
 ])
 SUMMARY = r"""
