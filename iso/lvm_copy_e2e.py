@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import pexpect
-from qemu import qemu_command
+from qemu import live_shell, qemu_command, shell
 
 START = time.monotonic()
 SUMMARY = r"""
@@ -59,16 +59,6 @@ def identities(images: list[Path]) -> list[dict[str, object]]:
     return found
 
 
-def shell(child: pexpect.spawn, command: str, marker: str, timeout: float = 300) -> str:
-    """Run `command` in the live system's root shell; return what it printed."""
-    child.sendline(f"{command}; echo {marker}-DONE-$?")
-    child.expect(rf"{marker}-DONE-(\d+)", timeout=timeout)
-    output = child.before
-    if child.match.group(1) != "0":
-        raise SystemExit(f"FAIL: `{command}` exited {child.match.group(1)}:\n{output}")
-    return output
-
-
 def main() -> int:
     from rescuetui.lab.lvmdisk import build_lvm_disk
 
@@ -82,14 +72,8 @@ def main() -> int:
         step("LVM practice disk and its copy built (rootvg: root, var)")
         argv = qemu_command(iso, disk=own)
         argv += ["-drive", f"file={copy},format=raw,if=virtio"]
-        child = pexpect.spawn(argv[0], argv[1:], timeout=600, encoding="utf-8",
-                              codec_errors="replace")
-        child.logfile_read = open(Path(tmp) / "serial.log", "w")  # noqa: SIM115
+        child = live_shell(argv, Path(tmp) / "serial.log")
         try:
-            child.expect("Enter Start", timeout=600)
-            child.send("q")
-            child.expect("root@rescuetui", timeout=120)
-            shell(child, "stty cols 200; export TERM=dumb", "TTY")
             step("live image booted; at its shell")
             at_boot = shell(child, "dmsetup ls", "NOTHING")
             if "No devices found" not in at_boot:

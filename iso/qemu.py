@@ -1,10 +1,14 @@
 """The qemu command line that boots the live image the four ways an operator does: from CD or
-from a USB stick, on BIOS (SeaBIOS) or UEFI (OVMF) firmware, its first serial port on stdio."""
+from a USB stick, on BIOS (SeaBIOS) or UEFI (OVMF) firmware, its first serial port on stdio;
+and the live system's root shell driven over that serial port (pexpect), for the end-to-end
+scripts."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+
+import pexpect
 
 OVMF_CODE = Path("/usr/share/OVMF/OVMF_CODE_4M.fd")
 OVMF_VARS = Path("/usr/share/OVMF/OVMF_VARS_4M.fd")
@@ -42,3 +46,33 @@ def qemu_command(iso: Path, *, firmware: str = "bios", medium: str = "cd",
     if disk is not None:
         argv += ["-drive", f"file={disk},format=raw,if=virtio"]
     return argv
+
+
+def live_shell(argv: list[str], serial_log: Path, *, start_timeout: float = 600
+               ) -> pexpect.spawn:
+    """Boot qemu (`argv`), wait for rescuetui's start screen on the serial console, leave it
+    (q) for the live system's root shell and make that shell plain (wide, TERM=dumb). The
+    console's whole output goes to `serial_log`; the caller closes the child."""
+    child = pexpect.spawn(argv[0], argv[1:], timeout=600, encoding="utf-8",
+                          codec_errors="replace")
+    child.logfile_read = open(serial_log, "w")  # noqa: SIM115 - closed with the child
+    try:
+        child.expect("Enter Start", timeout=start_timeout)
+        child.send("q")
+        child.expect("root@rescuetui", timeout=120)
+        shell(child, "stty cols 200; export TERM=dumb", "TTY")
+    except BaseException:
+        child.close(force=True)
+        raise
+    return child
+
+
+def shell(child: pexpect.spawn, command: str, marker: str, timeout: float = 300) -> str:
+    """Run `command` in the live system's root shell; return what it printed (SystemExit
+    with its output when it fails)."""
+    child.sendline(f"{command}; echo {marker}-DONE-$?")
+    child.expect(rf"{marker}-DONE-(\d+)", timeout=timeout)
+    output: str = child.before
+    if child.match.group(1) != "0":
+        raise SystemExit(f"FAIL: `{command}` exited {child.match.group(1)}:\n{output}")
+    return output

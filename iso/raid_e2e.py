@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pexpect
-from qemu import qemu_command
+from qemu import live_shell, qemu_command, shell
 
 START = time.monotonic()
 MAKE_ARRAY = " && ".join([
@@ -53,16 +53,6 @@ def step(text: str) -> None:
     print(f"[{time.monotonic() - START:6.1f}s] {text}", flush=True)
 
 
-def shell(child: pexpect.spawn, command: str, marker: str, timeout: float = 300,
-          expect_ok: bool = True) -> str:
-    child.sendline(f"{command}; echo {marker}-DONE-$?")
-    child.expect(rf"{marker}-DONE-(\d+)", timeout=timeout)
-    output: str = child.before.replace("\r", "")
-    if expect_ok and child.match.group(1) != "0":
-        raise SystemExit(f"FAIL: `{command}` exited {child.match.group(1)}:\n{output}")
-    return output
-
-
 def scan(child: pexpect.spawn, marker: str, *extra: str) -> dict[str, object]:
     shell(child, f"rescuetui scan --disk /dev/vda --json {' '.join(extra)} > /tmp/{marker}.json "
           f"2> /tmp/{marker}.err", marker)
@@ -80,14 +70,8 @@ def main() -> int:
         with open(disk, "wb") as f:
             f.truncate(256 << 20)
         argv = qemu_command(iso, disk=disk)
-        child = pexpect.spawn(argv[0], argv[1:], timeout=600, encoding="utf-8",
-                              codec_errors="replace")
-        child.logfile_read = open(Path(tmp) / "serial.log", "w")  # noqa: SIM115
+        child = live_shell(argv, Path(tmp) / "serial.log")
         try:
-            child.expect("Enter Start", timeout=600)
-            child.send("q")
-            child.expect("root@rescuetui", timeout=120)
-            shell(child, "stty cols 200; export TERM=dumb", "TTY")
             step("live image booted; at its shell")
             shell(child, MAKE_ARRAY, "MAKE", timeout=600)
             step("RAID1 of /dev/vda1 and /dev/vda2 made, a system put on it, the array stopped")

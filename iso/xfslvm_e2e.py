@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import pexpect
-from qemu import qemu_command
+from qemu import live_shell, qemu_command, shell
 
 START = time.monotonic()
 KERNEL = re.compile(r"Linux version (\S+)")
@@ -47,16 +47,6 @@ def step(text: str) -> None:
 def kernel_of(log: str) -> str:
     found = KERNEL.findall(log)
     return found[-1] if found else "(no kernel started)"
-
-
-def shell(child: pexpect.spawn, command: str, marker: str, timeout: float = 300) -> str:
-    """Run `command` in the live system's root shell; return what it printed."""
-    child.sendline(f"{command}; echo {marker}-DONE-$?")
-    child.expect(rf"{marker}-DONE-(\d+)", timeout=timeout)
-    output: str = child.before
-    if child.match.group(1) != "0":
-        raise SystemExit(f"FAIL: `{command}` exited {child.match.group(1)}:\n{output}")
-    return output
 
 
 def log_disk(path: Path, log: str) -> None:
@@ -128,14 +118,8 @@ def main() -> int:
         for extra in drives[1:]:
             argv += ["-drive", f"file={extra},format=raw,if=virtio"
                      + (",readonly=on" if extra.name == "log.img" else "")]
-        child = pexpect.spawn(argv[0], argv[1:], timeout=600, encoding="utf-8",
-                              codec_errors="replace")
-        child.logfile_read = open(Path(tmp) / "serial.log", "w")  # noqa: SIM115
+        child = live_shell(argv, Path(tmp) / "serial.log", start_timeout=900)
         try:
-            child.expect("Enter Start", timeout=900)
-            child.send("q")
-            child.expect("root@rescuetui", timeout=120)
-            shell(child, "stty cols 200; export TERM=dumb", "TTY")
             live = shell(child, "uname -r", "UNAME").replace("\r", "").split("\n")
             step(f"live image booted (kernel {[x for x in live if x.strip()][-1].strip()}); "
                  "at its shell")

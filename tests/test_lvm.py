@@ -105,6 +105,15 @@ def test_the_copy_is_imported_then_put_back_exactly(
     assert data_digest(copy_image, copy_loop) == data_before
 
 
+def _state_of_a_killed_run() -> tuple[Path, SessionState]:
+    """A session state on /run whose run is gone (as after kill -9), in a base of its own."""
+    base = Path(tempfile.mkdtemp(prefix="rescuetui-test-", dir="/run"))
+    state = SessionState.create(base)
+    state.pid, state.pid_start = 0, ""
+    state.save()
+    return base, state
+
+
 def test_cleanup_after_a_killed_run_puts_the_copy_back(
     twins: Callable[[], tuple[Path, str, Path, str, str]],
 ) -> None:
@@ -114,10 +123,7 @@ def test_cleanup_after_a_killed_run_puts_the_copy_back(
     before = identity(copy_loop)
     copy = physical_volume(copy_loop)
     assert copy is not None
-    base = Path(tempfile.mkdtemp(prefix="rescuetui-test-", dir="/run"))
-    state = SessionState.create(base)
-    state.pid, state.pid_start = 0, ""  # the run that wrote it is gone
-    state.save()
+    base, state = _state_of_a_killed_run()
     keep = Path(tempfile.mkdtemp(prefix="rescuetui-test-journal-", dir="/var/tmp"))
     import_copy(state, [copy], keep)
     assert identity(copy_loop) != before
@@ -139,10 +145,7 @@ def test_a_failed_restore_step_is_kept_and_cleanup_tries_again(
     before = identity(copy_loop)
     copy = physical_volume(copy_loop)
     assert copy is not None
-    base = Path(tempfile.mkdtemp(prefix="rescuetui-test-", dir="/run"))
-    state = SessionState.create(base)
-    state.pid, state.pid_start = 0, ""
-    state.save()
+    base, state = _state_of_a_killed_run()
     keep = copy_image.parent / "journal" / "lvm"
     temporary = import_copy(state, [copy], keep)
     backup = keep / f"lvm-{state.directory.name}-{temporary}.vg"

@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,33 +36,33 @@ def test_debian_version_order_is_dpkgs(a: str, b: str) -> None:
         assert (done.returncode == 0) == holds, (a, op, b)
 
 
-def test_the_installed_versions_archive_is_chosen(debian_image: BuiltDisk,
-                                                  journal_dir: Path) -> None:
+@pytest.fixture
+def writable(debian_image: BuiltDisk, journal_dir: Path) -> Iterator[TargetContext]:
+    """The real Debian tree, mounted read-write."""
     with RescueSession(journal_base=journal_dir) as session:
         session.open_target(str(debian_image.image), api=False)
         session.make_writable()
         assert session.target is not None
-        ctx = TargetContext(session.root, session.target, session.runner, "")
-        cache = session.root / ARCHIVES
-        installed = next(cache.glob("libc6_*.deb")).name
-        assert installed == "libc6_2.36-9+deb12u14_amd64.deb"  # what the tree has
-        for other in ("2.36-9+deb12u3", "2.36-9+deb12u9", "2.36-9+deb12u2~bpo"):
-            shutil.copy(cache / installed, cache / f"libc6_{other}_amd64.deb")
-        # By name, deb12u9 sorts last; by Debian order deb12u14 is newer, and it is installed.
-        assert cached_deb_path(ctx, "libc6") == f"/{ARCHIVES}/{installed}"
-        os.unlink(cache / installed)
-        assert cached_deb_path(ctx, "libc6") is None  # the installed version is not cached
+        yield TargetContext(session.root, session.target, session.runner, "")
 
 
-def test_an_unreadable_archive_is_not_modes_match(debian_image: BuiltDisk,
-                                                  journal_dir: Path) -> None:
-    with RescueSession(journal_base=journal_dir) as session:
-        session.open_target(str(debian_image.image), api=False)
-        session.make_writable()
-        assert session.target is not None
-        ctx = TargetContext(session.root, session.target, session.runner, "")
-        deb = next((session.root / ARCHIVES).glob("coreutils_*.deb"))
-        os.truncate(deb, deb.stat().st_size // 2)  # a download cut short
-        finding = check_permissions(ctx)
-        assert not finding.ok and finding.finding == "unchecked", finding.summary
-        assert "coreutils_" in finding.summary and "cannot be read" in finding.summary
+def test_the_installed_versions_archive_is_chosen(writable: TargetContext) -> None:
+    ctx = writable
+    cache = ctx.root / ARCHIVES
+    installed = next(cache.glob("libc6_*.deb")).name
+    assert installed == "libc6_2.36-9+deb12u14_amd64.deb"  # what the tree has
+    for other in ("2.36-9+deb12u3", "2.36-9+deb12u9", "2.36-9+deb12u2~bpo"):
+        shutil.copy(cache / installed, cache / f"libc6_{other}_amd64.deb")
+    # By name, deb12u9 sorts last; by Debian order deb12u14 is newer, and it is installed.
+    assert cached_deb_path(ctx, "libc6") == f"/{ARCHIVES}/{installed}"
+    os.unlink(cache / installed)
+    assert cached_deb_path(ctx, "libc6") is None  # the installed version is not cached
+
+
+def test_an_unreadable_archive_is_not_modes_match(writable: TargetContext) -> None:
+    ctx = writable
+    deb = next((ctx.root / ARCHIVES).glob("coreutils_*.deb"))
+    os.truncate(deb, deb.stat().st_size // 2)  # a download cut short
+    finding = check_permissions(ctx)
+    assert not finding.ok and finding.finding == "unchecked", finding.summary
+    assert "coreutils_" in finding.summary and "cannot be read" in finding.summary
