@@ -1,6 +1,19 @@
 """Log scanning throughput: `rescuetui diagnose` on a generated 1 GiB log (boot noise, one panic
-near the end) against `grep -E -c` with the same pattern set, in the same run. Prints both
-throughputs, the ratio, and the diagnose process's peak resident memory.
+near the end) against two greps over the same file, in the same run:
+
+- `grep -E -c` with the scanner's own pattern set (every signature, fact and boot marker);
+- `grep -E -c` with twenty panic strings, what an operator would type instead. Fifteen are the
+  panic messages of the table "Some of the most common kernel panic events" in Microsoft's
+  "Kernel panic in Azure Linux VMs" (learn.microsoft.com/troubleshoot/azure/virtual-machines/
+  linux/linux-kernel-panic-troubleshooting; the table has fifteen rows), as literal text without
+  their placeholders; the other five are quoted by the same vendor's "Azure Linux virtual machine
+  fails to boot after applying kernel changes" (kernel-related-boot-issues): the generic
+  "Kernel panic - not syncing", GRUB's "error: file '/initramfs-...' not found", dracut's "Boot
+  has failed", the loader's "error while loading shared libraries" and the "Call Trace:" line.
+
+Prints the throughputs, both ratios (ours against each grep: above 1 is faster than grep) and the
+diagnose process's peak resident memory. `rescuetui` runs as `python -m rescuetui` with this
+interpreter, so the code measured is the code beside this file.
 
 Run: `make bench` (or `python bench/diagnose_throughput.py [SIZE_MIB]`).
 """
@@ -30,6 +43,31 @@ NOISE = [
     "Nov 22 07:{m:02d}:{s:02d} vm sshd[{n}]: Accepted publickey for azureuser from 10.0.0.4 port 5",
     "Nov 22 07:{m:02d}:{s:02d} vm CRON[{n}]: (root) CMD (command -v debian-sa1 > /dev/null)",
 ]
+# What an operator types instead of rescuetui: see the module's docstring for where each is from.
+PANIC_STRINGS = (
+    # The vendor's table, its fifteen rows.
+    "Oops: 0000",
+    "SysRq: Trigger a crash",
+    "kernel BUG at ",
+    "softlockup: hung tasks",
+    "Watchdog detected hard LOCKUP",
+    "hung_task: blocked tasks",
+    "panic_on_oom is selected",
+    "Out of memory and no killable processes",
+    "An NMI occurred, see the Integrated Management Log",
+    "NMI IOCK error: Not continuing",
+    "NMI: Not continuing",
+    "nmi watchdog",
+    "Fatal Machine check",
+    "Attempted to kill init!",
+    "VFS: Unable to mount root fs",
+    # The same vendor's kernel boot issues article.
+    "Kernel panic - not syncing",
+    "error: file '/initramfs-",
+    "Boot has failed",
+    "error while loading shared libraries",
+    "Call Trace:",
+)
 
 
 def generate(path: Path, size: int) -> None:
@@ -57,6 +95,11 @@ def grep_pattern() -> str:
     return re.sub(r"\\t", "\t", pattern)
 
 
+def panic_strings_pattern() -> str:
+    """The twenty strings as one extended regular expression, as typed at a shell."""
+    return "|".join(re.sub(r"([][.*+?(){}|^$\\])", r"\\\1", s) for s in PANIC_STRINGS)
+
+
 def run(argv: list[str], time_path: Path) -> tuple[float, int, bytes]:
     start = time.perf_counter()
     done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(time_path), *argv],
@@ -68,25 +111,31 @@ def run(argv: list[str], time_path: Path) -> tuple[float, int, bytes]:
 
 def main() -> int:
     size = int(sys.argv[1]) << 20 if len(sys.argv) > 1 else 1 << 30
-    exe = str(Path(sys.executable).parent / "rescuetui")
     with tempfile.TemporaryDirectory(prefix="rescuetui-bench-", dir="/var/tmp") as tmp:
         log = Path(tmp) / "boot.log"
         generate(log, size)
         real = log.stat().st_size
         subprocess.run(["cat", str(log)], stdout=subprocess.DEVNULL, check=True)  # page cache
         timing = Path(tmp) / "time"
-        ours_s, ours_rss, out = run([exe, "diagnose", "--json", "--log", str(log)], timing)
+        ours_s, ours_rss, out = run([sys.executable, "-m", "rescuetui", "diagnose", "--json",
+                                     "--log", str(log)], timing)
         grep_s, grep_rss, count = run(["grep", "-E", "-c", grep_pattern(), str(log)], timing)
+        op_s, op_rss, op_count = run(["grep", "-E", "-c", panic_strings_pattern(), str(log)],
+                                     timing)
     found = b'"init-killed"' in out
-    print(f"scan a {real / (1 << 30):.2f} GiB log (boot noise, one panic near the end)")
-    print(f"  rescuetui diagnose  {real / ours_s / 1e6:8.0f} MB/s  {ours_s:6.2f} s  "
+    print(f"scan a {real / (1 << 30):.2f} GiB log (boot noise, one panic near the end), "
+          f"{len(os.sched_getaffinity(0))} CPUs")
+    print(f"  rescuetui diagnose        {real / ours_s / 1e6:8.0f} MB/s  {ours_s:6.2f} s  "
           f"peak RSS {ours_rss / 1024:.0f} MiB  class found: {found}")
-    print(f"  grep -E -c          {real / grep_s / 1e6:8.0f} MB/s  {grep_s:6.2f} s  "
+    print(f"  grep -E -c, same patterns {real / grep_s / 1e6:8.0f} MB/s  {grep_s:6.2f} s  "
           f"peak RSS {grep_rss / 1024:.0f} MiB  ({int(count)} matching lines)")
-    print(f"  ratio (ours/grep)   {grep_s / ours_s:8.2f}     (goal: at least 0.5, RSS < 100 MiB)")
+    print(f"  grep -E -c, 20 panic strs {real / op_s / 1e6:8.0f} MB/s  {op_s:6.2f} s  "
+          f"peak RSS {op_rss / 1024:.0f} MiB  ({int(op_count)} matching lines)")
+    print(f"  ratio against the same patterns  {grep_s / ours_s:5.2f}   "
+          "(goal: at least 1.0, RSS < 100 MiB)")
+    print(f"  ratio against the panic strings  {op_s / ours_s:5.2f}   (goal: at least 1.0)")
     return 0 if found else 1
 
 
 if __name__ == "__main__":
-    os.nice(0)
     raise SystemExit(main())
