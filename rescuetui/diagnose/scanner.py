@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import itertools
 import os
 import re
 import threading
@@ -124,14 +125,16 @@ def interesting_lines(stream: BinaryIO | io.BufferedIOBase) -> Iterator[Line]:
 
 def _found(stream: BinaryIO | io.BufferedIOBase) -> Generator[Found, None, None]:
     """What each piece of the text holds, in the text's order."""
-    threads = _threads()
+    pieces = _pieces(stream)
+    first = list(itertools.islice(pieces, 2))
+    threads = _threads() if len(first) > 1 else 1  # a short text starts no thread
     if threads < 2:
-        yield from (_scan(*piece) for piece in _pieces(stream))
+        yield from (_scan(*piece) for piece in itertools.chain(first, pieces))
         return
     pool = _ScanPool(threads)
     pending: deque[SimpleQueue[Found | BaseException]] = deque()
     try:
-        for piece in _pieces(stream):
+        for piece in itertools.chain(first, pieces):
             pending.append(pool.submit(piece))
             if len(pending) > threads:  # a few blocks ahead, no more: memory stays flat
                 yield _result(pending.popleft())
