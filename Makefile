@@ -92,6 +92,7 @@ iso-xfslvm-e2e: setup
 bench: setup
 	$(BIN)/python bench/mount_chroot.py
 	$(BIN)/python bench/diagnose_throughput.py
+	$(BIN)/python bench/repair_initramfs.py
 	$(BIN)/python bench/serial_bytes.py
 	$(BIN)/python bench/tui_first_screen.py
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from collections.abc import Iterator, Sequence
@@ -203,6 +202,8 @@ def _unlock(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _emit_json(data: Any) -> None:
+    import json
+
     json.dump(data, sys.stdout, indent=2, ensure_ascii=True)
     sys.stdout.write("\n")
 
@@ -377,8 +378,6 @@ def _open_session(args: argparse.Namespace, *, dry_run: bool = False) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from rescuetui.core.manifest import compare, snapshot
-
     argv = list(args.argv)
     if argv[:1] == ["--"]:
         argv = argv[1:]
@@ -387,7 +386,11 @@ def cmd_run(args: argparse.Namespace) -> int:
                           "cat /etc/os-release`.")
     session = _open_session(args, dry_run=args.dry_run)
     with _closing(session):
-        before = snapshot(session.root) if args.rw and not args.dry_run else None
+        before = None
+        if args.rw and not args.dry_run:
+            from rescuetui.core.manifest import compare, snapshot
+
+            before = snapshot(session.root)
 
         def show(line: str) -> None:
             # Byte for byte into a pipe or file (automation); on a terminal, escaped.

@@ -8,13 +8,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pyudev
+from typing import TYPE_CHECKING, Any
 
 from rescuetui.core.mountinfo import MountInfo, current_mounts
 from rescuetui.core.probe import Identity, probe_device, udev_identity
 from rescuetui.core.text import printable
+
+if TYPE_CHECKING:
+    import pyudev
 
 # What the rescue system itself runs from: never offered as a target by default.
 RESCUE_MOUNTPOINTS = (
@@ -215,6 +216,8 @@ def _disks_below(device: BlockDevice, by_name: dict[str, BlockDevice]) -> set[st
 
 def scan_inventory(probe: bool = True) -> Inventory:
     """List every block device the kernel knows, probe each, and mark the rescue system's own."""
+    import pyudev  # here: a command that lists no devices never pays for it
+
     context = pyudev.Context()
     mounts = current_mounts()
     devices: list[BlockDevice] = []

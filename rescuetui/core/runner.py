@@ -3,7 +3,6 @@ journaled."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shlex
@@ -18,6 +17,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from rescuetui.core.errors import RescueError
 
 if TYPE_CHECKING:
+    # asyncio (and OpenSSL, which it loads) is imported where a command runs: a session that
+    # only looks (scan, diagnose --disk) never starts its loop.
+    import asyncio
+
     from rescuetui.core.journal import Journal
     from rescuetui.core.sandbox import Sandbox
 
@@ -123,6 +126,8 @@ class CommandRunner:
         stdin: int | None = None,
         look: bool = False,
     ) -> CommandResult:
+        import asyncio
+
         where = self.where(in_chroot)
         started = time.time()
         _check_argv(argv)
@@ -219,6 +224,8 @@ class CommandRunner:
 
     def run_blocking(self, argv: Sequence[str], **kwargs: object) -> CommandResult:
         """`run` for callers outside an event loop (the CLI)."""
+        import asyncio
+
         return asyncio.run(self.run(argv, **kwargs))  # type: ignore[arg-type]
 
     def run_interactive(self, argv: Sequence[str], *, in_chroot: bool = True) -> CommandResult:
@@ -339,6 +346,8 @@ def _close_pipes(proc: asyncio.subprocess.Process) -> None:
 async def _exited(proc: asyncio.subprocess.Process, seconds: float) -> bool:
     """Whether the process ended within `seconds` (its exit, not its pipes: `proc.wait()`
     also waits for every holder of its output to let go)."""
+    import asyncio
+
     loop = asyncio.get_running_loop()
     deadline = loop.time() + seconds
     while proc.returncode is None and loop.time() < deadline:
