@@ -143,7 +143,10 @@ class Journal:
         and changed something there (what `undo` means by "the latest": not a look or a
         dry run that came after)."""
         base = base or DEFAULT_JOURNAL_BASE
-        sessions = sorted(p for p in base.glob("*/" + JOURNAL_FILE)) if base.is_dir() else []
+        # In the order they started (names alone tie within a second: the same second, then
+        # a process id and a random part).
+        sessions = sorted((p for p in base.glob("*/" + JOURNAL_FILE)), key=_started) \
+            if base.is_dir() else []
         if changed:
             sessions = [p for p in sessions if _changed_something(p)]
         if not sessions:
@@ -435,6 +438,16 @@ def _confined(root: Path, path: str) -> ConfinedRoot:
     if not path.startswith("/") or "\0" in path or ".." in parts:
         raise RescueError(f"Refusing the target path {path!r}: it must be absolute, without '..'.")
     return ConfinedRoot(root)
+
+
+def _started(journal_file: Path) -> tuple[float, str]:
+    """When a session started (its first record's time), then its name."""
+    try:
+        with open(journal_file, encoding="utf-8", errors="replace") as f:
+            first = json.loads(f.readline() or "{}")
+        return float(first.get("time") or 0.0), journal_file.parent.name
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0.0, journal_file.parent.name
 
 
 def _changed_something(journal_file: Path) -> bool:
