@@ -4,6 +4,7 @@ reading of the whole text at once finds (issue 14: diagnose throughput)."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -79,3 +80,32 @@ def test_a_consumer_that_stops_early_leaves_no_thread(monkeypatch: pytest.Monkey
     assert next(lines).number == 1
     lines.close()
     assert not [t for t in threading.enumerate() if t.name == "rescuetui-scan"]
+
+
+
+def _both(text: bytes, engine: object) -> tuple[object, object]:
+    return scanner._scan(text, 0, len(text), engine), scanner._scan(text, 0, len(text), None)
+
+
+def test_hyperscan_and_re2_find_the_same_lines() -> None:
+    """Where the hyperscan package is installed (x86_64) it scans large texts; RE2 scans the
+    rest, and everywhere without it. On every console log the tests have (the public corpus,
+    the lab's recorded boots) both find the same lines with the same numbers."""
+    engine = scanner.hyperscan_database()
+    if engine is None:
+        pytest.skip("the hyperscan package is not installed here: RE2 scans (the fallback)")
+    logs = sorted((Path(__file__).parent / "data").glob("**/*.log"))
+    assert len(logs) > 100
+    for log in logs:
+        found, reference = _both(clean_block(log.read_bytes()), engine)
+        assert found == reference, log
+
+
+@settings(max_examples=150, deadline=None)
+@given(parts=st.lists(st.sampled_from(PARTS), max_size=60))
+def test_hyperscan_and_re2_agree_on_any_mix(parts: list[bytes]) -> None:
+    engine = scanner.hyperscan_database()
+    if engine is None:
+        pytest.skip("the hyperscan package is not installed here")
+    found, reference = _both(clean_block(b"".join(parts)), engine)
+    assert found == reference

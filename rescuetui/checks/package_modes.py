@@ -18,6 +18,7 @@ import stat
 import subprocess
 import tarfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from rescuetui.checks.base import TargetContext
@@ -139,6 +140,23 @@ def stat_overrides(ctx: TargetContext) -> set[str]:
     return {fields[3] for line in text.splitlines() if len(fields := line.split()) == 4}
 
 
+def _read_archives(files: ConfinedRoot, archives: list[tuple[str, str]]
+                   ) -> list[tuple[str, list[Shipped] | ArchiveUnreadable]]:
+    """What each (package, archive) ships, the archives read side by side (each is a dpkg-deb
+    decompressing in C, most of the time of a first look), in the order given."""
+    def read(archive: tuple[str, str]) -> tuple[str, list[Shipped] | ArchiveUnreadable]:
+        try:
+            return archive[0], shipped_entries(files, archive[1])
+        except ArchiveUnreadable as exc:
+            return archive[0], exc
+
+    workers = min(len(archives), os.cpu_count() or 1, 4)
+    if workers < 2:
+        return [read(a) for a in archives]
+    with ThreadPoolExecutor(workers, thread_name_prefix="rescuetui-deb") as pool:
+        return list(pool.map(read, archives))
+
+
 def debian_mode_differences(ctx: TargetContext
                             ) -> tuple[list[dict[str, str]], list[str], list[str]]:
     """(files whose mode or owner differs from their package, packages with no archive, why
@@ -148,15 +166,16 @@ def debian_mode_differences(ctx: TargetContext
     unreadable: list[str] = []
     overrides = stat_overrides(ctx)
     seen: set[str] = set()
+    archives: list[tuple[str, str]] = []
     for package in essential_packages(ctx):
         deb = cached_deb(ctx, package)
         if deb is None:
             without_archive.append(package)
-            continue
-        try:
-            shipped = shipped_entries(ctx.files, deb)
-        except ArchiveUnreadable as exc:
-            unreadable.append(str(exc))
+        else:
+            archives.append((package, deb))
+    for package, shipped in _read_archives(ctx.files, archives):
+        if isinstance(shipped, ArchiveUnreadable):
+            unreadable.append(str(shipped))
             continue
         for entry in shipped:
             if entry.path in overrides or entry.path == "/":

@@ -20,6 +20,8 @@ from rescuetui.core.errors import RescueError
 
 DEFAULT_JOURNAL_BASE = Path("/var/log/rescuetui")
 JOURNAL_FILE = "journal.jsonl"
+# Records of what was seen, not done: written through, fsync'd with the next record (append).
+OBSERVATIONS = frozenset({"check", "machine", "path", "diagnosis"})
 # Records of a change to the target (what undo restores or lists).
 CHANGE_KINDS = frozenset({"file-change", "disk-region", "manifest", "directory-created"})
 TARGET_LOG_DIR = "/var/log/rescuetui"  # where the journal travels with the disk
@@ -99,9 +101,11 @@ class FileState:
 class Journal:
     """One directory per session: `journal.jsonl`, `output/` (command output), `backups/`.
 
-    Each record is flushed and fsync'd before the call returns, so a crash or a power cut loses
-    at most the record being written. Paths of target files are recorded relative to the target's
-    root (`/etc/fstab`), because the target is mounted somewhere else each session.
+    Each record of a change, a command or a decision is flushed and fsync'd before the call
+    returns, so a crash or a power cut loses at most the record being written (observations,
+    such as a check's finding, go to the disk with the next of those). Paths of target files
+    are recorded relative to the target's root (`/etc/fstab`), because the target is mounted
+    somewhere else each session.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -164,13 +168,18 @@ class Journal:
         return self.directory / "output" / f"{seq:05d}.log"
 
     def append(self, kind: str, *, seq: int | None = None, **fields: Any) -> dict[str, Any]:
+        """Write one record. A record of what was seen (a check's finding, the machine, the
+        way through the tree) is written through and reaches the disk with the next record of
+        what was done or decided, which is fsync'd before the call returns: a power cut can
+        lose an observation, never a change, a command or a decision."""
         record: dict[str, Any] = {"seq": seq or self.next_seq(), "kind": kind, "time": time.time()}
         record.update(fields)
         line = json.dumps(record, ensure_ascii=True, default=str) + "\n"
         with open(self.path, "a", encoding="ascii") as f:
             f.write(line)
             f.flush()
-            os.fsync(f.fileno())
+            if kind not in OBSERVATIONS:
+                os.fsync(f.fileno())
         return record
 
     def records(self) -> list[dict[str, Any]]:

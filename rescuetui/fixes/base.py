@@ -161,8 +161,11 @@ def apply_plan(plan: FixPlan, root: Path, runner: CommandRunner, journal: Journa
             backups = [journal.backup_disk_region(plan.disk, r) for r in plan.regions]
         except RescueError as exc:
             return Applied(plan, False, message=str(exc))
+    after = None  # the tree after the last step: the next step's "before" (one walk a step)
     for step in plan.steps:
-        before = snapshot(root) if step.in_chroot and journal and not runner.dry_run else None
+        before = (after or snapshot(root)) if step.in_chroot and journal \
+            and not runner.dry_run else None
+        after = None
         stdin = (ConfinedRoot(root).open_regular(step.stdin_path)
                  if step.stdin_path and not runner.dry_run else None)
         try:
@@ -174,7 +177,8 @@ def apply_plan(plan: FixPlan, root: Path, runner: CommandRunner, journal: Journa
                 os.close(stdin)
         applied.results.append(result)
         if before is not None and journal is not None:
-            diff = compare(before, snapshot(root))
+            after = snapshot(root)
+            diff = compare(before, after)
             journal.append("manifest", command=result.seq, fix=plan.fix, added=diff.added,
                            removed=diff.removed, modified=diff.modified)
         if result.returncode not in step.ok_codes:
