@@ -252,7 +252,7 @@ def _match_ends(buf: bytes, start: int, end: int, engine: object | None) -> Iter
     if scratch is None:
         import hyperscan
 
-        scratch = _scratch.scratch = hyperscan.Scratch(engine)
+        scratch = _scratch.scratch = hyperscan.Scratch(engine)  # type: ignore[arg-type]
     window = buf[start:end] if (start, end) != (0, len(buf)) else buf
     engine.scan(window, match_event_handler=found, scratch=scratch)  # type: ignore[attr-defined]
     yield from (start + max(to, 1) for to in sorted(ends))
