@@ -9,12 +9,13 @@ Run as root: `make bench` (builds the practice image from the cached Debian tree
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from side_by_side import print_medians
 
 HERE = Path(__file__).resolve().parent
 ROUNDS = 7
@@ -49,12 +50,8 @@ def main() -> int:
             results["shell script"].append(timed(reference))
             results["python -c pass"].append(timed(interpreter))
             results["imports only"].append(timed(imports))
-    medians = {name: statistics.median(times) for name, times in results.items()}
-    print(f"mount + chroot true + teardown, median of {ROUNDS} (two-partition Debian 12 image)")
-    for name, median in medians.items():
-        print(f"  {name:<15} {median * 1000:7.1f} ms   (min {min(results[name]) * 1000:.1f} ms)")
-    ratio = medians["rescuetui run"] / medians["shell script"]
-    print(f"  ratio           {ratio:7.2f}x   (goal: within 2x)")
+    print_medians(f"mount + chroot true + teardown, median of {ROUNDS} (two-partition Debian 12 "
+                  "image)", results, scale=1000, unit="ms", width=15, goal="within 2x")
     return 0
 
 

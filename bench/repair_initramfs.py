@@ -13,13 +13,14 @@ the practice base is built from the cached Debian tree when missing.
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+
+from side_by_side import print_medians
 
 HERE = Path(__file__).resolve().parent
 
@@ -78,12 +79,8 @@ def main() -> int:
             results["by hand"].append(timed(
                 ["sh", str(HERE / "reference_repair_initramfs.sh"), str(work)]))
         steps = where_time_went(journal)
-    medians = {name: statistics.median(times) for name, times in results.items()}
-    print(f"rebuild a deleted initramfs (initramfs-deleted practice disk), median of {rounds}")
-    for name, median in medians.items():
-        print(f"  {name:<17} {median:6.2f} s   (min {min(results[name]):.2f} s)")
-    ratio = medians["rescuetui repair"] / medians["by hand"]
-    print(f"  ratio             {ratio:6.2f}x")
+    print_medians(f"rebuild a deleted initramfs (initramfs-deleted practice disk), median of "
+                  f"{rounds}", results)
     print("where rescuetui's last run spent its time:")
     for name, seconds in steps:
         if seconds >= 0.05:
