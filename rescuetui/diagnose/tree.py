@@ -327,16 +327,21 @@ def walk(class_id: str, findings: Mapping[str, str] | None = None,
     return path
 
 
+def _disk_checks(node: Node) -> list[str]:
+    """The checks of a node that look at the disk in a repair (the boot checks, and the
+    filesystem check before mounting); the others' findings come by other ways."""
+    return [c for c in node.checks if c not in CHECKS_ELSEWHERE or c == "filesystem"]
+
+
 def _checks_decide(node: Node) -> bool:
     """Whether checks on the disk choose this node's way on."""
-    return bool(node.next) and any(c not in CHECKS_ELSEWHERE or c == "filesystem"
-                                   for c in node.checks)
+    return bool(node.next) and bool(_disk_checks(node))
 
 
 def _checks_say(node: Node, checks: Mapping[str, str] | None) -> str:
     """The branch a node's checks choose: the first word that is a branch; "ok" when every
     one of its checks that ran found nothing; "default" when they ran and chose nothing."""
-    relevant = [c for c in node.checks if c not in CHECKS_ELSEWHERE or c == "filesystem"]
+    relevant = _disk_checks(node)
     if not relevant or not node.next or checks is None:
         return "default"
     words = [checks[c] for c in relevant if c in checks]

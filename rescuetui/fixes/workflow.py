@@ -418,9 +418,6 @@ class Repair:
         for fix in dict.fromkeys(wanted):
             unasked = way is not None and fix == way.fix
             if fix not in asked and not unasked:
-                if fix == "previous-kernel" and previous_kernel(ctx.target.kernels,
-                                                                ctx.kernel) is None:
-                    continue  # no other kernel is installed: nothing to suggest
                 self.say(f"Suggested, not applied unless asked (--fix {fix}): "
                          f"{OPT_IN_FIXES.get(fix, 'boot the previous kernel')}")
                 continue
