@@ -1,7 +1,7 @@
 """Time to a mounted chroot and back: `rescuetui run --disk IMG -- true` against a shell script
 doing the same by hand (bench/reference_mount_chroot.sh). Prints both and the ratio, and what no
-run can go below: the interpreter, and the interpreter with the modules `run` uses (asyncio for
-the command, pyudev for the device list, the session's own). `rescuetui` runs as
+run can go below: the interpreter, and the interpreter with the modules `run` imports (the
+command line and the session). `rescuetui` runs as
 `python -m rescuetui` with this interpreter, so the code measured is the code beside this file.
 
 Run as root: `make bench` (builds the practice image from the cached Debian tree if needed).
@@ -38,10 +38,10 @@ def main() -> int:
                 "--journal", str(journal), "--", "true"]
         reference = ["sh", str(HERE / "reference_mount_chroot.sh"), str(image)]
         # What no Python program can go below: the interpreter, and loading the modules `run`
-        # uses (asyncio and pyudev are imported where they are used, so named here).
+        # imports (the command line, the session and what the session opens the disk with).
         interpreter = [sys.executable, "-c", "pass"]
         imports = [sys.executable, "-c",
-                   "import rescuetui.cli, rescuetui.core.session, asyncio, pyudev"]
+                   "import rescuetui.cli, rescuetui.core.session, rescuetui.core.runner, selectors"]
         timed(ours), timed(reference)  # warm the page cache for both
         results: dict[str, list[float]] = {"rescuetui run": [], "shell script": [],
                                            "python -c pass": [], "imports only": []}

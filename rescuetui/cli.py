@@ -23,7 +23,9 @@ EXIT_INCOMPLETE = 4  # the work was done but something was left (a mount, a skip
 EXIT_INTERRUPTED = 130
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or (`command`) only that command's part: building every
+    command's parser costs more than parsing, and `rescuetui run` is measured in milliseconds."""
     parser = argparse.ArgumentParser(
         prog="rescuetui",
         description="Find a Linux system that does not boot, mount it safely and repair it.",
@@ -46,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="(TUI) assemble md RAID arrays found on the disk")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    def wanted(name: str) -> bool:
+        return command is None or command == name
+
     def volume_options(p: argparse.ArgumentParser) -> None:
         """How every command that opens a disk opens what is below its filesystems."""
         p.add_argument("--key-file", type=Path, help="key file that unlocks LUKS devices")
@@ -63,94 +68,119 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--journal", type=Path, help="where session journals go (default "
                        "/var/log/rescuetui)")
 
-    scan = sub.add_parser("scan", help="list disks, installed systems and their fstab trees")
-    scan.add_argument("--disk", help="only this block device or disk image")
-    scan.add_argument("--json", action="store_true", help="machine-readable output")
-    volume_options(scan)
+    if wanted("scan"):
+        scan = sub.add_parser("scan", help="list disks, installed systems and their fstab trees")
+        scan.add_argument("--disk", help="only this block device or disk image")
+        scan.add_argument("--json", action="store_true", help="machine-readable output")
+        volume_options(scan)
 
-    run = sub.add_parser("run", help="mount the system and run one command in its chroot")
-    target_options(run)
-    run.add_argument("--rw", action="store_true", help="mount read-write and record what the "
-                     "command changes")
-    run.add_argument("--dry-run", action="store_true", help="show the command, run nothing")
-    run.add_argument("--timeout", type=float, help="stop the command after this many seconds")
-    run.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
+    if wanted("run"):
+        run = sub.add_parser("run", help="mount the system and run one command in its chroot")
+        target_options(run)
+        run.add_argument("--rw", action="store_true", help="mount read-write and record what the "
+                         "command changes")
+        run.add_argument("--dry-run", action="store_true", help="show the command, run nothing")
+        run.add_argument("--timeout", type=float, help="stop the command after this many seconds")
+        run.add_argument("argv", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
 
-    shell = sub.add_parser("shell", help="an interactive shell in the system's chroot")
-    target_options(shell)
-    shell.add_argument("--rw", action="store_true", help="mount read-write")
+    if wanted("shell"):
+        shell = sub.add_parser("shell", help="an interactive shell in the system's chroot")
+        target_options(shell)
+        shell.add_argument("--rw", action="store_true", help="mount read-write")
 
-    diagnose = sub.add_parser("diagnose", help="read the panic text and the system's own logs: "
-                              "the failure class, the facts, the evidence and the way to a fix")
-    diagnose.add_argument("--log", action="append", default=[], metavar="FILE",
-                          help="console text (serial log, pasted panic); - for standard input; "
-                          "repeat for several")
-    diagnose.add_argument("--disk", help="also mount this disk's system read-only and read its "
-                          "own logs")
-    diagnose.add_argument("--root", help="the root filesystem's device, when the disk holds "
-                          "several systems")
-    diagnose.add_argument("--json", action="store_true")
-    volume_options(diagnose)
+    if wanted("diagnose"):
+        diagnose = sub.add_parser("diagnose", help="read the panic text and the system's own logs: "
+                                  "the failure class, the facts, the evidence and the way to a fix")
+        diagnose.add_argument("--log", action="append", default=[], metavar="FILE",
+                              help="console text (serial log, pasted panic); - for standard input; "
+                              "repeat for several")
+        diagnose.add_argument("--disk", help="also mount this disk's system read-only and read its "
+                              "own logs")
+        diagnose.add_argument("--root", help="the root filesystem's device, when the disk holds "
+                              "several systems")
+        diagnose.add_argument("--json", action="store_true")
+        volume_options(diagnose)
 
-    repair = sub.add_parser("repair", help="diagnose, check, fix, verify: the whole repair, each "
-                            "fix shown and confirmed first")
-    repair.add_argument("--disk", required=True, help="block device or disk image of the broken "
-                        "system")
-    repair.add_argument("--root", help="the root filesystem's device, when the disk holds "
-                        "several systems")
-    repair.add_argument("--log", action="append", default=[], type=Path, metavar="FILE",
-                        help="console text of the failed boot (serial log); repeat for several")
-    repair.add_argument("--yes", action="store_true", help="apply every fix without asking")
-    repair.add_argument("--dry-run", action="store_true", help="plan and show, change nothing")
-    repair.add_argument("--fix", action="append", metavar="ID", help="only these fixes (repeat)")
-    repair.add_argument("--module", help="the module to blacklist (--fix module-blacklist), "
-                        "when the panic does not name it")
-    repair.add_argument("--journal", type=Path, help="where the session journal goes")
-    repair.add_argument("--json", action="store_true")
-    volume_options(repair)
+    if wanted("repair"):
+        repair = sub.add_parser("repair", help="diagnose, check, fix, verify: the whole repair, each "
+                                "fix shown and confirmed first")
+        repair.add_argument("--disk", required=True, help="block device or disk image of the broken "
+                            "system")
+        repair.add_argument("--root", help="the root filesystem's device, when the disk holds "
+                            "several systems")
+        repair.add_argument("--log", action="append", default=[], type=Path, metavar="FILE",
+                            help="console text of the failed boot (serial log); repeat for several")
+        repair.add_argument("--yes", action="store_true", help="apply every fix without asking")
+        repair.add_argument("--dry-run", action="store_true", help="plan and show, change nothing")
+        repair.add_argument("--fix", action="append", metavar="ID", help="only these fixes (repeat)")
+        repair.add_argument("--module", help="the module to blacklist (--fix module-blacklist), "
+                            "when the panic does not name it")
+        repair.add_argument("--journal", type=Path, help="where the session journal goes")
+        repair.add_argument("--json", action="store_true")
+        volume_options(repair)
 
-    cleanup = sub.add_parser("cleanup", help="unmount and detach what a killed run left behind")
-    cleanup.add_argument("--json", action="store_true")
+    if wanted("cleanup"):
+        cleanup = sub.add_parser("cleanup", help="unmount and detach what a killed run left behind")
+        cleanup.add_argument("--json", action="store_true")
 
-    undo = sub.add_parser("undo", help="restore the files a session changed")
-    undo.add_argument("--session", type=Path, help="session journal directory (default: the "
-                      "latest under /var/log/rescuetui that changed something)")
-    which = undo.add_mutually_exclusive_group()
-    which.add_argument("--last", action="store_true", help="only the session's latest change")
-    which.add_argument("change", nargs="?", type=int, help="only the change with this number")
-    undo.add_argument("--disk", help="the disk or image, when it is not where the session found it")
-    undo.add_argument("--force", action="store_true", help="restore files changed since")
-    undo.add_argument("--journal", type=Path, help="where the undo run's own journal goes")
-    undo.add_argument("--json", action="store_true")
-    volume_options(undo)
+    if wanted("undo"):
+        undo = sub.add_parser("undo", help="restore the files a session changed")
+        undo.add_argument("--session", type=Path, help="session journal directory (default: the "
+                          "latest under /var/log/rescuetui that changed something)")
+        which = undo.add_mutually_exclusive_group()
+        which.add_argument("--last", action="store_true", help="only the session's latest change")
+        which.add_argument("change", nargs="?", type=int, help="only the change with this number")
+        undo.add_argument("--disk", help="the disk or image, when it is not where the session found it")
+        undo.add_argument("--force", action="store_true", help="restore files changed since")
+        undo.add_argument("--journal", type=Path, help="where the undo run's own journal goes")
+        undo.add_argument("--json", action="store_true")
+        volume_options(undo)
 
-    lab = sub.add_parser("lab", help="practice systems: really broken disks, booted under qemu")
-    lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
-    image = lab_sub.add_parser("image", help="the unbroken practice system: Debian 12, /boot and "
-                               "/ on separate partitions, GRUB, serial console")
-    image.add_argument("-o", "--output", type=Path, required=True)
-    lab_sub.add_parser("list", help="the practice scenarios")
-    build = lab_sub.add_parser("build", help="build a scenario's broken disk image")
-    build.add_argument("name")
-    build.add_argument("-o", "--output", type=Path, required=True)
-    build.add_argument("--journal", type=Path, help="where the build's journal goes")
-    boot = lab_sub.add_parser("boot", help="boot a disk image under qemu (on a throwaway "
-                              "overlay) and say how the boot ended")
-    boot.add_argument("image", type=Path)
-    boot.add_argument("--log", type=Path, help="write the serial console log here")
-    boot.add_argument("--timeout", type=float, default=300.0)
-    boot.add_argument("--firmware", choices=("bios", "uefi"), default="bios",
-                      help="SeaBIOS (default) or OVMF with a fresh NVRAM (UEFI disks)")
-    boot.add_argument("--json", action="store_true")
-    verify = lab_sub.add_parser("verify", help="build a scenario, boot it, repair it, boot again")
-    verify.add_argument("name", nargs="?", help="one scenario (default: all)")
-    verify.add_argument("--workdir", type=Path, help="keep images and logs here")
-    verify.add_argument("--json", action="store_true")
+    if wanted("lab"):
+        lab = sub.add_parser("lab", help="practice systems: really broken disks, booted under qemu")
+        lab_sub = lab.add_subparsers(dest="lab_command", metavar="LAB_COMMAND")
+        image = lab_sub.add_parser("image", help="the unbroken practice system: Debian 12, /boot and "
+                                   "/ on separate partitions, GRUB, serial console")
+        image.add_argument("-o", "--output", type=Path, required=True)
+        lab_sub.add_parser("list", help="the practice scenarios")
+        build = lab_sub.add_parser("build", help="build a scenario's broken disk image")
+        build.add_argument("name")
+        build.add_argument("-o", "--output", type=Path, required=True)
+        build.add_argument("--journal", type=Path, help="where the build's journal goes")
+        boot = lab_sub.add_parser("boot", help="boot a disk image under qemu (on a throwaway "
+                                  "overlay) and say how the boot ended")
+        boot.add_argument("image", type=Path)
+        boot.add_argument("--log", type=Path, help="write the serial console log here")
+        boot.add_argument("--timeout", type=float, default=300.0)
+        boot.add_argument("--firmware", choices=("bios", "uefi"), default="bios",
+                          help="SeaBIOS (default) or OVMF with a fresh NVRAM (UEFI disks)")
+        boot.add_argument("--json", action="store_true")
+        verify = lab_sub.add_parser("verify", help="build a scenario, boot it, repair it, boot again")
+        verify.add_argument("name", nargs="?", help="one scenario (default: all)")
+        verify.add_argument("--workdir", type=Path, help="keep images and logs here")
+        verify.add_argument("--json", action="store_true")
     return parser
 
 
+# Top-level options that take a value: what follows them is not the command.
+_VALUE_OPTIONS = frozenset({"--disk", "--log", "--journal", "--key-file"})
+
+
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The command `argv` names, or None (the TUI, --help, --version, a typo: the whole parser
+    is built for those, so their messages list every command)."""
+    args = iter(argv)
+    for arg in args:
+        if arg in _VALUE_OPTIONS:
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command_named(argv))
     args = parser.parse_args(argv)
     if args.command is None or (args.command == "lab" and args.lab_command is None):
         return run_tui(args)
@@ -400,8 +430,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             sys.stdout.buffer.write(line.encode("utf-8", "surrogateescape") + b"\n")
             sys.stdout.buffer.flush()
 
-        result = session.runner.run_blocking(argv, in_chroot=True, timeout=args.timeout,
-                                             on_line=show)
+        result = session.runner.run_plain(argv, in_chroot=True, timeout=args.timeout,
+                                          on_line=show)
         if before is not None:
             diff = compare(before, snapshot(session.root))
             session.journal.append("manifest", command=result.seq, **diff.to_json())

@@ -123,7 +123,7 @@ def fixture_context(root: Path, os_release: str, *, fstype: str = "xfs", uuid: s
     from rescuetui.core.target import Candidate, describe_target
 
     device = BlockDevice("/dev/sdz2", "sdz2", "partition", "scsi", 1 << 30, "8:2",
-                         parent="/dev/sdz", identity=Identity(fstype=fstype, uuid=uuid))
+                         parent="/dev/sdz", known_identity=Identity(fstype=fstype, uuid=uuid))
     target = describe_target(root, Candidate(device, "", parse_os_release(os_release)),
                              Inventory([device]))
     return TargetContext(root, target, CommandRunner(dry_run=True),

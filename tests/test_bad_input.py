@@ -86,7 +86,7 @@ def test_md_member_without_md_driver_says_what_to_do() -> None:
     if md_available():
         pytest.skip("this kernel has md; assembling is exercised on the live image")
     member = BlockDevice("/dev/loop9p1", "loop9p1", "partition", "loop", 1 << 20, "7:9",
-                         identity=Identity(fstype="linux_raid_member", uuid="abc"))
+                         known_identity=Identity(fstype="linux_raid_member", uuid="abc"))
     state = SessionState.create()
     try:
         with pytest.raises(RescueError, match="no md RAID driver"):

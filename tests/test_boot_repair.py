@@ -50,7 +50,7 @@ def _digest(path: Path | str) -> str:
 def test_root_named_by_mapper_paths_partuuid_and_label() -> None:
     """An imported LVM copy (rescuetui_rootvg-root) still names root as the system does."""
     lv = BlockDevice("/dev/dm-3", "dm-3", "disk", "dm", 1 << 30, "253:3",
-                     identity=Identity(fstype="xfs", uuid="AB-cd", label="root"),
+                     known_identity=Identity(fstype="xfs", uuid="AB-cd", label="root"),
                      dm_name="rescuetui_rootvg-root--lv")
     specs = root_specs(lv)
     assert specs == ["UUID=AB-cd", "LABEL=root", "/dev/mapper/rootvg-root--lv",

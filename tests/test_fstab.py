@@ -137,7 +137,7 @@ def _part(disk: str, number: int, uuid: str, *, holders: tuple[str, ...] = ()) -
 
     return BlockDevice(path=f"{disk}{number}", name=f"{disk[5:]}{number}", devtype="partition",
                        transport="", size=1 << 28, major_minor=f"252:{number}", parent=disk,
-                       identity=Identity(fstype="ext4", uuid=uuid), holders=list(holders))
+                       known_identity=Identity(fstype="ext4", uuid=uuid), holders=list(holders))
 
 
 def test_boot_beside_a_logical_volume_root_is_the_roots_not_its_twins() -> None:

@@ -11,14 +11,28 @@ import pytest
 
 from rescuetui.core.errors import RescueError
 from rescuetui.core.journal import Journal
-from rescuetui.core.runner import CommandRunner
+from rescuetui.core.runner import CommandResult, CommandRunner
+
+ENGINES = ["asyncio", "plain"]
 
 
-async def test_streams_lines_and_writes_output_file(journal_dir: Path) -> None:
+async def run_with(engine: str, runner: CommandRunner, argv: list[str], **kwargs: object) -> CommandResult:
+    """One command through the event loop (`run`: the TUI, repair) or without one
+    (`run_plain`: `rescuetui run`); both must behave alike."""
+    if engine == "plain":
+        return runner.run_plain(argv, **kwargs)  # type: ignore[arg-type]
+    return await runner.run(argv, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_streams_lines_and_writes_output_file(engine: str, journal_dir: Path) -> None:
     journal = Journal.create(journal_dir)
     lines: list[str] = []
-    result = await CommandRunner(journal).run(
-        ["sh", "-c", "echo one; echo two >&2; printf 'no newline'"], on_line=lines.append
+    result = await run_with(
+        engine,
+        CommandRunner(journal),
+        ["sh", "-c", "echo one; echo two >&2; printf 'no newline'"],
+        on_line=lines.append,
     )
     assert result.ok
     assert lines == ["one", "two", "no newline"]
@@ -30,30 +44,34 @@ async def test_streams_lines_and_writes_output_file(journal_dir: Path) -> None:
     assert record["output"] == str(result.output_path)
 
 
-async def test_hostile_strings_are_arguments_never_shell(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_hostile_strings_are_arguments_never_shell(engine: str, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     hostile = f"$(touch {marker}); touch {marker}"
-    result = await CommandRunner().run(["echo", hostile], on_line=lambda _: None)
+    result = await run_with(engine, CommandRunner(), ["echo", hostile], on_line=lambda _: None)
     assert result.ok and result.tail == [hostile]
     assert not marker.exists()
 
 
-async def test_stdin_is_dev_null() -> None:
-    result = await CommandRunner().run(["cat"], timeout=10)
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_stdin_is_dev_null(engine: str) -> None:
+    result = await run_with(engine, CommandRunner(), ["cat"], timeout=10)
     assert result.ok and result.tail == []
 
 
-async def test_exit_status_is_reported() -> None:
-    result = await CommandRunner().run(["sh", "-c", "exit 7"])
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_exit_status_is_reported(engine: str) -> None:
+    result = await run_with(engine, CommandRunner(), ["sh", "-c", "exit 7"])
     assert result.returncode == 7 and not result.ok
     assert "exit status 7" in result.describe_failure()
 
 
-async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_timeout_kills_the_whole_process_group(engine: str, tmp_path: Path) -> None:
     pidfile = tmp_path / "grandchild.pid"
     started = time.monotonic()
-    result = await CommandRunner().run(
-        ["sh", "-c", f"sleep 60 & echo $! > {pidfile}; wait"], timeout=0.5
+    result = await run_with(
+        engine, CommandRunner(), ["sh", "-c", f"sleep 60 & echo $! > {pidfile}; wait"], timeout=0.5
     )
     assert result.timed_out and time.monotonic() - started < 10
     grandchild = int(pidfile.read_text())
@@ -61,15 +79,20 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert not _alive(grandchild), "the background child survived the timeout"
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 async def test_a_process_outside_the_group_holding_the_output_does_not_hang_the_run(
-        tmp_path: Path) -> None:
+    engine: str, tmp_path: Path
+) -> None:
     """What escapes the group kill (a sandbox whose --die-with-parent was not set yet, a
     daemon in a session of its own) keeps our pipe open: the run still ends, with what was
     written before, and does not wait for that pipe to close."""
     pidfile = tmp_path / "escaped.pid"
     started = time.monotonic()
-    result = await CommandRunner().run(
-        ["sh", "-c", f"echo before; setsid sleep 60 & echo $! > {pidfile}; wait"], timeout=0.5
+    result = await run_with(
+        engine,
+        CommandRunner(),
+        ["sh", "-c", f"echo before; setsid sleep 60 & echo $! > {pidfile}; wait"],
+        timeout=0.5,
     )
     escaped = int(pidfile.read_text())
     try:
@@ -88,20 +111,25 @@ async def test_cancel_event_stops_the_command() -> None:
     assert result.cancelled and not result.timed_out and not result.ok
 
 
-async def test_dry_run_runs_nothing(tmp_path: Path, journal_dir: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_dry_run_runs_nothing(engine: str, tmp_path: Path, journal_dir: Path) -> None:
     marker = tmp_path / "made"
     journal = Journal.create(journal_dir)
     shown: list[str] = []
-    result = await CommandRunner(journal, dry_run=True).run(["touch", str(marker)],
-                                                             on_line=shown.append)
+    result = await run_with(
+        engine, CommandRunner(journal, dry_run=True), ["touch", str(marker)], on_line=shown.append
+    )
     assert result.dry_run and not marker.exists()
     assert shown == [f"[dry-run] host: touch {marker}"]
     assert [r["dry_run"] for r in journal.records() if r["kind"] == "command"] == [True]
 
 
-async def test_long_lines_and_binary_output() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_long_lines_and_binary_output(engine: str) -> None:
     lines: list[str] = []
-    result = await CommandRunner().run(
+    result = await run_with(
+        engine,
+        CommandRunner(),
         ["sh", "-c", "head -c 300000 /dev/zero | tr '\\0' x; echo; printf '\\377\\376\\n'"],
         on_line=lines.append,
     )
@@ -110,9 +138,10 @@ async def test_long_lines_and_binary_output() -> None:
     assert lines[1].encode("utf-8", "surrogateescape") == b"\xff\xfe"
 
 
-async def test_missing_program_is_a_clear_error() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_missing_program_is_a_clear_error(engine: str) -> None:
     with pytest.raises(RescueError, match="not installed"):
-        await CommandRunner().run(["no-such-program-rescuetui"])
+        await run_with(engine, CommandRunner(), ["no-such-program-rescuetui"])
 
 
 def test_chroot_needs_a_target() -> None:

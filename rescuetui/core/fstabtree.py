@@ -61,8 +61,14 @@ def resolve_entry(entry: FstabEntry, inventory: Inventory, root_disk: str) -> Re
         return ResolvedEntry(entry, "missing", note=f"{printable(entry.spec)} names no device")
     if spec.tag == "path":
         return _resolve_path(entry, inventory, root_disk)
-    return _choose(entry, inventory.matching(spec.tag, spec.value),
-                   chosen_disk_devices(inventory, root_disk))
+    chosen = chosen_disk_devices(inventory, root_disk)
+    # The chosen disk first: the host's other disks are read only to say why an entry is not
+    # there (on another disk, on the rescue system's own, or nowhere).
+    on_chosen = inventory.matching(spec.tag, spec.value,
+                                   [d for d in inventory.devices if d.path in chosen])
+    if any(not d.rescue_own for d in on_chosen):
+        return _choose(entry, on_chosen, chosen)
+    return _choose(entry, inventory.matching(spec.tag, spec.value), chosen)
 
 
 def root_disks(inventory: Inventory, root_disk: str) -> set[str]:

@@ -1,4 +1,5 @@
-"""Every block device on the rescue host: the tree from sysfs (pyudev), identity from libblkid."""
+"""Every block device on the rescue host: the tree from sysfs and the udev database (read as
+lsblk reads them), identity from libblkid, probed when first asked for."""
 
 from __future__ import annotations
 
@@ -8,14 +9,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rescuetui.core.mountinfo import MountInfo, current_mounts
 from rescuetui.core.probe import Identity, probe_device, udev_identity
 from rescuetui.core.text import printable
-
-if TYPE_CHECKING:
-    import pyudev
 
 # What the rescue system itself runs from: never offered as a target by default.
 RESCUE_MOUNTPOINTS = (
@@ -43,12 +41,24 @@ class BlockDevice:
     parent: str | None = None
     readonly: bool = False
     removable: bool = False
-    identity: Identity = field(default_factory=Identity)
+    # What libblkid (or udev) says the device holds; None until first asked for (`identity`):
+    # a run on one disk does not read every other disk of the host.
+    known_identity: Identity | None = None
     mountpoints: list[str] = field(default_factory=list)
     rescue_own: bool = False
     backing_file: str | None = None
     holders: list[str] = field(default_factory=list)
     dm_name: str | None = None
+
+    @property
+    def identity(self) -> Identity:
+        if self.known_identity is None:
+            self.known_identity = probe_device(self.path)
+        return self.known_identity
+
+    @identity.setter
+    def identity(self, value: Identity) -> None:
+        self.known_identity = value
 
     @property
     def whole_disk(self) -> str:
@@ -152,16 +162,19 @@ class Inventory:
         """The disk itself and its partitions."""
         return [d for d in self.devices if d.whole_disk == disk]
 
-    def matching(self, tag: str, value: str) -> list[BlockDevice]:
-        """Devices whose identity carries `tag`=`value` (UUIDs compared without case)."""
+    def matching(self, tag: str, value: str,
+                 among: Iterable[BlockDevice] | None = None) -> list[BlockDevice]:
+        """Devices (of `among`, default all) whose identity carries `tag`=`value` (UUIDs
+        compared without case)."""
         def attr(d: BlockDevice) -> str | None:
             i = d.identity
             return {"UUID": i.uuid, "LABEL": i.label, "PARTUUID": i.partuuid,
                     "PARTLABEL": i.partlabel}.get(tag)
 
+        devices = self.devices if among is None else among
         if tag in ("UUID", "PARTUUID"):
-            return [d for d in self.devices if (attr(d) or "").lower() == value.lower() != ""]
-        return [d for d in self.devices if attr(d) == value and value != ""]
+            return [d for d in devices if (attr(d) or "").lower() == value.lower() != ""]
+        return [d for d in devices if attr(d) == value and value != ""]
 
     def to_json(self) -> list[dict[str, Any]]:
         return [d.to_json() for d in self.devices]
@@ -189,12 +202,43 @@ def _transport(name: str) -> str:
     return next((t for prefix, t in _TRANSPORTS if name.startswith(prefix)), "other")
 
 
-def _attr(device: pyudev.Device, name: str) -> str | None:
+def _attr(sys_path: str, name: str) -> str | None:
     try:
-        raw = device.attributes.get(name)
-    except (OSError, KeyError):
+        with open(f"{sys_path}/{name}", "rb") as f:
+            return f.read(4096).decode("utf-8", "surrogateescape").strip()
+    except OSError:
         return None
-    return None if raw is None else raw.decode("utf-8", "surrogateescape").strip()
+
+
+def _key_values(text: str | None, prefix: str = "") -> dict[str, str]:
+    """KEY=VALUE lines (a uevent file; the udev database's `E:` lines with `prefix`)."""
+    found = {}
+    for line in (text or "").splitlines():
+        if line.startswith(prefix) and "=" in line:
+            key, _, value = line[len(prefix):].partition("=")
+            found[key] = value
+    return found
+
+
+def _udev_properties(major_minor: str) -> dict[str, str]:
+    """What udevd recorded for the device (ID_FS_TYPE, ...), when a udev daemon runs."""
+    try:
+        with open(f"/run/udev/data/b{major_minor}", encoding="utf-8",
+                  errors="surrogateescape") as f:
+            return _key_values(f.read(65536), "E:")
+    except OSError:
+        return {}
+
+
+def _sysfs_block_devices() -> list[tuple[str, str]]:
+    """(name, sysfs path) of every block device, in libudev's enumeration order: by sysfs
+    path, device-mapper and md devices last (they are built on the others)."""
+    try:
+        names = os.listdir("/sys/class/block")
+    except OSError:
+        return []
+    found = [(name, os.path.realpath(f"/sys/class/block/{name}")) for name in names]
+    return sorted(found, key=lambda f: (f[0].startswith(("dm-", "md")), f[1]))
 
 
 def _list_sysfs(path: Path) -> list[str]:
@@ -215,40 +259,41 @@ def _disks_below(device: BlockDevice, by_name: dict[str, BlockDevice]) -> set[st
 
 
 def scan_inventory(probe: bool = True) -> Inventory:
-    """List every block device the kernel knows, probe each, and mark the rescue system's own."""
-    import pyudev  # here: a command that lists no devices never pays for it
-
-    context = pyudev.Context()
+    """List every block device the kernel knows and mark the rescue system's own. Each is
+    probed (libblkid, or udev's record of it) when its identity is first asked for; with
+    `probe` False, identities stay empty."""
     mounts = current_mounts()
     devices: list[BlockDevice] = []
-    for dev in context.list_devices(subsystem="block"):
-        name = dev.sys_name
+    for name, sys_path in _sysfs_block_devices():
         if _SKIPPED.match(name):
             continue
-        size = int(_attr(dev, "size") or 0) * 512
+        size = int(_attr(sys_path, "size") or 0) * 512
         if size == 0:  # an unattached loop device or an empty drive
             continue
-        devtype = dev.device_type or "disk"
+        uevent = _key_values(_attr(sys_path, "uevent"))
+        devtype = uevent.get("DEVTYPE") or "disk"
         parent = None
-        if devtype == "partition" and dev.parent is not None:
-            parent = f"/dev/{dev.parent.sys_name}"
-        path = dev.device_node or f"/dev/{name}"
+        if devtype == "partition":
+            parent = f"/dev/{os.path.basename(os.path.dirname(sys_path))}"
+        major_minor = f"{uevent.get('MAJOR', '0')}:{uevent.get('MINOR', '0')}"
         bd = BlockDevice(
-            path=path,
+            path=f"/dev/{uevent.get('DEVNAME') or name}",
             name=name,
             devtype=devtype,
             transport=_transport(parent.removeprefix("/dev/") if parent else name),
             size=size,
-            major_minor=f"{dev.properties.get('MAJOR', '0')}:{dev.properties.get('MINOR', '0')}",
+            major_minor=major_minor,
             parent=parent,
-            readonly=_attr(dev, "ro") == "1",
-            removable=_attr(dev, "removable") == "1",
-            backing_file=_attr(dev, "loop/backing_file"),
-            holders=[f"/dev/{h}" for h in _list_sysfs(Path(dev.sys_path) / "holders")],
-            dm_name=_attr(dev, "dm/name"),
+            readonly=_attr(sys_path, "ro") == "1",
+            removable=_attr(sys_path, "removable") == "1",
+            backing_file=_attr(sys_path, "loop/backing_file"),
+            holders=[f"/dev/{h}" for h in _list_sysfs(Path(sys_path) / "holders")],
+            dm_name=_attr(sys_path, "dm/name"),
         )
-        if probe:
-            bd.identity = udev_identity(dev.properties) or probe_device(path)
+        if not probe:
+            bd.identity = Identity()
+        else:
+            bd.known_identity = udev_identity(_udev_properties(major_minor))
         bd.mountpoints = [m.mountpoint for m in mounts if _same_device(m, bd)]
         devices.append(bd)
     _mark_rescue_own(devices, mounts)

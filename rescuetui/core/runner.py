@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     # asyncio (and OpenSSL, which it loads) is imported where a command runs: a session that
     # only looks (scan, diagnose --disk) never starts its loop.
     import asyncio
+    import subprocess
 
     from rescuetui.core.journal import Journal
     from rescuetui.core.sandbox import Sandbox
@@ -228,6 +229,93 @@ class CommandRunner:
 
         return asyncio.run(self.run(argv, **kwargs))  # type: ignore[arg-type]
 
+    def run_plain(
+        self,
+        argv: Sequence[str],
+        *,
+        in_chroot: bool = False,
+        timeout: float | None = None,
+        on_line: LineCallback | None = None,
+    ) -> CommandResult:
+        """`run` without an event loop, for a plain blocking call (`rescuetui run`): the same
+        argv checks, sandbox, output file, journal record, timeout and group kill, read with
+        a selector instead of asyncio, whose import (and OpenSSL's through it) would be most of
+        such a command's start-up. Ctrl-C kills the command's group and is raised again."""
+        import selectors
+        import subprocess
+
+        where = self.where(in_chroot)
+        started = time.time()
+        _check_argv(argv)
+        if in_chroot and self.sandbox is None:
+            raise RescueError("No target is mounted, so nothing can run inside it.")
+        if self.dry_run:
+            if on_line:
+                on_line(f"[dry-run] {where}: {shlex.join(list(argv))}")
+            result = CommandResult(list(argv), where, 0, started, started, dry_run=True)
+            self._journal(result)
+            return result
+        seq = self.journal.next_seq() if self.journal else None
+        output_path = self.journal.output_path(seq) if self.journal and seq else None
+        env = CHROOT_ENV | {"TERM": os.environ.get("TERM", "dumb")} if in_chroot else None
+        full, seccomp_fd = self._full_argv(argv, in_chroot)
+        try:
+            proc = subprocess.Popen(  # noqa: S603 - argv list
+                full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, start_new_session=True, env=env,
+                pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
+            )
+        except FileNotFoundError as exc:
+            raise RescueError(
+                f"The program `{full[0]}` is not installed on the rescue system; install it "
+                "(see README) and try again."
+            ) from exc
+        finally:
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
+        assert proc.stdout is not None
+        tail: deque[str] = deque(maxlen=TAIL_LINES)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        timed_out = False
+        pending = b""
+        out: BinaryIO | None = open(output_path, "wb") if output_path else None  # noqa: SIM115
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(proc.stdout, selectors.EVENT_READ)
+                while True:
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if left is not None and left <= 0:
+                        timed_out = True
+                        break
+                    if not selector.select(left):
+                        continue
+                    chunk = os.read(proc.stdout.fileno(), 65536)
+                    if not chunk:
+                        break
+                    if out:
+                        out.write(chunk)
+                    pending += chunk
+                    *lines, pending = pending.split(b"\n")
+                    for raw in lines:
+                        _emit(raw, tail, on_line)
+            if pending:
+                _emit(pending, tail, on_line)
+            if timed_out:
+                _kill_group_plain(proc, sandboxed=in_chroot)
+            returncode: int | None = proc.wait()
+        except BaseException:  # Ctrl-C: nothing it started outlives us
+            _kill_group_plain(proc, sandboxed=in_chroot)
+            raise
+        finally:
+            proc.stdout.close()
+            if out:
+                out.close()
+        result = CommandResult(list(argv), where, returncode, started, time.time(),
+                               output_path=output_path, timed_out=timed_out, tail=list(tail),
+                               seq=seq)
+        self._journal(result, seq)
+        return result
+
     def run_interactive(self, argv: Sequence[str], *, in_chroot: bool = True) -> CommandResult:
         """Run with the operator's terminal attached (a shell): output is not captured."""
         import subprocess
@@ -333,6 +421,26 @@ async def _kill_group(proc: asyncio.subprocess.Process, *, sandboxed: bool) -> N
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             return
+
+
+def _kill_group_plain(proc: subprocess.Popen[bytes], *, sandboxed: bool) -> None:
+    """`_kill_group` for a process started without an event loop."""
+    import subprocess
+
+    if sandboxed:
+        for child in _children(proc.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(KILL_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            continue
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        return
 
 
 def _close_pipes(proc: asyncio.subprocess.Process) -> None:

@@ -79,8 +79,10 @@ def unidentified_devices(inventory: Inventory, disks: list[str]) -> list[BlockDe
     for dev in inventory.devices:
         on_disk = dev.whole_disk in disks or dev.path in disks
         volume = dev.devtype == "partition" or bool(dev.dm_name)
+        if not on_disk or not volume or dev.rescue_own:
+            continue
         ident = dev.identity
-        if not on_disk or not volume or dev.rescue_own or ident.error:
+        if ident.error:
             continue
         if ident.fstype or ident.partition_table or dev.is_esp:
             continue

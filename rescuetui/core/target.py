@@ -160,9 +160,9 @@ def find_candidates(
     candidates = []
     probe_base = stack.state.directory / "probe"
     for dev in inventory.devices:
-        if dev.rescue_own or dev.fstype not in ROOT_FSTYPES or dev.identity.error:
+        if dev.rescue_own or (disks is not None and dev.whole_disk not in disks):
             continue
-        if disks is not None and dev.whole_disk not in disks:
+        if dev.fstype not in ROOT_FSTYPES or dev.identity.error:
             continue
         if dev.mountpoints:
             mounted, ours = Path(dev.mountpoints[0]), False
