@@ -8,7 +8,7 @@ import signal
 import time
 from pathlib import Path
 
-from rescuetui.core import syscalls
+from rescuetui.core import loopdev, syscalls
 from rescuetui.core.errors import RescueError
 from rescuetui.core.mountinfo import current_mounts, mounts_below
 from rescuetui.core.probe import probe_device
@@ -40,24 +40,30 @@ class MountStack:
         """Attach a raw disk image (or fixed VHD) to a loop device with its partitions."""
         if not image.is_file():
             raise RescueError(f"The disk image {image} does not exist or is not a regular file.")
-        args = ["--find", "--show", "--partscan"]
-        if read_only:
-            args.append("--read-only")
         size = image.stat().st_size
+        sizelimit = 0
         if _has_vhd_footer(image, size):
             # A fixed VHD is a raw image with a 512-byte footer; keep the footer out of reach.
-            args += ["--sizelimit", str(size - 512)]
+            sizelimit = size - 512
         elif _is_dynamic_vhd(image):
             raise RescueError(
                 f"{image} is a dynamic VHD; convert it first: "
                 f"qemu-img convert -O raw {image} {image.with_suffix('.raw')}"
             )
-        device = tool("losetup", *args, str(image)).strip()
+        try:
+            device, _ = loopdev.attach(str(image), read_only=read_only, sizelimit=sizelimit)
+        except loopdev.LoopUnsupported:
+            args = ["--find", "--show", "--partscan", *(["--read-only"] if read_only else []),
+                    *(["--sizelimit", str(sizelimit)] if sizelimit else [])]
+            device = tool("losetup", *args, str(image)).strip()
         self.state.loops.append(device)
         self.state.save()
-        # No udev here to create partition nodes at once; partx asks the kernel directly.
-        with contextlib.suppress(ToolError):
-            tool("partx", "-u", device)
+        # --partscan has the kernel read the table before losetup returns; where it does not
+        # (some kernels leave a loop device's partitions alone), partx asks for them directly.
+        name = Path(device).name
+        if not any(Path(f"/sys/class/block/{name}").glob(f"{name}p*")):
+            with contextlib.suppress(ToolError):
+                tool("partx", "-u", device)
         _wait_for_partitions(device)
         return device
 
@@ -141,12 +147,10 @@ def teardown_state(state: SessionState) -> list[str]:
         state.save()
     for loop in reversed(list(state.loops)):
         try:
-            tool("losetup", "--detach", loop)
-        except ToolError as exc:
-            if "No such device" not in exc.stderr:
-                problems.append(f"Loop device {loop} could not be detached: {exc.stderr}. "
-                                "Run `rescuetui cleanup` again once nothing uses it.")
-                continue  # stays in the state file for the next cleanup
+            loopdev.detach(loop)
+        except RescueError as exc:
+            problems.append(f"{exc} Run `rescuetui cleanup` again once nothing uses it.")
+            continue  # stays in the state file for the next cleanup
         state.loops.remove(loop)
         state.save()
     return problems
