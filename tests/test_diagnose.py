@@ -247,6 +247,7 @@ def test_cli_json_and_stdin() -> None:
 
 @pytest.mark.root
 @pytest.mark.slow
+@pytest.mark.boot
 def test_diagnose_disk_reads_the_systems_own_journal(tmp_path: Path) -> None:
     """Boot the fstab scenario for real, keep what the boot wrote (its journal), then diagnose
     from the disk alone: the journal of the failed boot names the class."""

@@ -189,6 +189,7 @@ def test_a_dump_that_is_not_one_becomes_a_note_not_evidence(tmp_path: Path) -> N
 
 @pytest.mark.root
 @pytest.mark.slow
+@pytest.mark.boot
 def test_a_real_kdump_of_the_module_panic_is_read_by_diagnose_disk(tmp_path: Path) -> None:
     """Boots for about five minutes under TCG: the system arms kdump (building its crash
     initramfs on the VM), the vendor service loads the module, the oops starts the crash
