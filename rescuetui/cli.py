@@ -195,7 +195,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rescuetui: {exc}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
-        print("rescuetui: interrupted; everything mounted was taken down.", file=sys.stderr)
+        left = _left_behind_by_this_run()
+        if left:
+            print(f"rescuetui: interrupted; still mounted or attached: {left}. Run "
+                  "`rescuetui cleanup` to take it down.", file=sys.stderr)
+        else:
+            print("rescuetui: interrupted; everything mounted was taken down.", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`| head`): stop quietly, without a second error at exit.
@@ -213,6 +218,28 @@ def _exit_on_termination() -> None:
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, leave)
+
+
+def _left_behind_by_this_run() -> str:
+    """What this process's sessions still have mounted or attached (their state files say it,
+    and teardown removes each entry as it takes it down), in words; "" when nothing is left."""
+    import os
+
+    from rescuetui.core.mountinfo import mounts_below
+    from rescuetui.core.state import SessionState, all_sessions
+
+    mounts = loops = 0
+    for directory in all_sessions():
+        try:
+            state = SessionState.load(directory)
+        except (OSError, ValueError, KeyError):
+            continue
+        if state.pid == os.getpid():
+            mounts += len(mounts_below(directory))
+            loops += len(state.loops)
+    if not mounts and not loops:
+        return ""
+    return f"{mounts} mounts and {loops} loop devices"
 
 
 def _warn(message: str) -> None:

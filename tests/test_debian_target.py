@@ -274,3 +274,27 @@ def test_shell_runs_in_the_chroot_and_returns_its_status(
     assert b"1\n" in out.stdout
     assert b"read-only" in out.stderr
     assert _loops_on(debian_image.image) == ""
+
+
+def test_a_second_ctrl_c_during_teardown_waits_until_it_is_done(
+        debian_image: BuiltDisk, journal_dir: Path, state_dir: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C while a session is being taken down (the operator pressing it again) used to stop
+    the teardown halfway, mounts left behind. It now acts once the teardown is done."""
+    from rescuetui.core.mountstack import MountStack
+
+    teardown = MountStack.teardown
+
+    def interrupted_teardown(stack: MountStack) -> list[str]:
+        os.kill(os.getpid(), signal.SIGINT)  # arrives while the first unmount is pending
+        time.sleep(0.1)
+        return teardown(stack)
+
+    monkeypatch.setattr(MountStack, "teardown", interrupted_teardown)
+    session = RescueSession(journal_base=journal_dir, state_base=state_dir)
+    session.open_target(str(debian_image.image))
+    assert _our_mounts(state_dir)
+    with pytest.raises(KeyboardInterrupt):
+        session.close()
+    assert not _our_mounts(state_dir)
+    assert _loops_on(debian_image.image) == ""

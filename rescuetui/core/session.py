@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -518,7 +521,13 @@ class RescueSession:
         return (self.journal.directory if self.journal else DEFAULT_JOURNAL_BASE) / "lvm"
 
     def close(self) -> list[str]:
-        """Copy the journal into the target when it is writable, then tear everything down."""
+        """Copy the journal into the target when it is writable, then tear everything down.
+        Ctrl-C, SIGTERM and SIGHUP wait until the teardown is done (a second Ctrl-C while the
+        first one unwinds must not leave half of it mounted); they act right after."""
+        with _signals_held():
+            return self._close()
+
+    def _close(self) -> list[str]:
         problems: list[str] = []
         if self.journal and self.target is not None and self.writable:
             if self.journal.copy_into(self.root) is None:
@@ -529,6 +538,27 @@ class RescueSession:
         if not problems:
             remove_session_dirs(self.state.directory)
         return problems
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP for the duration: the first one that comes is recorded
+    and raised again, to its own handler, when the block ends. (Python runs signal handlers in
+    the main thread only, so only there can they be held.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _: came.append(signum))
+                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:
+                signal.signal(sig, handler)
+        if came:
+            signal.raise_signal(came[0])
 
 
 def remove_session_dirs(directory: Path) -> None:
