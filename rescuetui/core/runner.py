@@ -115,6 +115,29 @@ class CommandRunner:
                                      nvram=nvram), fd
         return list(argv), None
 
+    def _start(
+        self, argv: Sequence[str], in_chroot: bool, on_line: LineCallback | None, *,
+        simulate: bool,
+    ) -> CommandResult | tuple[str, float, int | None, Path | None, dict[str, str] | None]:
+        """What every run does first: check the argv, and either report and journal a
+        simulated command (a dry run's), or give where it runs, when it started, its journal
+        record number and output file, and its environment."""
+        where = self.where(in_chroot)
+        started = time.time()
+        _check_argv(argv)
+        if in_chroot and self.sandbox is None:
+            raise RescueError("No target is mounted, so nothing can run inside it.")
+        if simulate:
+            if on_line:
+                on_line(f"[dry-run] {where}: {shlex.join(list(argv))}")
+            result = CommandResult(list(argv), where, 0, started, started, dry_run=True)
+            self._journal(result)
+            return result
+        seq = self.journal.next_seq() if self.journal else None
+        output_path = self.journal.output_path(seq) if self.journal and seq else None
+        env = CHROOT_ENV | {"TERM": os.environ.get("TERM", "dumb")} if in_chroot else None
+        return where, started, seq, output_path, env
+
     async def run(
         self,
         argv: Sequence[str],
@@ -129,22 +152,11 @@ class CommandRunner:
     ) -> CommandResult:
         import asyncio
 
-        where = self.where(in_chroot)
-        started = time.time()
-        _check_argv(argv)
-        if in_chroot and self.sandbox is None:
-            raise RescueError("No target is mounted, so nothing can run inside it.")
-        if self.dry_run and not (look and not in_chroot):
-
-            if on_line:
-                on_line(f"[dry-run] {where}: {shlex.join(list(argv))}")
-            result = CommandResult(list(argv), where, 0, started, started, dry_run=True)
-            self._journal(result)
-            return result
-
-        seq = self.journal.next_seq() if self.journal else None
-        output_path = self.journal.output_path(seq) if self.journal and seq else None
-        env = CHROOT_ENV | {"TERM": os.environ.get("TERM", "dumb")} if in_chroot else None
+        start = self._start(argv, in_chroot, on_line, simulate=self.dry_run and not (
+            look and not in_chroot))
+        if isinstance(start, CommandResult):
+            return start
+        where, started, seq, output_path, env = start
         full, seccomp_fd = self._full_argv(argv, in_chroot, nvram=nvram)
         try:
             # The start is not cancelled halfway: asyncio would kill bubblewrap before its
@@ -167,10 +179,7 @@ class CommandRunner:
                 _close_pipes(started_proc)
                 raise
         except FileNotFoundError as exc:
-            raise RescueError(
-                f"The program `{full[0]}` is not installed on the rescue system; install it "
-                "(see README) and try again."
-            ) from exc
+            raise _not_installed(full[0]) from exc
         finally:
             if seccomp_fd is not None:
                 os.close(seccomp_fd)
@@ -244,20 +253,10 @@ class CommandRunner:
         import selectors
         import subprocess
 
-        where = self.where(in_chroot)
-        started = time.time()
-        _check_argv(argv)
-        if in_chroot and self.sandbox is None:
-            raise RescueError("No target is mounted, so nothing can run inside it.")
-        if self.dry_run:
-            if on_line:
-                on_line(f"[dry-run] {where}: {shlex.join(list(argv))}")
-            result = CommandResult(list(argv), where, 0, started, started, dry_run=True)
-            self._journal(result)
-            return result
-        seq = self.journal.next_seq() if self.journal else None
-        output_path = self.journal.output_path(seq) if self.journal and seq else None
-        env = CHROOT_ENV | {"TERM": os.environ.get("TERM", "dumb")} if in_chroot else None
+        start = self._start(argv, in_chroot, on_line, simulate=self.dry_run)
+        if isinstance(start, CommandResult):
+            return start
+        where, started, seq, output_path, env = start
         full, seccomp_fd = self._full_argv(argv, in_chroot)
         try:
             proc = subprocess.Popen(  # noqa: S603 - argv list
@@ -266,10 +265,7 @@ class CommandRunner:
                 pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
             )
         except FileNotFoundError as exc:
-            raise RescueError(
-                f"The program `{full[0]}` is not installed on the rescue system; install it "
-                "(see README) and try again."
-            ) from exc
+            raise _not_installed(full[0]) from exc
         finally:
             if seccomp_fd is not None:
                 os.close(seccomp_fd)
@@ -277,8 +273,8 @@ class CommandRunner:
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         deadline = None if timeout is None else time.monotonic() + timeout
         timed_out = False
-        pending = b""
         out: BinaryIO | None = open(output_path, "wb") if output_path else None  # noqa: SIM115
+        lines = _Lines(out, tail, on_line)
         try:
             with selectors.DefaultSelector() as selector:
                 selector.register(proc.stdout, selectors.EVENT_READ)
@@ -292,14 +288,8 @@ class CommandRunner:
                     chunk = os.read(proc.stdout.fileno(), 65536)
                     if not chunk:
                         break
-                    if out:
-                        out.write(chunk)
-                    pending += chunk
-                    *lines, pending = pending.split(b"\n")
-                    for raw in lines:
-                        _emit(raw, tail, on_line)
-            if pending:
-                _emit(pending, tail, on_line)
+                    lines.feed(chunk)
+            lines.end()
             if timed_out:
                 _kill_group_plain(proc, sandboxed=in_chroot)
             returncode: int | None = proc.wait()
@@ -368,6 +358,11 @@ class CommandRunner:
         result.seq = record["seq"]
 
 
+def _not_installed(program: str) -> RescueError:
+    return RescueError(f"The program `{program}` is not installed on the rescue system; install "
+                       "it (see README) and try again.")
+
+
 def _check_argv(argv: Sequence[str]) -> None:
     if not argv:
         raise RescueError("No command was given to run.")
@@ -383,23 +378,39 @@ async def _pump(
 ) -> None:
     """Copy the child's output to the file and hand each complete line to the callback."""
     assert proc.stdout is not None
-    pending = b""
+    lines = _Lines(out, tail, on_line)
     while chunk := await proc.stdout.read(65536):
-        if out:
-            out.write(chunk)
-        pending += chunk
-        *lines, pending = pending.split(b"\n")
-        for raw in lines:
-            _emit(raw, tail, on_line)
-    if pending:
-        _emit(pending, tail, on_line)
+        lines.feed(chunk)
+    lines.end()
 
 
-def _emit(raw: bytes, tail: deque[str], on_line: LineCallback | None) -> None:
-    line = raw.decode("utf-8", "surrogateescape")
-    tail.append(line)
-    if on_line:
-        on_line(line)
+class _Lines:
+    """A command's output as it comes: copied to its file, cut into lines, each line kept in
+    the tail and handed to the callback (the last one even without a newline)."""
+
+    def __init__(self, out: BinaryIO | None, tail: deque[str],
+                 on_line: LineCallback | None) -> None:
+        self.out, self.tail, self.on_line = out, tail, on_line
+        self.pending = b""
+
+    def feed(self, chunk: bytes) -> None:
+        if self.out:
+            self.out.write(chunk)
+        self.pending += chunk
+        *complete, self.pending = self.pending.split(b"\n")
+        for raw in complete:
+            self._emit(raw)
+
+    def end(self) -> None:
+        if self.pending:
+            self._emit(self.pending)
+            self.pending = b""
+
+    def _emit(self, raw: bytes) -> None:
+        line = raw.decode("utf-8", "surrogateescape")
+        self.tail.append(line)
+        if self.on_line:
+            self.on_line(line)
 
 
 async def _kill_group(proc: asyncio.subprocess.Process, *, sandboxed: bool) -> None:
@@ -410,16 +421,12 @@ async def _kill_group(proc: asyncio.subprocess.Process, *, sandboxed: bool) -> N
     killed in that moment would outlive its parent, and hold our pipe open, for good.
     """
     if sandboxed:
-        for child in _children(proc.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGKILL)
+        _kill_children(proc.pid)
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
+        _signal_group(proc.pid, sig)
         if await _exited(proc, KILL_GRACE_SECONDS):
             # The leader is gone; make sure no member of its group outlives it.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            _signal_group(proc.pid, signal.SIGKILL)
             return
 
 
@@ -428,19 +435,26 @@ def _kill_group_plain(proc: subprocess.Popen[bytes], *, sandboxed: bool) -> None
     import subprocess
 
     if sandboxed:
-        for child in _children(proc.pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGKILL)
+        _kill_children(proc.pid)
     for sig in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
+        _signal_group(proc.pid, sig)
         try:
             proc.wait(KILL_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             continue
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        _signal_group(proc.pid, signal.SIGKILL)
         return
+
+
+def _kill_children(pid: int) -> None:
+    for child in _children(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
 
 
 def _close_pipes(proc: asyncio.subprocess.Process) -> None:
