@@ -191,6 +191,8 @@ class RescueApp(App[int]):
         screen = self.show_step("disks")
         if self.bridge is None:
             self._start_engine()
+        assert self.bridge is not None
+        self.bridge.go()
         # Once the screen is composed (it is not yet: show_found fills in its widgets).
         screen.call_later(self._go_on)
 

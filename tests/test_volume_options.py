@@ -85,6 +85,45 @@ def test_the_sessions_prompt_is_asked_for_each_locked_device(luks_image: Path) -
         assert not any("--key-file or" in n for n in session.notes)
 
 
+def test_opening_a_volume_waits_for_the_go_and_a_plain_disk_never_asks(
+        luks_image: Path, tmp_path: Path) -> None:
+    """The TUI looks at the disk while its start screen is read; opening a volume changes the
+    disk (an md assembly writes superblocks, an imported LVM copy is renamed until teardown),
+    so the session calls `before_opening` first, once: the TUI waits there for Enter."""
+    events: list[str] = []
+    with RescueSession(record=False) as session:
+        session.unlock_with(passphrase=b"secret", before_opening=lambda: events.append("go?"))
+        session.attach(str(luks_image))
+        assert events == ["go?"]
+    plain = tmp_path / "plain.img"
+    with open(plain, "wb") as f:
+        f.truncate(16 << 20)
+    subprocess.run(["sfdisk", "-q", str(plain)], input=b"label: gpt\n,\n", check=True)
+    with RescueSession(record=False) as session:
+        session.unlock_with(before_opening=lambda: events.append("plain"))
+        session.attach(str(plain))
+    assert events == ["go?"]
+
+
+def test_the_bridge_holds_the_look_ahead_until_the_operator_starts() -> None:
+    import threading
+
+    from rescuetui.screens.bridge import Cancelled, FlowBridge
+
+    bridge = FlowBridge(App(), "disk.img")
+    passed = threading.Event()
+    worker = threading.Thread(target=lambda: (bridge.wait_for_go(), passed.set()))
+    worker.start()
+    assert not passed.wait(0.3)
+    bridge.go()
+    assert passed.wait(5)
+    worker.join()
+    quitting = FlowBridge(App(), "disk.img")
+    quitting.cancel()
+    with pytest.raises(Cancelled):
+        quitting.wait_for_go()
+
+
 class _Asks(App[None]):
     def __init__(self) -> None:
         super().__init__()

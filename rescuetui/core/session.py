@@ -161,13 +161,23 @@ class RescueSession:
         passphrase: bytes | None = None,
         assemble_raid: bool = False,
         ask: Callable[[str], bytes | None] | None = None,
+        before_opening: Callable[[], None] | None = None,
     ) -> None:
         """What `find` may use to open encrypted, LVM and RAID devices on the chosen disks.
         `ask` (the TUI's prompt) is called with a LUKS device's path when neither a key file
         nor a passphrase was given, and answers its passphrase, or None to leave it locked;
-        the passphrase is used for that device and kept nowhere (never journaled)."""
+        the passphrase is used for that device and kept nowhere (never journaled).
+        `before_opening` is called once before the first volume is opened (an md assembly
+        writes its members' superblocks, an imported LVM copy is renamed on the disk until
+        teardown): the TUI's look-ahead waits there for the operator's Enter."""
         self._key_file, self._passphrase, self._assemble_raid = key_file, passphrase, assemble_raid
         self._ask = ask
+        self._before_opening = before_opening
+
+    def _about_to_open(self) -> None:
+        if self._before_opening is not None:
+            before, self._before_opening = self._before_opening, None
+            before()
 
     def _open_volumes(self, disks: list[str] | None) -> bool:
         """Unlock LUKS (with a key), activate LVM groups, assemble RAID (on request). What
@@ -189,6 +199,7 @@ class RescueSession:
                         self.notes.append(f"{dev.path} is encrypted (LUKS); give --key-file or "
                                           "--passphrase-stdin to unlock it.")
                         continue
+                    self._about_to_open()
                     unlock_luks(self.state, dev, passphrase=passphrase, key_file=self._key_file)
                 elif dev.lvm_member:
                     lvm_members.append(dev.path)
@@ -201,6 +212,7 @@ class RescueSession:
                     if dev.identity.uuid in arrays:
                         continue  # assembled with an earlier member of the same array
                     arrays.add(dev.identity.uuid)
+                    self._about_to_open()
                     assemble_array(self.state, self.inventory, dev)
                 else:
                     continue
@@ -245,6 +257,7 @@ class RescueSession:
                 others.append(pv)
         opened = False
         for group in volume_groups(pvs):
+            self._about_to_open()
             try:
                 _, note = open_volume_group(self.state, group, others, self.identity_dir)
             except RescueError as exc:

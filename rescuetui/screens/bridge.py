@@ -86,6 +86,7 @@ class FlowBridge:
     finished: threading.Event = field(default_factory=threading.Event)
     _answers: queue.Queue[Any] = field(default_factory=queue.Queue)
     _thread: threading.Thread | None = None
+    _go: threading.Event = field(default_factory=threading.Event)  # the operator's Enter
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="repair", daemon=False)
@@ -98,6 +99,17 @@ class FlowBridge:
     def cancel(self) -> None:
         self.cancelled = True
         self._answers.put(_CANCEL)
+        self._go.set()
+
+    def go(self) -> None:
+        """The operator started the flow (Enter on the start screen)."""
+        self._go.set()
+
+    def wait_for_go(self) -> None:
+        """In the worker: wait until the operator started the flow (or quit)."""
+        self._go.wait()
+        if self.cancelled:
+            raise Cancelled
 
     def _post(self, message: Message) -> None:
         # post_message is thread-safe and does not wait: call_from_thread would, for the app's
@@ -116,7 +128,9 @@ class FlowBridge:
             # A LUKS device with no key file: the operator is asked (a password field; the
             # answer goes to cryptsetup and nowhere else, never into a stage's data or the
             # journal).
-            unlock = dict(self.unlock, ask=self._passphrase)
+            # Opening volumes changes the disk (an md assembly, an imported LVM copy renamed
+            # until teardown): the look-ahead stops there until the operator's Enter.
+            unlock = dict(self.unlock, ask=self._passphrase, before_opening=self.wait_for_go)
             repair = Repair(disk=self.disk, logs=list(self.logs), confirm=self._confirm,
                             say=self._say, stage=self._stage, dry_run=self.dry_run,
                             journal_base=self.journal_base, unlock=unlock)
