@@ -419,7 +419,7 @@ def _open_session(args: argparse.Namespace, *, dry_run: bool = False) -> Any:
     try:
         session.unlock_with(**_unlock(args))
         try:
-            session.open_target(args.disk, args.root)
+            session.open_target(args.disk, args.root, boot_chain=False)
         finally:
             for note in session.notes:
                 _warn(note)

@@ -91,11 +91,15 @@ def test_a_command_that_runs_gets_its_loop() -> None:
 def test_a_whole_run_on_a_real_disk_loads_no_event_loop(debian_image: BuiltDisk,
                                                         tmp_path: Path) -> None:
     """`rescuetui run --disk IMG -- true`, whole: attach, mount the tree, the command in its
-    sandbox, teardown; none of it needs asyncio, OpenSSL or the TUI."""
+    sandbox, teardown; none of it needs asyncio, OpenSSL or the TUI, nor the boot chain's
+    reading (a command in the target needs none of it) or LVM's (no volume group there)."""
     code = (
+        "import sys\n"
         "from rescuetui.cli import main\n"
         f"assert main(['run', '--disk', {str(debian_image.image)!r}, '--journal', "
-        f"{str(tmp_path / 'journal')!r}, '--', 'true']) == 0"
+        f"{str(tmp_path / 'journal')!r}, '--', 'true']) == 0\n"
+        "unused = {'rescuetui.core.bootchain', 'rescuetui.core.lvm', 'rescuetui.core.diskbytes'}\n"
+        "assert not unused & set(sys.modules), unused & set(sys.modules)"
     )
     assert _loaded_after(code) == []
 

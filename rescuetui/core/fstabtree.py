@@ -8,8 +8,8 @@ from typing import Any
 
 from rescuetui.core.fstab import Fstab, FstabEntry
 from rescuetui.core.inventory import BlockDevice, Inventory
-from rescuetui.core.lvm import LVM_COPY_PREFIX
 from rescuetui.core.text import printable
+from rescuetui.core.volumes import LVM_COPY_PREFIX
 
 _PART_NUMBER = re.compile(r"(\d+)$")
 # /dev/<name>/<name> paths that are not LVM's /dev/<vg>/<lv>

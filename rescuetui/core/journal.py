@@ -12,11 +12,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rescuetui.core.confined import ConfinedRoot, write_all
-from rescuetui.core.diskbytes import DiskRegion, read_region
 from rescuetui.core.errors import RescueError
+
+if TYPE_CHECKING:
+    from rescuetui.core.diskbytes import DiskRegion
 
 DEFAULT_JOURNAL_BASE = Path("/var/log/rescuetui")
 JOURNAL_FILE = "journal.jsonl"
@@ -377,6 +379,8 @@ class Journal:
     def backup_disk_region(self, disk: str, region: DiskRegion) -> dict[str, Any]:
         """Copy a byte range of the whole disk (boot code, the post-MBR gap) into the backups
         before a command writes it; `disk_region_written` completes the record afterwards."""
+        from rescuetui.core.diskbytes import read_region
+
         seq = self.next_seq()
         try:
             data = read_region(disk, region.offset, region.length)
@@ -396,6 +400,8 @@ class Journal:
 
     def disk_region_written(self, record: dict[str, Any]) -> dict[str, Any]:
         """What the region holds after the command that wrote it."""
+        from rescuetui.core.diskbytes import read_region
+
         data = read_region(record["disk"], record["offset"], record["length"])
         return self.append("disk-region-after", region=record["seq"], after=bytes_digest(data))
 

@@ -28,12 +28,10 @@ from pathlib import Path
 from rescuetui.core.errors import RescueError
 from rescuetui.core.state import SessionState
 from rescuetui.core.tools import ToolError, tool
-from rescuetui.core.volumes import device_mapper_available, no_device_mapper
+from rescuetui.core.volumes import LVM_COPY_PREFIX, device_mapper_available, no_device_mapper
 
 _DEVICE_PATH = re.compile(r"/dev/[A-Za-z0-9/_.:+-]+")
 _VG_NAME = re.compile(r"[^A-Za-z0-9+_.-]")
-# The temporary name of an imported copy: `rescuetui_rootvg`, its volumes `rescuetui_rootvg-*`.
-LVM_COPY_PREFIX = "rescuetui_"
 
 
 @dataclass(frozen=True)

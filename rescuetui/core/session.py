@@ -17,13 +17,6 @@ from rescuetui.core.errors import RescueError, UnsafeRefusal
 from rescuetui.core.fstabtree import ResolvedEntry, chosen_disk_devices, resolve_fstab
 from rescuetui.core.inventory import Inventory, scan_inventory
 from rescuetui.core.journal import DEFAULT_JOURNAL_BASE, Journal
-from rescuetui.core.lvm import (
-    LabelUnreadable,
-    PhysicalVolume,
-    open_volume_group,
-    physical_volume,
-    volume_groups,
-)
 from rescuetui.core.mountinfo import mounts_below
 from rescuetui.core.mountpoint import held_inside
 from rescuetui.core.mountstack import NO_WRITE_OPTIONS, MountStack
@@ -228,6 +221,14 @@ class RescueSession:
         assert self.inventory is not None
         if not members:
             return False
+        from rescuetui.core.lvm import (
+            LabelUnreadable,
+            PhysicalVolume,
+            open_volume_group,
+            physical_volume,
+            volume_groups,
+        )
+
         pvs: list[PhysicalVolume] = []
         for path in members:
             try:
@@ -269,10 +270,12 @@ class RescueSession:
         return opened
 
     def open_target(
-        self, disk: str | None = None, root: str | None = None, *, api: bool = True
+        self, disk: str | None = None, root: str | None = None, *, api: bool = True,
+        boot_chain: bool = True,
     ) -> TargetSystem:
         """Mount the chosen system read-only with its fstab tree and, with `api`, get its
-        sandbox ready for commands inside it (core/sandbox.py)."""
+        sandbox ready for commands inside it (core/sandbox.py). Without `boot_chain`, the
+        target's boot chain is not read (a command in it needs none of it)."""
         candidates = self.find(disk)
         if not candidates and not root and self.destroyed:
             raise RescueError(
@@ -280,16 +283,17 @@ class RescueSession:
                 f"superblock is restored: {' '.join(self.destroyed)} Run `rescuetui repair "
                 f"--disk {disk}` (it restores it from the backup, after asking).")
         candidate = choose_candidate(candidates, root, self.where)
-        return self.open_candidate(candidate, api=api, disk=disk)
+        return self.open_candidate(candidate, api=api, disk=disk, boot_chain=boot_chain)
 
     def open_candidate(
-        self, candidate: Candidate, *, api: bool = True, disk: str | None = None
+        self, candidate: Candidate, *, api: bool = True, disk: str | None = None,
+        boot_chain: bool = True,
     ) -> TargetSystem:
         """`open_target` for a candidate already found by `find`."""
         self.tree = self._mount_system(candidate, self.root, no_write=False)
         assert self.inventory is not None
         # Described only now: kernels on a separate /boot or /usr show once the tree is mounted.
-        target = describe_target(self.root, candidate, self.inventory)
+        target = describe_target(self.root, candidate, self.inventory, boot_chain=boot_chain)
         self.target = target
         if api:
             self._prepare_sandbox()

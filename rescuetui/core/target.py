@@ -7,9 +7,8 @@ import stat
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rescuetui.core.bootchain import BootChain, describe_boot_chain
 from rescuetui.core.confined import ConfinedRoot
 from rescuetui.core.distros import FAMILIES, family_for
 from rescuetui.core.errors import RescueError
@@ -17,12 +16,15 @@ from rescuetui.core.fstab import Fstab, FstabProblem, parse_fstab
 from rescuetui.core.fstabtree import ResolvedEntry, resolve_fstab
 from rescuetui.core.initramfs_builder import target_builder
 from rescuetui.core.inventory import BlockDevice, Inventory
-from rescuetui.core.lvm import LVM_COPY_PREFIX
 from rescuetui.core.mountpoint import held_inside
 from rescuetui.core.mountstack import NO_WRITE_OPTIONS, MountStack
 from rescuetui.core.osrelease import parse_os_release, parse_redhat_release
 from rescuetui.core.text import ascii_number, from_disk, printable
 from rescuetui.core.tools import ToolError
+from rescuetui.core.volumes import LVM_COPY_PREFIX
+
+if TYPE_CHECKING:
+    from rescuetui.core.bootchain import BootChain
 
 ROOT_FSTYPES = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "f2fs", "jfs", "reiserfs"})
 # Where btrfs installers put the root subvolume (Ubuntu `@`, others `root`, `@rootfs`).
@@ -76,7 +78,7 @@ class TargetSystem:
     family: str | None
     arch: str | None
     kernels: list[Kernel]
-    boot_mode: str
+    boot_mode: str  # "bios", "uefi", ...; "not read" when the boot chain was not read
     esp: str | None
     bootloader_config: str | None
     fstab: list[ResolvedEntry]
@@ -215,8 +217,10 @@ def read_fstab(root: Path) -> Fstab:
     return parse_fstab(from_disk(found) if found is not None else "")
 
 
-def describe_target(root: Path, candidate: Candidate, inventory: Inventory) -> TargetSystem:
-    """Everything about a mounted target: distro, kernels, boot mode, fstab tree.
+def describe_target(root: Path, candidate: Candidate, inventory: Inventory, *,
+                    boot_chain: bool = True) -> TargetSystem:
+    """Everything about a mounted target: distro, kernels, boot mode, fstab tree, and (unless
+    `boot_chain` is False: `rescuetui run` and `shell` need none of it) its boot chain.
 
     `root` must have the target's fstab tree mounted below it (a separate /boot, /usr), or the
     kernels on those filesystems are not seen.
@@ -239,9 +243,12 @@ def describe_target(root: Path, candidate: Candidate, inventory: Inventory) -> T
     esp = next((d.path for d in inventory.on_disk(dev.whole_disk) if d.is_esp), None)
     if esp is None and esp_entry is not None and esp_entry.status == "resolved":
         esp = esp_entry.device
-    chain = describe_boot_chain(root, boot_disk(dev, resolved, inventory), inventory,
-                                esp_device=esp,
-                                esp_in_fstab=esp_entry is not None)
+    chain = None
+    if boot_chain:
+        from rescuetui.core.bootchain import describe_boot_chain
+
+        chain = describe_boot_chain(root, boot_disk(dev, resolved, inventory), inventory,
+                                    esp_device=esp, esp_in_fstab=esp_entry is not None)
     return TargetSystem(
         device=dev.path,
         disk=dev.whole_disk,
@@ -252,7 +259,7 @@ def describe_target(root: Path, candidate: Candidate, inventory: Inventory) -> T
         family=family.name if family else None,
         arch=_architecture(root),
         kernels=list_kernels(root, family.initramfs_name if family else None),
-        boot_mode=chain.firmware,
+        boot_mode=chain.firmware if chain else "not read",
         esp=esp,
         bootloader_config=_bootloader_config(root, release),
         fstab=resolved,

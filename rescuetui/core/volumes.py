@@ -11,6 +11,9 @@ from rescuetui.core.state import SessionState
 from rescuetui.core.tools import ToolError, tool
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+# The temporary name of an imported LVM copy (core/lvm.py): `rescuetui_rootvg`, its volumes
+# `rescuetui_rootvg-*`.
+LVM_COPY_PREFIX = "rescuetui_"
 
 
 def device_mapper_available() -> bool:
