@@ -237,7 +237,15 @@ def _sysfs_block_devices() -> list[tuple[str, str]]:
         names = os.listdir("/sys/class/block")
     except OSError:
         return []
-    found = [(name, os.path.realpath(f"/sys/class/block/{name}")) for name in names]
+    found = []
+    for name in names:
+        # A link into /sys/devices (joined by hand: realpath's lstat of every component costs
+        # more than the rest of the listing); a device that went away meanwhile is skipped.
+        try:
+            link = os.readlink(f"/sys/class/block/{name}")
+        except OSError:
+            continue
+        found.append((name, os.path.normpath(os.path.join("/sys/class/block", link))))
     return sorted(found, key=lambda f: (f[0].startswith(("dm-", "md")), f[1]))
 
 

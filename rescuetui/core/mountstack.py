@@ -196,25 +196,35 @@ def kill_processes_inside(directory: Path) -> int:
     """
     prefix = str(directory).rstrip("/") + "/"
     killed: list[Path] = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+    me = str(os.getpid())
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or name == me:
             continue
         try:
-            root = os.readlink(proc / "root")
-            argv = (proc / "cmdline").read_bytes().split(b"\0")
+            inside = (os.readlink(f"/proc/{name}/root") + "/").startswith(prefix) \
+                or _sandbox_of(name, prefix)
         except OSError:
             continue
-        sandbox = (len(argv) > 3 and os.path.basename(argv[0]) == b"bwrap"
-                   and argv[1] == b"--bind" and (os.fsdecode(argv[2]) + "/").startswith(prefix))
-        if (root + "/").startswith(prefix) or sandbox:
+        if inside:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(int(proc.name), signal.SIGKILL)
-                killed.append(proc)
+                os.kill(int(name), signal.SIGKILL)
+                killed.append(Path(f"/proc/{name}"))
     # Gone, and their mount namespaces with them, before anything is unmounted or detached.
     deadline = time.monotonic() + 5
     while any(_alive(p) for p in killed) and time.monotonic() < deadline:
         time.sleep(0.05)
     return len(killed)
+
+
+def _sandbox_of(pid: str, prefix: str) -> bool:
+    """Whether the process is a bubblewrap whose root is below `prefix` (its command line is
+    read only for a bubblewrap: one readlink for every other process)."""
+    if os.path.basename(os.readlink(f"/proc/{pid}/exe")) != "bwrap":
+        return False
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        argv = f.read(1 << 16).split(b"\0")
+    return (len(argv) > 3 and argv[1] == b"--bind"
+            and (os.fsdecode(argv[2]) + "/").startswith(prefix))
 
 
 def _alive(proc: Path) -> bool:
