@@ -46,8 +46,8 @@ lint: setup
 	$(BIN)/mypy rescuetui
 
 # Every practice scenario built, booted under qemu, repaired and booted again, and the tests
-# that boot a whole system more than once (a real kdump capture, a system's own journal); slow:
-# about 45 minutes on 2 cores.
+# that boot a whole system to its end (login, a kdump capture, a journal, the previous kernel);
+# slow: about 50 minutes on 2 cores.
 e2e: setup
 	$(BIN)/pytest -m boot
 	$(BIN)/rescuetui lab verify

@@ -161,6 +161,7 @@ def test_scenario_images_are_really_broken(tmp_path: Path) -> None:
 
 @pytest.mark.root
 @pytest.mark.slow
+@pytest.mark.boot
 def test_practice_base_boots_to_login() -> None:
     """The unbroken base under qemu (software emulation): GRUB, kernel, systemd, `login:`."""
     import shutil

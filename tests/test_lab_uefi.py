@@ -75,6 +75,7 @@ def _esp_listing(image: Path, offset: int) -> str:
 
 @pytest.mark.root
 @pytest.mark.slow
+@pytest.mark.boot
 def test_uefi_base_layout_and_boot_under_ovmf_to_login() -> None:
     """The base (built once, cached): GPT with the ESP first, FAT32 without a label, both
     loaders on it, fstab by UUID with the ESP; then one boot under OVMF with a fresh NVRAM

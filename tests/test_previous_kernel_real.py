@@ -41,6 +41,7 @@ def _add_older_kernel(image: Path, journal: Path) -> tuple[str, str]:
     return newest, older
 
 
+@pytest.mark.boot
 def test_after_a_runtime_panic_grub_boots_the_previous_kernel(tmp_path: Path) -> None:
     image = tmp_path / "two-kernels.img"
     copy_image(practice_base(), image)
