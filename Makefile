@@ -49,7 +49,7 @@ lint: setup
 # that boot a whole system to its end (login, a kdump capture, a journal, the previous kernel);
 # slow: about 50 minutes on 2 cores.
 e2e: setup
-	$(BIN)/pytest -m boot
+	$(BIN)/pytest -m 'boot or long'
 	$(BIN)/rescuetui lab verify
 
 # The live image: BIOS and UEFI, CD and USB (iso/build.sh says how and why).

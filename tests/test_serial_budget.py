@@ -28,7 +28,8 @@ def _broken(tmp_path: Path) -> Path:
     return image
 
 
-@pytest.mark.parametrize("term", ["vt220", "linux"])
+# The Linux console's run (30 s) is the same flow as vt220's: `make e2e` runs it (marker `long`).
+@pytest.mark.parametrize("term", ["vt220", pytest.param("linux", marks=pytest.mark.long)])
 def test_budget_from_launch_to_a_verified_fix(tmp_path: Path, term: str) -> None:
     m = measure_rescuetui(rescuetui_exe(), _broken(tmp_path), term=term,
                           journal=tmp_path / "journal")
