@@ -41,8 +41,8 @@ class BlockDevice:
     parent: str | None = None
     readonly: bool = False
     removable: bool = False
-    # What libblkid (or udev) says the device holds; None until first asked for (`identity`):
-    # a run on one disk does not read every other disk of the host.
+    # What udev's record or libblkid says the device holds; None until first asked for
+    # (`identity`): a run on one disk does not read every other disk of the host.
     known_identity: Identity | None = None
     mountpoints: list[str] = field(default_factory=list)
     rescue_own: bool = False
@@ -53,7 +53,8 @@ class BlockDevice:
     @property
     def identity(self) -> Identity:
         if self.known_identity is None:
-            self.known_identity = probe_device(self.path)
+            self.known_identity = (udev_identity(_udev_properties(self.major_minor))
+                                   or probe_device(self.path))
         return self.known_identity
 
     @identity.setter
@@ -300,8 +301,6 @@ def scan_inventory(probe: bool = True) -> Inventory:
         )
         if not probe:
             bd.identity = Identity()
-        else:
-            bd.known_identity = udev_identity(_udev_properties(major_minor))
         bd.mountpoints = [m.mountpoint for m in mounts if _same_device(m, bd)]
         devices.append(bd)
     _mark_rescue_own(devices, mounts)

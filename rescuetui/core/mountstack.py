@@ -60,8 +60,7 @@ class MountStack:
         self.state.save()
         # --partscan has the kernel read the table before losetup returns; where it does not
         # (some kernels leave a loop device's partitions alone), partx asks for them directly.
-        name = Path(device).name
-        if not any(Path(f"/sys/class/block/{name}").glob(f"{name}p*")):
+        if not _partitions(device):
             with contextlib.suppress(ToolError):
                 tool("partx", "-u", device)
         _wait_for_partitions(device)
@@ -260,12 +259,17 @@ def _is_dynamic_vhd(image: Path) -> bool:
         return f.read(8) == VHD_FOOTER_COOKIE
 
 
+def _partitions(device: str) -> list[str]:
+    """The names of a loop device's partitions the kernel knows (sysfs)."""
+    name = Path(device).name
+    return [p.name for p in Path(f"/sys/class/block/{name}").glob(f"{name}p*")]
+
+
 def _wait_for_partitions(device: str, timeout: float = 2.0) -> None:
     """Partition nodes appear asynchronously after a scan; wait until sysfs and /dev agree."""
-    name = Path(device).name
     deadline = time.monotonic() + timeout
     while True:
-        parts = [p.name for p in Path(f"/sys/class/block/{name}").glob(f"{name}p*")]
-        if all(Path(f"/dev/{p}").exists() for p in parts) or time.monotonic() > deadline:
+        if all(Path(f"/dev/{p}").exists() for p in _partitions(device)) \
+                or time.monotonic() > deadline:
             return
         time.sleep(0.02)
