@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from rescuetui.core import loopdev
+from rescuetui.core.errors import RescueError
 from rescuetui.core.mountstack import MountStack
 from rescuetui.core.state import SessionState
 
@@ -44,6 +48,39 @@ def test_attach_binds_the_image_and_detach_lets_it_go(image: Path, attached: lis
     assert loopdev.detach(device) is True
     assert not Path(f"/sys/block/{Path(device).name}/loop/backing_file").exists()
     assert loopdev.detach(device) is False  # already detached: said, not an error
+
+
+def test_a_device_still_in_use_is_waited_for_and_said(image: Path, attached: list[str]) -> None:
+    """The kernel only marks a device in use to be detached when its last user closes it (a
+    sandbox that is still dying holds the filesystem on it): detach waits for that and says
+    when it does not come, and the next detach (cleanup) finds it gone."""
+    device, _ = loopdev.attach(str(image))
+    attached.append(device)
+    user = os.open(device, os.O_RDONLY)
+    try:
+        with pytest.raises(RescueError, match="still in use"):
+            loopdev.detach(device, wait=0.2)
+        assert loopdev.is_bound(device)
+    finally:
+        os.close(user)
+    deadline = time.monotonic() + 5
+    while loopdev.is_bound(device) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not loopdev.is_bound(device)  # the kernel let it go when its user closed it
+    assert loopdev.detach(device) is False
+
+
+def test_detach_waits_for_a_user_that_lets_go(image: Path, attached: list[str]) -> None:
+    device, _ = loopdev.attach(str(image))
+    attached.append(device)
+    user = os.open(device, os.O_RDONLY)
+    closer = threading.Timer(0.3, os.close, (user,))
+    closer.start()
+    try:
+        assert loopdev.detach(device) is True
+    finally:
+        closer.join()
+    assert not loopdev.is_bound(device)
 
 
 def test_read_only_and_size_limit_are_the_kernels(image: Path, attached: list[str]) -> None:

@@ -57,9 +57,11 @@ def attach(image: str, *, read_only: bool = False, sizelimit: int = 0) -> tuple[
     raise RescueError("No free loop device could be taken (others kept taking them); try again.")
 
 
-def detach(device: str) -> bool:
-    """Detach a loop device; False if it was not attached. A device still in use is detached
-    by the kernel when its last user closes it (as `losetup --detach` does)."""
+def detach(device: str, *, wait: float = 10.0) -> bool:
+    """Detach a loop device and read back that the kernel let it go; False if it was not
+    attached. A device still in use (a filesystem on it that a dying sandbox's mount namespace
+    still holds) is only marked to be detached when its last user closes it, as `losetup
+    --detach` does: wait up to `wait` seconds for that, and say so if it does not come."""
     try:
         fd = _open(device, wait=False)
     except FileNotFoundError:
@@ -72,7 +74,38 @@ def detach(device: str) -> bool:
         raise RescueError(f"Loop device {device} could not be detached: {exc.strerror}.") from exc
     finally:
         os.close(fd)
+    deadline = time.monotonic() + wait
+    while is_bound(device):
+        if time.monotonic() > deadline:
+            raise RescueError(f"Loop device {device} is still in use after {wait:.0f} s "
+                              f"({_users(device)}); the kernel detaches it when its last user "
+                              "closes it.")
+        time.sleep(0.01)
     return True
+
+
+def is_bound(device: str) -> bool:
+    """Whether a loop device still has a backing file (the kernel's own record, in sysfs)."""
+    return os.path.exists(f"/sys/block/{os.path.basename(device)}/loop/backing_file")
+
+
+def _users(device: str) -> str:
+    """Who holds a loop device or one of its partitions open, for a message."""
+    name = os.path.basename(device)
+    ours = {device} | {f"/dev/{part}" for part in os.listdir(f"/sys/block/{name}")
+                       if part.startswith(name + "p")}
+    holders: list[str] = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            if any(os.readlink(f"/proc/{pid}/fd/{fd}") in ours
+                   for fd in os.listdir(f"/proc/{pid}/fd")):
+                with open(f"/proc/{pid}/comm") as f:
+                    holders.append(f"{f.read().strip()} [{pid}]")
+        except OSError:
+            continue
+    if holders:
+        return "open in " + ", ".join(holders)
+    return "a filesystem on it is still mounted, maybe in a sandbox that is ending"
 
 
 def _configure(device: str, config: bytes) -> bool:

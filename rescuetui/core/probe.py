@@ -73,33 +73,38 @@ def probe_device(path: str) -> Identity:
     """
     probe = blkid.Probe()
     try:
-        probe.set_device(path)
-        probe.enable_partitions(True)
-        probe.set_partitions_flags(blkid.PARTS_ENTRY_DETAILS)
-        probe.enable_superblocks(True)
-        probe.set_superblocks_flags(
-            blkid.SUBLKS_LABEL | blkid.SUBLKS_UUID | blkid.SUBLKS_TYPE
-            | blkid.SUBLKS_USAGE | blkid.SUBLKS_VERSION | blkid.SUBLKS_SECTYPE
-        )
-        found = probe.do_safeprobe()
-    except OSError as exc:
-        return Identity(error=f"cannot read the device: {exc.strerror or exc}")
-    except RuntimeError:
-        return Identity(
-            error="ambiguous: libblkid found more than one signature (see `wipefs -n "
-            f"{path}`); it is not mounted or offered until that is resolved"
-        )
-    if not found:
-        return Identity()
-    values: dict[str, str] = {}
-    for key in _KEYS:
-        # lookup_value gives raw bytes; items() would fail on a label that is not UTF-8.
         try:
-            raw = probe.lookup_value(key)
+            probe.set_device(path)
+            probe.enable_partitions(True)
+            probe.set_partitions_flags(blkid.PARTS_ENTRY_DETAILS)
+            probe.enable_superblocks(True)
+            probe.set_superblocks_flags(
+                blkid.SUBLKS_LABEL | blkid.SUBLKS_UUID | blkid.SUBLKS_TYPE
+                | blkid.SUBLKS_USAGE | blkid.SUBLKS_VERSION | blkid.SUBLKS_SECTYPE
+            )
+            found = probe.do_safeprobe()
+        except OSError as exc:
+            return Identity(error=f"cannot read the device: {exc.strerror or exc}")
         except RuntimeError:
-            continue
-        values[key] = from_disk(raw) if isinstance(raw, bytes) else str(raw)
-    return Identity.from_values(values, "blkid")
+            return Identity(
+                error="ambiguous: libblkid found more than one signature (see `wipefs -n "
+                f"{path}`); it is not mounted or offered until that is resolved"
+            )
+        if not found:
+            return Identity()
+        values: dict[str, str] = {}
+        for key in _KEYS:
+            # lookup_value gives raw bytes; items() would fail on a label that is not UTF-8.
+            try:
+                raw = probe.lookup_value(key)
+            except RuntimeError:
+                continue
+            values[key] = from_disk(raw) if isinstance(raw, bytes) else str(raw)
+        return Identity.from_values(values, "blkid")
+    finally:
+        # The device is let go now, not when a traceback kept for a Ctrl-C lets go of
+        # this frame: an open probe would keep a loop device attached past its detach.
+        del probe
 
 
 def udev_identity(properties: Mapping[str, str]) -> Identity | None:
