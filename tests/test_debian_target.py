@@ -298,3 +298,29 @@ def test_a_second_ctrl_c_during_teardown_waits_until_it_is_done(
         session.close()
     assert not _our_mounts(state_dir)
     assert _loops_on(debian_image.image) == ""
+
+
+def test_a_descriptor_cut_off_by_a_ctrl_c_does_not_keep_the_disk(
+        debian_image: BuiltDisk, journal_dir: Path) -> None:
+    """A Ctrl-C between an open in the target and the `try` that closes it leaves a bare
+    descriptor number nobody will close: the lazy unmount would then keep the filesystem, and
+    the loop device under it, until the process ends. Teardown points such descriptors at
+    /dev/null and the disk is detached, read back from the kernel."""
+    from rescuetui.core import loopdev
+
+    session = RescueSession(journal_base=journal_dir)
+    try:
+        session.open_target(str(debian_image.image))
+        loops = list(session.state.loops)
+        leaked = os.open(session.root / "etc" / "fstab", os.O_RDONLY)
+        leaked_dir = os.open(session.root, os.O_PATH | os.O_DIRECTORY)
+    finally:
+        problems = session.close()
+    try:
+        assert problems == []
+        assert loops and not any(loopdev.is_bound(loop) for loop in loops)
+        assert os.read(leaked, 100) == b""  # /dev/null now, not the target's fstab
+        assert os.readlink(f"/proc/self/fd/{leaked_dir}") == os.devnull
+    finally:
+        os.close(leaked)
+        os.close(leaked_dir)

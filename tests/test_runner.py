@@ -156,3 +156,35 @@ def _alive(pid: int) -> bool:
         return False
     stat = Path(f"/proc/{pid}/stat").read_text()
     return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def test_a_ctrl_c_while_the_command_starts_leaves_nothing_running(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C that comes after the fork and before the runner holds the process (here sent
+    from inside Popen, right after it started the command) must not leave the command
+    running unknown to us: it is held until the start is done, then the command's group is
+    killed and the Ctrl-C goes on."""
+    import signal
+    import subprocess
+
+    marker = tmp_path / "started"
+    real_popen = subprocess.Popen
+
+    def popen_then_ctrl_c(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        proc = real_popen(*args, **kwargs)  # type: ignore[call-overload]
+        deadline = time.monotonic() + 10
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started.append(proc)
+        os.kill(os.getpid(), signal.SIGINT)
+        return proc  # type: ignore[no-any-return]
+
+    started: list[subprocess.Popen[bytes]] = []
+    monkeypatch.setattr(subprocess, "Popen", popen_then_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        CommandRunner().run_plain(["sh", "-c", f"touch {marker}; exec sleep 300"])
+    (proc,) = started
+    try:
+        assert proc.wait(timeout=10) == -signal.SIGTERM
+    finally:
+        proc.kill()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -93,3 +94,55 @@ def test_the_shell_gets_the_same_sandbox(debian_image: BuiltDisk, journal_dir: P
     assert out.returncode == 0, out.stderr
     lines = out.stdout.decode().split()
     assert "rescuetui-target" in lines and int(lines[lines.index("rescuetui-target") - 1]) <= 4
+
+
+def test_a_sandbox_we_did_not_see_start_still_goes_at_teardown(
+        debian_image: BuiltDisk, journal_dir: Path) -> None:
+    """A sandbox whose start we never learnt of (a Ctrl-C cut the start short) has the
+    target's root as the root of its own mount namespace, and a pivot_root hides that from
+    /proc/PID/root. Teardown finds it by its namespace's root filesystem, stops it, and the
+    disk's loop device is detached, read back; a host process with a namespace of its own is
+    left alone."""
+    from rescuetui.core import loopdev
+    from rescuetui.core.session import RescueSession
+
+    bystander = subprocess.Popen(["unshare", "--mount", "--", "sleep", "300"])
+    session = RescueSession(journal_base=journal_dir)
+    try:
+        session.open_target(str(debian_image.image))
+        loops = list(session.state.loops)
+        # Not the shape core/sandbox.py gives its bubblewrap (argv[1] is not --bind).
+        hidden = subprocess.Popen(["bwrap", "--unshare-pid", "--die-with-parent", "--bind",
+                                   str(session.root), "/", "--proc", "/proc", "--dev", "/dev",
+                                   "sleep", "300"], start_new_session=True)
+        deadline = time.monotonic() + 10
+        while not _started_under(hidden.pid, "sleep") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _started_under(hidden.pid, "sleep"), "the hidden sandbox never started"
+    finally:
+        problems = session.close()
+    try:
+        assert problems == []
+        assert loops and not any(loopdev.is_bound(loop) for loop in loops)
+        assert hidden.wait(timeout=10) != 0
+        assert bystander.poll() is None, "a host process in its own namespace was stopped"
+    finally:
+        bystander.kill()
+        bystander.wait()
+        if hidden.poll() is None:
+            hidden.kill()
+
+
+def _started_under(pid: int, name: str) -> bool:
+    """Whether a process named `name` runs among `pid`'s descendants."""
+    out = subprocess.run(["pgrep", "-a", name], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        child = line.split()[0]
+        while child not in ("0", "1"):
+            if child == str(pid):
+                return True
+            try:
+                child = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1]
+            except OSError:
+                break
+    return False

@@ -118,6 +118,7 @@ def teardown_state(state: SessionState) -> list[str]:
     """Take down everything a session state records. Used by a live run and by cleanup."""
     problems: list[str] = []
     kill_processes_inside(state.directory)  # a sandbox still running holds the target's mounts
+    let_go_of_own_descriptors(state.directory)
     for record in reversed(list(state.mounts)):
         try:
             _unmount(Path(record.target))
@@ -155,6 +156,29 @@ def teardown_state(state: SessionState) -> list[str]:
     return problems
 
 
+def let_go_of_own_descriptors(directory: Path) -> int:
+    """Point this process's own descriptors of files below `directory` at /dev/null: one that
+    a Ctrl-C cut off from its owner (between the open and the `try` that closes it) would
+    otherwise keep the target's filesystem, and its disk's loop device, in use after a lazy
+    unmount until the process ends. /dev/null takes the number's place rather than a close, so
+    an owner that closes it later closes /dev/null, never a number reused meanwhile."""
+    prefix = str(directory).rstrip("/") + "/"
+    replaced = 0
+    null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        for name in os.listdir("/proc/self/fd"):
+            try:
+                if not os.readlink(f"/proc/self/fd/{name}").startswith(prefix):
+                    continue
+                os.dup2(null, int(name), inheritable=False)
+            except OSError:
+                continue  # gone meanwhile, or the listing's own descriptor
+            replaced += 1
+    finally:
+        os.close(null)
+    return replaced
+
+
 def _unmount(target: Path) -> None:
     """Unmount; if busy, stop the processes still working inside the target, then lazily."""
     if not _is_mountpoint(target):
@@ -186,14 +210,24 @@ def _is_mountpoint(target: Path) -> bool:
 
 
 def kill_processes_inside(directory: Path) -> int:
-    """SIGKILL what still runs inside `directory`: processes chrooted there, and the sandboxes
+    """SIGKILL what still runs inside `directory`: processes chrooted there, the sandboxes
     (core/sandbox.py) whose root it is — killing bubblewrap ends its PID namespace, so every
-    process started inside goes with it, whatever it did to hide.
+    process started inside goes with it, whatever it did to hide — and any process whose own
+    mount namespace has one of the filesystems mounted there as its root (a sandbox whose
+    bubblewrap we could not see start, which would keep the disk in use after we unmount it).
 
     Processes that merely have their working directory there (an operator's shell that cd'd
-    in) are left alone; the lazy unmount deals with those.
+    in) are left alone; the lazy unmount deals with those. So are services in mount
+    namespaces of their own that merely saw our mounts: their root is the host's.
     """
     prefix = str(directory).rstrip("/") + "/"
+    # Filesystems only this session has mounted: never one the host has mounted elsewhere too
+    # (a bind of the host's /dev, its root), whose namespaces are every service's.
+    base = str(directory).rstrip("/")
+    mounted = current_mounts()
+    ours = ({m.major_minor for m in mounted if (m.mountpoint + "/").startswith(base + "/")}
+            - {m.major_minor for m in mounted if not (m.mountpoint + "/").startswith(base + "/")})
+    my_namespace = os.readlink("/proc/self/ns/mnt")
     killed: list[Path] = []
     me = str(os.getpid())
     for name in os.listdir("/proc"):
@@ -201,7 +235,8 @@ def kill_processes_inside(directory: Path) -> int:
             continue
         try:
             inside = (os.readlink(f"/proc/{name}/root") + "/").startswith(prefix) \
-                or _sandbox_of(name, prefix)
+                or _sandbox_of(name, prefix) \
+                or (bool(ours) and _namespace_root_among(name, ours, my_namespace))
         except OSError:
             continue
         if inside:
@@ -224,6 +259,20 @@ def _sandbox_of(pid: str, prefix: str) -> bool:
         argv = f.read(1 << 16).split(b"\0")
     return (len(argv) > 3 and argv[1] == b"--bind"
             and (os.fsdecode(argv[2]) + "/").startswith(prefix))
+
+
+def _namespace_root_among(pid: str, devices: set[str], my_namespace: str) -> bool:
+    """Whether the process lives in a mount namespace of its own whose root filesystem is one
+    of `devices` ("major:minor"). Its mount table is read only when its namespace is not
+    ours: a handful of processes on a host."""
+    if os.readlink(f"/proc/{pid}/ns/mnt") == my_namespace:
+        return False
+    with open(f"/proc/{pid}/mountinfo", errors="surrogateescape") as f:
+        for line in f:
+            fields = line.split(" ", 5)
+            if len(fields) > 4 and fields[4] == "/":
+                return fields[2] in devices
+    return False
 
 
 def _alive(proc: Path) -> bool:

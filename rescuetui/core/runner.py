@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from rescuetui.core.errors import RescueError
+from rescuetui.core.signals import signals_held
 
 if TYPE_CHECKING:
     # asyncio (and OpenSSL, which it loads) is imported where a command runs: a session that
@@ -258,14 +259,24 @@ class CommandRunner:
             return start
         where, started, seq, output_path, env = start
         full, seccomp_fd = self._full_argv(argv, in_chroot)
+        proc: subprocess.Popen[bytes] | None = None
         try:
-            proc = subprocess.Popen(  # noqa: S603 - argv list
-                full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, start_new_session=True, env=env,
-                pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
-            )
+            # Not cut in half by a Ctrl-C: a Popen interrupted after its fork would leave a
+            # sandbox running that we know nothing of, holding the target's filesystems.
+            with signals_held():
+                proc = subprocess.Popen(  # noqa: S603 - argv list
+                    full, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT, start_new_session=True, env=env,
+                    pass_fds=(seccomp_fd,) if seccomp_fd is not None else (),
+                )
         except FileNotFoundError as exc:
             raise _not_installed(full[0]) from exc
+        except BaseException:  # the Ctrl-C held during the start: what started goes
+            if proc is not None:
+                _kill_group_plain(proc, sandboxed=in_chroot)
+                if proc.stdout:
+                    proc.stdout.close()
+            raise
         finally:
             if seccomp_fd is not None:
                 os.close(seccomp_fd)

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import stat
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +19,7 @@ from rescuetui.core.mountpoint import held_inside
 from rescuetui.core.mountstack import NO_WRITE_OPTIONS, MountStack
 from rescuetui.core.runner import CommandRunner
 from rescuetui.core.sandbox import MOUNT_POINTS, Sandbox, check_sandbox_tools
+from rescuetui.core.signals import signals_held
 from rescuetui.core.state import SessionState
 from rescuetui.core.superblock import destroyed_superblocks
 from rescuetui.core.target import (
@@ -541,7 +539,7 @@ class RescueSession:
         """Copy the journal into the target when it is writable, then tear everything down.
         Ctrl-C, SIGTERM and SIGHUP wait until the teardown is done (a second Ctrl-C while the
         first one unwinds must not leave half of it mounted); they act right after."""
-        with _signals_held():
+        with signals_held():
             return self._close()
 
     def _close(self) -> list[str]:
@@ -555,27 +553,6 @@ class RescueSession:
         if not problems:
             remove_session_dirs(self.state.directory)
         return problems
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold Ctrl-C, SIGTERM and SIGHUP for the duration: the first one that comes is recorded
-    and raised again, to its own handler, when the block ends. (Python runs signal handlers in
-    the main thread only, so only there can they be held.)"""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    came: list[int] = []
-    previous = {sig: signal.signal(sig, lambda signum, _: came.append(signum))
-                for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            if handler is not None:
-                signal.signal(sig, handler)
-        if came:
-            signal.raise_signal(came[0])
 
 
 def remove_session_dirs(directory: Path) -> None:
