@@ -47,17 +47,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-def _ours() -> tuple[set[str], set[str]]:
+def _ours() -> tuple[set[str], set[str], set[str]]:
     mounts = {m.mountpoint for m in current_mounts() if "rescuetui" in m.mountpoint}
     out = subprocess.run(["losetup", "--noheadings", "--output", "NAME,BACK-FILE", "--list"],
                          capture_output=True, text=True, check=False).stdout
     loops = {line.split()[0] for line in out.splitlines() if "pytest" in line or "/tmp/" in line}
-    return mounts, loops
+    sessions = {p.name for p in STATE_BASE.glob("*") if p.is_dir()} if STATE_BASE.is_dir() else set()
+    return mounts, loops, sessions
 
 
 @pytest.fixture(autouse=True)
 def nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every test on real parts must leave no mount and no loop device behind."""
+    """Every test on real parts must leave no mount, no loop device and no session state
+    directory behind."""
     if "root" not in request.keywords or REAL_PARTS_MISSING:
         yield
         return
@@ -66,6 +68,7 @@ def nothing_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
     after = _ours()
     assert after[0] <= before[0], f"mounts left behind: {after[0] - before[0]}"
     assert after[1] <= before[1], f"loop devices left behind: {after[1] - before[1]}"
+    assert after[2] <= before[2], f"session state directories left behind: {after[2] - before[2]}"
 
 
 @pytest.fixture

@@ -70,8 +70,12 @@ def test_a_copy_clashes_and_an_unrelated_group_does_not(
     unrelated = PhysicalVolume("/dev/sdz1", "pv-other", "datavg", "vg-other")
     assert not clashes(copy, [unrelated])
     assert volume_groups([own, copy]) == [[own, copy]]
-    with pytest.raises(RescueError, match="Two copies of the volume group"):
-        open_volume_group(SessionState.create(), [own, copy], [], Path("/nonexistent"))
+    state = SessionState.create()
+    try:
+        with pytest.raises(RescueError, match="Two copies of the volume group"):
+            open_volume_group(state, [own, copy], [], Path("/nonexistent"))
+    finally:
+        remove_session_dirs(state.directory)
 
 
 def test_the_copy_is_imported_then_put_back_exactly(
