@@ -675,6 +675,9 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
             if r.skipped_alive:
                 print(f"{r.session}: still running; left alone.")
                 continue
+            if not (r.mounts or r.loops or r.processes_stopped or r.problems):
+                print(f"{r.session}: a finished run's empty state; removed.")
+                continue
             print(f"{r.session}: took down {r.mounts} mounts and {len(r.loops)} loop devices"
                   + (f", stopped {r.processes_stopped} processes" if r.processes_stopped else ""))
             for p in r.problems:

@@ -324,3 +324,17 @@ def test_a_descriptor_cut_off_by_a_ctrl_c_does_not_keep_the_disk(
     finally:
         os.close(leaked)
         os.close(leaked_dir)
+
+
+def test_cleanup_says_plainly_that_a_dead_runs_empty_state_was_removed(state_dir: Path) -> None:
+    """A run that ended without removing its state (nothing mounted or attached) is not
+    reported as if something had been taken down."""
+    from rescuetui.core.state import SessionState
+
+    state = SessionState.create(state_dir)
+    state.pid, state.pid_start = 0, ""
+    state.save()
+    out = rescuetui("cleanup")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.decode().strip() == f"{state.directory.name}: a finished run's empty state; removed."
+    assert not state.directory.exists()
