@@ -94,3 +94,13 @@ def test_md_member_without_md_driver_says_what_to_do() -> None:
     finally:
         (state.directory / "state.json").unlink()
         state.directory.rmdir()
+
+
+def test_an_unwritable_journal_place_leaves_no_session_state(tmp_path: Path) -> None:
+    """--journal somewhere nothing can be written: a clear message, and the session's state
+    directory made just before is not left behind."""
+    base = tmp_path / "state"
+    base.mkdir()
+    with pytest.raises(RescueError, match="--journal DIR"):
+        RescueSession(journal_base=Path("/proc/no-such-place"), state_base=base)
+    assert list(base.iterdir()) == []

@@ -91,8 +91,12 @@ class RescueSession:
         record: bool = True,
     ) -> None:
         self.state = SessionState.create(state_base)
+        try:
+            self.journal = Journal.create(journal_base) if record else None
+        except BaseException:  # a Ctrl-C or an unwritable journal: no session, no state left
+            remove_session_dirs(self.state.directory)
+            raise
         self.stack = MountStack(self.state)
-        self.journal = Journal.create(journal_base) if record else None
         self.root = self.state.directory / "root"
         self.where = "the attached disks"
         self.runner = CommandRunner(self.journal, dry_run=dry_run)
