@@ -94,6 +94,7 @@ class RescueApp(App[int]):
         self.keystrokes = 0
         self.wrong_turns: list[str] = []
         self.status = 0
+        self.ended_by: int | None = None  # the signal (SIGHUP, SIGTERM) that ended the run
         self.redraw_interval = 1.0 if profile.serial else 0.2
         self.environment = environment  # what the start screen reports (tests pass their own)
         if profile.serial and self.theme != "ansi-dark":
@@ -109,7 +110,7 @@ class RescueApp(App[int]):
 
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGHUP, signal.SIGTERM):
-            loop.add_signal_handler(sig, self.action_quit_flow)
+            loop.add_signal_handler(sig, self._ended_by_signal, int(sig))
         if self.profile.serial:
             # The first screen is drawn once, when it has its size (first_screen_settled),
             # not as it is composed, laid out, then resized: each a whole terminal's worth
@@ -265,6 +266,16 @@ class RescueApp(App[int]):
             self.push_screen(HelpScreen(STEPS[screen.STEP - 1], screen.HELP,
                                         self.hint_for(screen.STEP)))
 
+    def _ended_by_signal(self, number: int) -> None:
+        """Quit as `q` does, and exit as a process ended by the signal would (128 + its
+        number), so that whatever started us does not read the end as a success."""
+        self.ended_by = number
+        self.action_quit_flow()
+
+    @property
+    def exit_status(self) -> int:
+        return 128 + self.ended_by if self.ended_by is not None else self.status
+
     def action_quit_flow(self) -> None:
         self.look_ahead = False  # a look not started yet never starts
         if self.bridge is not None and self.bridge.running:
@@ -273,11 +284,11 @@ class RescueApp(App[int]):
                         timeout=30, markup=False)
             self.set_interval(0.2, self._exit_when_done)
         else:
-            self.exit(self.status)
+            self.exit(self.exit_status)
 
     def _exit_when_done(self) -> None:
         if self.bridge is None or self.bridge.finished.is_set():
-            self.exit(self.status)
+            self.exit(self.exit_status)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """The command palette (Ctrl+P) offers every action."""

@@ -335,8 +335,8 @@ async def test_pasted_panic_text_is_classified_and_an_answer_is_journaled(
 def test_a_closed_terminal_takes_the_attached_disk_down(
         make_disk: Callable[..., BuiltDisk], tmp_path: Path, sig: signal.Signals) -> None:
     """The disk is attached while the start screen is read; the terminal closing then (a
-    serial console's session dropped: SIGHUP) or a kill (SIGTERM) quits as q does, and no loop
-    device or mount is left."""
+    serial console's session dropped: SIGHUP) or a kill (SIGTERM) quits as q does, no loop
+    device or mount is left, and the exit status is the signal's (128 + its number)."""
     from rescuetui.lab.pty import PtySession
 
     disk = _small_system(make_disk)
@@ -350,5 +350,6 @@ def test_a_closed_terminal_takes_the_attached_disk_down(
         assert _leftovers(disk.image)[1], "the image was not attached while the screen was read"
         os.kill(session.pid, sig)
     finally:
-        session.close(timeout=60)
+        status = session.close(timeout=60)
     assert _leftovers(disk.image) == ([], "")
+    assert status == 128 + sig  # not a success to whatever started it
