@@ -3,9 +3,10 @@ volumes this kernel cannot open."""
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from conftest import rescuetui
 
 from rescuetui.core.errors import RescueError
 from rescuetui.core.inventory import BlockDevice, scan_inventory
+from rescuetui.core.journal import Journal
 from rescuetui.core.probe import Identity
+from rescuetui.core.runner import CommandRunner
 from rescuetui.core.session import RescueSession
 from rescuetui.core.state import SessionState
 from rescuetui.core.volumes import assemble_array, md_available
@@ -104,3 +107,54 @@ def test_an_unwritable_journal_place_leaves_no_session_state(tmp_path: Path) -> 
     with pytest.raises(RescueError, match="--journal DIR"):
         RescueSession(journal_base=Path("/proc/no-such-place"), state_base=base)
     assert list(base.iterdir()) == []
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real filesystem (tmpfs) of 16 KiB: the journal's place, to be filled."""
+    where = tmp_path / "full"
+    where.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=True)
+
+
+def _fill(where: Path, leave_kib: int = 0) -> None:
+    with open(where / "filler", "wb") as f:
+        with contextlib.suppress(OSError):
+            f.write(b"\0" * ((16 - leave_kib) << 10))
+
+
+def test_a_full_journal_disk_stops_before_anything_is_done(full_disk: Path,
+                                                           debian_image: BuiltDisk) -> None:
+    """Was a traceback. Now: a message that says what to do, exit 1, the disk not touched,
+    and no journal directory, session state, mount or loop device left."""
+    _fill(full_disk)
+    before = debian_image.image.read_bytes()[:1 << 20]
+    out = rescuetui("repair", "--yes", "--disk", str(debian_image.image), "--journal",
+                    str(full_disk / "j"))
+    assert out.returncode == 1
+    err = out.stderr.decode()
+    assert "Traceback" not in err
+    assert f"A journal cannot be written under {full_disk / 'j'}: No space left on device" in err
+    assert "--journal DIR" in err
+    assert list((full_disk / "j").iterdir()) == []
+    assert debian_image.image.read_bytes()[:1 << 20] == before
+
+
+def test_a_journal_disk_that_fills_during_a_command_lets_it_finish_and_says_so(
+        full_disk: Path, tmp_path: Path) -> None:
+    """The command's output file fills the journal's disk: the command is not cut short (a
+    half-built initramfs is worse than a short log), and its output says where the file
+    stops. (The record of the command still fits here, in the journal file's last page; a
+    record that does not is the previous test's message.)"""
+    journal = Journal.create(full_disk / "j")
+    marker = tmp_path / "finished"
+    lines: list[str] = []
+    result = CommandRunner(journal).run_plain(
+        ["sh", "-c", f"yes output | head -n 20000; touch {marker}"], on_line=lines.append)
+    assert result.ok and marker.exists()
+    assert ("[rescuetui: this output's file in the journal stops here: No space left on device]"
+            in lines)

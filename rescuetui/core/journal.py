@@ -6,6 +6,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import stat
 import tempfile
 import time
@@ -100,6 +101,10 @@ class FileState:
         }
 
 
+class JournalUnwritable(RescueError):
+    """The journal's own file cannot be written (a full or read-only disk under it)."""
+
+
 class Journal:
     """One directory per session: `journal.jsonl`, `output/` (command output), `backups/`.
 
@@ -130,7 +135,14 @@ class Journal:
                 "Give a writable place with --journal DIR."
             ) from exc
         journal = cls(directory)
-        journal.append("session-start", host=os.uname().nodename, pid=os.getpid())
+        try:
+            journal.append("session-start", host=os.uname().nodename, pid=os.getpid())
+        except JournalUnwritable as exc:
+            shutil.rmtree(directory, ignore_errors=True)  # made just now, holds nothing
+            reason = exc.__cause__.strerror if isinstance(exc.__cause__, OSError) else exc
+            raise JournalUnwritable(
+                f"A journal cannot be written under {base}: {reason}. Nothing was done. Free "
+                "space there, or give another place with --journal DIR.") from exc
         return journal
 
     @classmethod
@@ -177,11 +189,18 @@ class Journal:
         record: dict[str, Any] = {"seq": seq or self.next_seq(), "kind": kind, "time": time.time()}
         record.update(fields)
         line = json.dumps(record, ensure_ascii=True, default=str) + "\n"
-        with open(self.path, "a", encoding="ascii") as f:
-            f.write(line)
-            f.flush()
-            if kind not in OBSERVATIONS:
-                os.fsync(f.fileno())
+        try:
+            with open(self.path, "a", encoding="ascii") as f:
+                f.write(line)
+                f.flush()
+                if kind not in OBSERVATIONS:
+                    os.fsync(f.fileno())
+        except OSError as exc:
+            raise JournalUnwritable(
+                f"The journal {self.path} cannot be written: {exc.strerror}. rescuetui "
+                "stopped there, doing nothing more that it cannot record (its last step may be "
+                "missing from the journal). Free space there, or give another place with "
+                "--journal DIR.") from exc
         return record
 
     def records(self) -> list[dict[str, Any]]:

@@ -185,7 +185,7 @@ class CommandRunner:
             if seccomp_fd is not None:
                 os.close(seccomp_fd)
         tail: deque[str] = deque(maxlen=TAIL_LINES)
-        out: BinaryIO | None = open(output_path, "wb") if output_path else None  # noqa: SIM115
+        out: BinaryIO | None = open(output_path, "wb", buffering=0) if output_path else None  # noqa: SIM115
         timed_out = cancelled = False
         try:
             reader = asyncio.ensure_future(_pump(proc, out, tail, on_line))
@@ -217,7 +217,7 @@ class CommandRunner:
             raise
         finally:
             if out:
-                out.close()
+                _close_quietly(out)
         result = CommandResult(
             list(argv),
             where,
@@ -284,7 +284,7 @@ class CommandRunner:
         tail: deque[str] = deque(maxlen=TAIL_LINES)
         deadline = None if timeout is None else time.monotonic() + timeout
         timed_out = False
-        out: BinaryIO | None = open(output_path, "wb") if output_path else None  # noqa: SIM115
+        out: BinaryIO | None = open(output_path, "wb", buffering=0) if output_path else None  # noqa: SIM115
         lines = _Lines(out, tail, on_line)
         try:
             with selectors.DefaultSelector() as selector:
@@ -310,7 +310,7 @@ class CommandRunner:
         finally:
             proc.stdout.close()
             if out:
-                out.close()
+                _close_quietly(out)
         result = CommandResult(list(argv), where, returncode, started, time.time(),
                                output_path=output_path, timed_out=timed_out, tail=list(tail),
                                seq=seq)
@@ -395,6 +395,12 @@ async def _pump(
     lines.end()
 
 
+def _close_quietly(out: BinaryIO) -> None:
+    """Close an output file whose last write may fail again (a full disk): already said."""
+    with contextlib.suppress(OSError):
+        out.close()
+
+
 class _Lines:
     """A command's output as it comes: copied to its file, cut into lines, each line kept in
     the tail and handed to the callback (the last one even without a newline)."""
@@ -406,7 +412,15 @@ class _Lines:
 
     def feed(self, chunk: bytes) -> None:
         if self.out:
-            self.out.write(chunk)
+            try:
+                self.out.write(chunk)
+            except OSError as exc:
+                # A full journal disk does not stop the command halfway (a half-built
+                # initramfs is worse than a short log); the operator is told here, and the
+                # journal's next record, if it cannot be written either, stops the repair.
+                self.out = None
+                self._emit(f"[rescuetui: this output's file in the journal stops here: "
+                           f"{exc.strerror}]".encode())
         self.pending += chunk
         *complete, self.pending = self.pending.split(b"\n")
         for raw in complete:

@@ -551,10 +551,14 @@ class RescueSession:
         if self.journal and self.target is not None and self.writable:
             if self.journal.copy_into(self.root) is None:
                 problems.append("The journal could not be copied into the target.")
-        problems += self.stack.teardown()
+        left = self.stack.teardown()
+        problems += left
         if self.journal:
-            self.journal.append("session-end", problems=problems)
-        if not problems:
+            try:
+                self.journal.append("session-end", problems=problems)
+            except RescueError as exc:  # a full journal disk: said, the teardown is done
+                problems.append(str(exc))
+        if not left:
             remove_session_dirs(self.state.directory)
         return problems
 
