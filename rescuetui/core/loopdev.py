@@ -89,11 +89,19 @@ def is_bound(device: str) -> bool:
     return os.path.exists(f"/sys/block/{os.path.basename(device)}/loop/backing_file")
 
 
+def partitions(device: str) -> list[str]:
+    """The names of a loop device's partitions the kernel knows (sysfs)."""
+    name = os.path.basename(device)
+    try:
+        return [part for part in os.listdir(f"/sys/class/block/{name}")
+                if part.startswith(name + "p")]
+    except FileNotFoundError:  # gone
+        return []
+
+
 def _users(device: str) -> str:
     """Who holds a loop device or one of its partitions open, for a message."""
-    name = os.path.basename(device)
-    ours = {device} | {f"/dev/{part}" for part in os.listdir(f"/sys/block/{name}")
-                       if part.startswith(name + "p")}
+    ours = {device} | {f"/dev/{part}" for part in partitions(device)}
     holders: list[str] = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:

@@ -60,7 +60,7 @@ class MountStack:
         self.state.save()
         # --partscan has the kernel read the table before losetup returns; where it does not
         # (some kernels leave a loop device's partitions alone), partx asks for them directly.
-        if not _partitions(device):
+        if not loopdev.partitions(device):
             with contextlib.suppress(ToolError):
                 tool("partx", "-u", device)
         _wait_for_partitions(device)
@@ -156,27 +156,21 @@ def teardown_state(state: SessionState) -> list[str]:
     return problems
 
 
-def let_go_of_own_descriptors(directory: Path) -> int:
+def let_go_of_own_descriptors(directory: Path) -> None:
     """Point this process's own descriptors of files below `directory` at /dev/null: one that
     a Ctrl-C cut off from its owner (between the open and the `try` that closes it) would
     otherwise keep the target's filesystem, and its disk's loop device, in use after a lazy
     unmount until the process ends. /dev/null takes the number's place rather than a close, so
     an owner that closes it later closes /dev/null, never a number reused meanwhile."""
     prefix = str(directory).rstrip("/") + "/"
-    replaced = 0
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
     try:
         for name in os.listdir("/proc/self/fd"):
-            try:
-                if not os.readlink(f"/proc/self/fd/{name}").startswith(prefix):
-                    continue
-                os.dup2(null, int(name), inheritable=False)
-            except OSError:
-                continue  # gone meanwhile, or the listing's own descriptor
-            replaced += 1
+            with contextlib.suppress(OSError):  # gone meanwhile, or the listing's own
+                if os.readlink(f"/proc/self/fd/{name}").startswith(prefix):
+                    os.dup2(null, int(name), inheritable=False)
     finally:
         os.close(null)
-    return replaced
 
 
 def _unmount(target: Path) -> None:
@@ -223,10 +217,11 @@ def kill_processes_inside(directory: Path) -> int:
     prefix = str(directory).rstrip("/") + "/"
     # Filesystems only this session has mounted: never one the host has mounted elsewhere too
     # (a bind of the host's /dev, its root), whose namespaces are every service's.
-    base = str(directory).rstrip("/")
-    mounted = current_mounts()
-    ours = ({m.major_minor for m in mounted if (m.mountpoint + "/").startswith(base + "/")}
-            - {m.major_minor for m in mounted if not (m.mountpoint + "/").startswith(base + "/")})
+    below: set[str] = set()
+    elsewhere: set[str] = set()
+    for m in current_mounts():
+        (below if (m.mountpoint + "/").startswith(prefix) else elsewhere).add(m.major_minor)
+    ours = below - elsewhere
     my_namespace = os.readlink("/proc/self/ns/mnt")
     killed: list[Path] = []
     me = str(os.getpid())
@@ -308,17 +303,11 @@ def _is_dynamic_vhd(image: Path) -> bool:
         return f.read(8) == VHD_FOOTER_COOKIE
 
 
-def _partitions(device: str) -> list[str]:
-    """The names of a loop device's partitions the kernel knows (sysfs)."""
-    name = Path(device).name
-    return [p.name for p in Path(f"/sys/class/block/{name}").glob(f"{name}p*")]
-
-
 def _wait_for_partitions(device: str, timeout: float = 2.0) -> None:
     """Partition nodes appear asynchronously after a scan; wait until sysfs and /dev agree."""
     deadline = time.monotonic() + timeout
     while True:
-        if all(Path(f"/dev/{p}").exists() for p in _partitions(device)) \
+        if all(Path(f"/dev/{p}").exists() for p in loopdev.partitions(device)) \
                 or time.monotonic() > deadline:
             return
         time.sleep(0.02)
